@@ -1,0 +1,45 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ENV := source scripts/toolchain.sh &&
+
+.PHONY: run test deps services build build-release test-rust test-e2e bench-dashboard fmt clippy clean-data
+
+## Build, migrate, seed demo data on first run, serve http://127.0.0.1:3000 and print the demo logins.
+run: deps build
+	@$(ENV) "$$CARGO_TARGET_DIR/debug/vetted" serve --seed-if-empty
+
+## Everything CI runs: Rust tests on SQLite and PostgreSQL, then the browser tests.
+test: deps services test-rust build test-e2e
+
+deps:
+	@scripts/install-deps.sh
+
+services:
+	@scripts/services.sh
+
+build:
+	@$(ENV) cargo leptos build $$LEPTOS_LIB_ARGS
+
+build-release:
+	@$(ENV) cargo leptos build --release $$LEPTOS_LIB_ARGS
+
+test-rust:
+	@$(ENV) cargo test --features ssr --no-fail-fast
+
+test-e2e:
+	@$(ENV) npx playwright test --config end2end/playwright.config.ts
+
+## p50/p99 time to first byte and to the complete dashboard at 50 concurrent merchants.
+bench-dashboard: deps services
+	@$(ENV) cargo bench --features ssr --bench dashboard
+
+fmt:
+	@$(ENV) cargo fmt
+
+clippy:
+	@$(ENV) cargo clippy --features ssr --all-targets
+
+## Start over with an empty local database (make run seeds it again).
+clean-data:
+	rm -rf data

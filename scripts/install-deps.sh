@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs whatever the build and the tests need and is missing. Idempotent: a second run only
+# checks. Never downloads from anywhere but the package registries (apt, crates.io, npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/toolchain.sh
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+apt_packages=(redis-server postgresql chromium lld-19 pkg-config)
+[ "$VETTED_ROUTE" = debian ] && apt_packages+=(rustc-web cargo-web rust-web-src)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "Node.js (with npm) is required for Tailwind and Playwright: apt-get install nodejs npm" >&2
+  exit 1
+fi
+
+if ! cargo leptos --version >/dev/null 2>&1; then
+  if command -v cargo-binstall >/dev/null 2>&1 && cargo binstall -y cargo-leptos >/dev/null 2>&1; then :; else
+    say "installing cargo-leptos (about 30 minutes on 2 cores, once per machine)"
+    cargo install cargo-leptos --locked --features no_downloads
+  fi
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  if command -v cargo-binstall >/dev/null 2>&1 && cargo binstall -y "wasm-bindgen-cli@$WASM_BINDGEN_VERSION" >/dev/null 2>&1; then :; else
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches the crate; about 5 minutes)"
+    # Not --locked: one of its locked dependencies is no longer in the registry.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages from package-lock.json"
+  # Not `npm ci`: the lock file holds only this platform's optional Tailwind binaries, which
+  # `npm ci` rejects as out of sync; `npm install` installs the locked versions all the same.
+  npm install --no-audit --no-fund
+fi
