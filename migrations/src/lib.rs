@@ -1,0 +1,14 @@
+//! Schema migrations for Vetted. One set of migrations serves SQLite and PostgreSQL; the server
+//! applies them at start-up and `vetted migrate` applies them on demand.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_foundation::Migration)]
+    }
+}

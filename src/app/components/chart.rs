@@ -1,0 +1,156 @@
+//! A server-rendered SVG bar chart of daily revenue or orders. Screen readers get a summary and
+//! the full data as a table; the metric toggle is the page's first client-side interaction.
+use leptos::prelude::*;
+
+use crate::app::dto::{group_thousands, Money, RevenueChart};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    Revenue,
+    Orders,
+}
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 200.0;
+const LEFT: f64 = 64.0;
+/// Room above the plot for the top gridline's label.
+const TOP: f64 = 10.0;
+const BOTTOM: f64 = 24.0;
+
+#[component]
+pub fn RevenueChartView(chart: RevenueChart) -> impl IntoView {
+    let metric = RwSignal::new(Metric::Revenue);
+    let chart = StoredValue::new(chart);
+
+    let toggle = move |m: Metric, label: &'static str| {
+        view! {
+            <button
+                type="button"
+                aria-pressed=move || (metric.get() == m).to_string()
+                on:click=move |_| metric.set(m)
+                class="rounded-md px-3 py-1 text-sm font-medium text-slate-700 aria-pressed:bg-indigo-600 aria-pressed:text-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600"
+            >
+                {label}
+            </button>
+        }
+    };
+
+    view! {
+        <div class="flex items-center justify-between">
+            <p class="text-sm text-slate-700" data-testid="chart-caption">
+                {move || match metric.get() {
+                    Metric::Revenue => "Net revenue per day, last 30 days (UTC)",
+                    Metric::Orders => "Orders per day, last 30 days (UTC)",
+                }}
+            </p>
+            <div role="group" aria-label="Chart metric" class="flex gap-1 rounded-lg bg-slate-100 p-1">
+                {toggle(Metric::Revenue, "Revenue")}
+                {toggle(Metric::Orders, "Orders")}
+            </div>
+        </div>
+        {move || chart.with_value(|c| bars(c, metric.get()))}
+    }
+}
+
+fn value_of(day: &crate::app::dto::DailyRevenue, metric: Metric) -> i64 {
+    match metric {
+        Metric::Revenue => day.net_revenue_minor,
+        Metric::Orders => day.orders as i64,
+    }
+}
+
+fn format_value(value: i64, metric: Metric, currency: &str) -> String {
+    match metric {
+        Metric::Revenue => Money { minor: value, currency: currency.to_string() }.display(),
+        Metric::Orders => group_thousands(value.max(0) as u64),
+    }
+}
+
+fn bars(chart: &RevenueChart, metric: Metric) -> impl IntoView {
+    let max = chart.days.iter().map(|d| value_of(d, metric)).max().unwrap_or(0).max(1);
+    let total: i64 = chart.days.iter().map(|d| value_of(d, metric)).sum();
+    let plot_w = WIDTH - LEFT;
+    let plot_h = HEIGHT - BOTTOM - TOP;
+    let slot = plot_w / chart.days.len().max(1) as f64;
+    let currency = chart.currency.clone();
+    let summary = format!(
+        "{} in total over {} days; highest day {}.",
+        format_value(total, metric, &currency),
+        chart.days.len(),
+        format_value(max, metric, &currency)
+    );
+    let title = match metric {
+        Metric::Revenue => "Daily net revenue",
+        Metric::Orders => "Daily orders",
+    };
+    let gridlines = [0.0, 0.5, 1.0].map(|f| {
+        let y = TOP + plot_h - f * plot_h;
+        let label = format_value((max as f64 * f).round() as i64, metric, &currency);
+        view! {
+            <line x1=LEFT x2=WIDTH y1=y y2=y stroke="#e2e8f0" stroke-width="1" />
+            <text x=LEFT - 6.0 y=y + 4.0 text-anchor="end" font-size="10" fill="#475569">{label}</text>
+        }
+    });
+    let columns = chart
+        .days
+        .iter()
+        .enumerate()
+        .map(|(i, day)| {
+            let value = value_of(day, metric);
+            let h = (value as f64 / max as f64) * plot_h;
+            let x = LEFT + i as f64 * slot + slot * 0.15;
+            // Weekly date labels, plus the last day unless it would overlap the previous label.
+            let last = i + 1 == chart.days.len();
+            let label = ((i % 7 == 0 && i + 4 < chart.days.len()) || last).then(|| {
+                view! {
+                    <text x=x + slot * 0.35 y=HEIGHT - 6.0 text-anchor="middle" font-size="10" fill="#475569">
+                        {day.date[5..].to_string()}
+                    </text>
+                }
+            });
+            view! {
+                <rect x=x y=TOP + plot_h - h width=slot * 0.7 height=h rx="2" fill="#4f46e5">
+                    <title>{format!("{}: {}", day.date, format_value(value, metric, &currency))}</title>
+                </rect>
+                {label}
+            }
+        })
+        .collect_view();
+    let rows = chart
+        .days
+        .iter()
+        .map(|day| {
+            view! {
+                <tr>
+                    <th scope="row">{day.date.clone()}</th>
+                    <td>{format_value(value_of(day, metric), metric, &currency)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <svg
+            viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+            class="mt-3 h-auto w-full"
+            role="img"
+            aria-labelledby="revenue-chart-title revenue-chart-desc"
+            data-metric=match metric { Metric::Revenue => "revenue", Metric::Orders => "orders" }
+        >
+            <title id="revenue-chart-title">{title}</title>
+            <desc id="revenue-chart-desc">{summary}</desc>
+            {gridlines}
+            {columns}
+        </svg>
+        <table class="sr-only">
+            <caption>{title}</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Date"</th>
+                    <th scope="col">"Value"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}

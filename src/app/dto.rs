@@ -1,0 +1,251 @@
+//! Data shared by the server and the browser. Entities never leave the server; these do.
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Merchant,
+    Reviewer,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Merchant, Role::Reviewer, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Merchant => "merchant",
+            Role::Reviewer => "reviewer",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == value)
+    }
+
+    /// Where a person with this role lands after signing in.
+    pub fn home_path(self) -> &'static str {
+        match self {
+            Role::Merchant => "/",
+            Role::Reviewer => "/queue",
+            Role::Admin => "/admin/rules",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Merchant => "Merchant",
+            Role::Reviewer => "Reviewer",
+            Role::Admin => "Admin",
+        }
+    }
+}
+
+/// The signed-in person, as the pages need to know them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: i32,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub merchant_id: Option<i32>,
+}
+
+/// Gumroad's merchant risk states (see docs/ and shared/DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskState {
+    NotReviewed,
+    Compliant,
+    FlaggedForFraud,
+    FlaggedForTosViolation,
+    OnProbation,
+    SuspendedForFraud,
+    SuspendedForTosViolation,
+}
+
+impl RiskState {
+    pub const ALL: [RiskState; 7] = [
+        RiskState::NotReviewed,
+        RiskState::Compliant,
+        RiskState::FlaggedForFraud,
+        RiskState::FlaggedForTosViolation,
+        RiskState::OnProbation,
+        RiskState::SuspendedForFraud,
+        RiskState::SuspendedForTosViolation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskState::NotReviewed => "not_reviewed",
+            RiskState::Compliant => "compliant",
+            RiskState::FlaggedForFraud => "flagged_for_fraud",
+            RiskState::FlaggedForTosViolation => "flagged_for_tos_violation",
+            RiskState::OnProbation => "on_probation",
+            RiskState::SuspendedForFraud => "suspended_for_fraud",
+            RiskState::SuspendedForTosViolation => "suspended_for_tos_violation",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<RiskState> {
+        RiskState::ALL.into_iter().find(|state| state.as_str() == value)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RiskState::NotReviewed => "Not reviewed",
+            RiskState::Compliant => "Compliant",
+            RiskState::FlaggedForFraud => "Flagged for fraud",
+            RiskState::FlaggedForTosViolation => "Flagged for terms violation",
+            RiskState::OnProbation => "On probation (payouts paused)",
+            RiskState::SuspendedForFraud => "Suspended for fraud",
+            RiskState::SuspendedForTosViolation => "Suspended for terms violation",
+        }
+    }
+
+    /// How worried the merchant should be; drives the badge colour.
+    pub fn severity(self) -> Severity {
+        match self {
+            RiskState::NotReviewed | RiskState::Compliant => Severity::Ok,
+            RiskState::FlaggedForFraud | RiskState::FlaggedForTosViolation | RiskState::OnProbation => {
+                Severity::Warning
+            }
+            RiskState::SuspendedForFraud | RiskState::SuspendedForTosViolation => Severity::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Ok,
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStatus {
+    Succeeded,
+    Refunded,
+    Failed,
+    InReview,
+    Blocked,
+}
+
+impl TransactionStatus {
+    pub const ALL: [TransactionStatus; 5] = [
+        TransactionStatus::Succeeded,
+        TransactionStatus::Refunded,
+        TransactionStatus::Failed,
+        TransactionStatus::InReview,
+        TransactionStatus::Blocked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionStatus::Succeeded => "succeeded",
+            TransactionStatus::Refunded => "refunded",
+            TransactionStatus::Failed => "failed",
+            TransactionStatus::InReview => "in_review",
+            TransactionStatus::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<TransactionStatus> {
+        TransactionStatus::ALL.into_iter().find(|status| status.as_str() == value)
+    }
+}
+
+/// Money in minor units (cents) with its ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: String,
+}
+
+impl Money {
+    /// "$1,234.56" for the common currencies, "1,234.56 SEK" otherwise.
+    pub fn display(&self) -> String {
+        let negative = self.minor < 0;
+        let abs = self.minor.unsigned_abs();
+        let units = group_thousands(abs / 100);
+        let number = format!("{units}.{:02}", abs % 100);
+        let sign = if negative { "-" } else { "" };
+        match currency_symbol(&self.currency) {
+            Some(symbol) => format!("{sign}{symbol}{number}"),
+            None => format!("{sign}{number} {}", self.currency),
+        }
+    }
+}
+
+fn currency_symbol(currency: &str) -> Option<&'static str> {
+    match currency {
+        "USD" | "CAD" | "AUD" => Some("$"),
+        "EUR" => Some("€"),
+        "GBP" => Some("£"),
+        _ => None,
+    }
+}
+
+pub fn group_thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Revenue, orders and refunds over one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodSales {
+    pub label: String,
+    /// Gross of settled sales minus refunds.
+    pub net_revenue: Money,
+    pub orders: u64,
+    pub refunds: u64,
+    pub refunded: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesSummary {
+    pub merchant_name: String,
+    pub periods: Vec<PeriodSales>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyRevenue {
+    /// ISO date (UTC), e.g. "2026-11-21".
+    pub date: String,
+    pub net_revenue_minor: i64,
+    pub orders: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevenueChart {
+    pub currency: String,
+    pub days: Vec<DailyRevenue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldTransaction {
+    pub id: i64,
+    pub amount: Money,
+    pub buyer_email: String,
+    pub status: TransactionStatus,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FraudReviewStatus {
+    pub risk_state: RiskState,
+    pub in_review: u64,
+    pub blocked_30d: u64,
+    /// The most recent held transactions (in review or blocked), newest first.
+    pub recent: Vec<HeldTransaction>,
+}

@@ -1,0 +1,85 @@
+//! The Leptos application: shell, routes, pages, components, DTOs and server function
+//! declarations. Compiles for the server and for the browser (wasm).
+pub mod api;
+pub mod components;
+pub mod dto;
+pub mod error;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use components::layout::AppLayout;
+use dto::SessionUser;
+use pages::{dashboard::DashboardPage, login::LoginPage, not_found::NotFound, queue::QueuePage, rules::RulesPage};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Who is signed in, shared by every page. Seeded from the server during hydration and updated
+/// by the login and logout forms.
+#[derive(Clone, Copy)]
+pub struct CurrentUser(pub RwSignal<Option<SessionUser>>);
+
+pub fn use_current_user() -> RwSignal<Option<SessionUser>> {
+    expect_context::<CurrentUser>().0
+}
+
+fn signed_in_user() -> Option<SessionUser> {
+    #[cfg(feature = "ssr")]
+    {
+        crate::server::auth::guard::current_user()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let user = SharedValue::new(signed_in_user).into_inner();
+    provide_context(CurrentUser(RwSignal::new(user)));
+
+    // Marks the page once the browser has taken over; end-to-end tests wait for it.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/vetted.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Vetted".to_string() } else { format!("{page} · Vetted") } />
+        <Router>
+            <AppLayout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=DashboardPage />
+                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/queue") view=QueuePage />
+                    <Route path=path!("/admin/rules") view=RulesPage />
+                </Routes>
+            </AppLayout>
+        </Router>
+    }
+}

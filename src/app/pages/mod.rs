@@ -1,0 +1,5 @@
+pub mod dashboard;
+pub mod login;
+pub mod not_found;
+pub mod queue;
+pub mod rules;

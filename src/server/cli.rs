@@ -1,0 +1,193 @@
+//! `vetted serve | migrate | seed | create-user`: one binary for the server and its chores.
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+use super::auth::service::{create_user, NewUser};
+use super::config::Config;
+use super::seed::{self, SeedOptions, DEMO_ADMIN, DEMO_MERCHANT, DEMO_REVIEWER};
+use super::{auth, db, http, AppState};
+use crate::app::dto::Role;
+
+#[derive(Parser, Debug)]
+#[command(name = "vetted", about = "Fraud review and merchant dashboard", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the web server (the default). Applies pending migrations first.
+    Serve {
+        /// Fill an empty database with the demo data first (what `make run` does).
+        #[arg(long)]
+        seed_if_empty: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Fill an empty database with realistic demo data and the three demo logins.
+    Seed {
+        /// Random seed: the same seed and --until give the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 200)]
+        merchants: u32,
+        #[arg(long, default_value_t = 50_000)]
+        transactions: u64,
+        /// End of the 90-day window (RFC 3339); defaults to now.
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+    },
+    /// Create a user; the password is read from the first line of standard input.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = ["merchant", "reviewer", "admin"])]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Required for (and only for) merchant users.
+        #[arg(long)]
+        merchant_id: Option<i32>,
+    },
+}
+
+pub async fn run() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve { seed_if_empty: false }) {
+        Command::Serve { seed_if_empty } => serve(config, seed_if_empty).await,
+        Command::Migrate => migrate(config).await,
+        Command::Seed { seed, merchants, transactions, until } => {
+            let options = SeedOptions { seed, merchants, transactions, until: until.unwrap_or_else(Utc::now), show_progress: true };
+            run_seed(config, options).await
+        }
+        Command::CreateUser { email, role, name, merchant_id } => add_user(config, email, role, name, merchant_id).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn connect(config: Config) -> Result<AppState, String> {
+    AppState::connect(config).await.map_err(|e| e.to_string())
+}
+
+async fn migrate(config: Config) -> Result<(), String> {
+    connect(config).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+async fn run_seed(config: Config, options: SeedOptions) -> Result<(), String> {
+    let state = connect(config).await?;
+    let started = std::time::Instant::now();
+    let report = seed::seed(state.db.primary(), &options).await.map_err(|e| e.to_string())?;
+    println!(
+        "seeded {} merchants, {} products, {} transactions in {:.1} s (seed {})",
+        report.merchants,
+        report.products,
+        report.transactions,
+        started.elapsed().as_secs_f64(),
+        options.seed
+    );
+    print_demo_logins();
+    Ok(())
+}
+
+async fn add_user(config: Config, email: String, role: String, name: Option<String>, merchant_id: Option<i32>) -> Result<(), String> {
+    let role = Role::parse(&role).ok_or("--role must be merchant, reviewer or admin")?;
+    eprintln!("password (first line of standard input):");
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password).map_err(|_| "could not read the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let state = connect(config).await?;
+    let display_name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
+    let user = create_user(state.db.primary(), NewUser { email: &email, display_name: &display_name, password, role, merchant_id })
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("created {} user {} (id {})", role.as_str(), user.email, user.id);
+    Ok(())
+}
+
+fn print_demo_logins() {
+    println!("demo logins (password after the email):");
+    for (role, (email, password)) in [("merchant", DEMO_MERCHANT), ("reviewer", DEMO_REVIEWER), ("admin", DEMO_ADMIN)] {
+        println!("  {role:<9} {email:<22} {password}");
+    }
+}
+
+async fn serve(config: Config, seed_if_empty: bool) -> Result<(), String> {
+    let addr = config.bind_addr;
+    let state = connect(config).await?;
+    let empty = seed::is_empty(state.db.primary()).await.map_err(|e| format!("database error ({})", db::error_kind(&e)))?;
+    if seed_if_empty && empty {
+        println!("empty database: seeding demo data (once)…");
+        let report = seed::seed(state.db.primary(), &SeedOptions::demo(Utc::now())).await.map_err(|e| e.to_string())?;
+        println!("seeded {} merchants and {} transactions", report.merchants, report.transactions);
+    }
+    spawn_housekeeping(state.clone());
+
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("Vetted is listening on http://{addr}");
+    if seed_if_empty {
+        print_demo_logins();
+    }
+    axum::serve(listener, http::router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+/// Expired sessions and idle rate-limit keys are pruned every ten minutes.
+fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            state.login_limiter.prune();
+            if let auth::session_store::SessionBackend::Database(conn) = &state.sessions {
+                if let Err(e) = auth::session_store::delete_expired(conn).await {
+                    tracing::warn!(kind = db::error_kind(&e), "pruning expired sessions failed");
+                }
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

@@ -1,0 +1,251 @@
+//! Environment → typed configuration, read once at start-up. Every bad variable gets one error
+//! line naming it; the process then exits non-zero.
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub database_read_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub bind_addr: SocketAddr,
+    pub cookie_secure: bool,
+    pub session_idle: Duration,
+    pub paypal: PaypalConfig,
+    /// Test-only: delays the sales panel so streaming can be observed. Never set in production.
+    pub debug_panel_delay: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaypalConfig {
+    pub base_url: Option<String>,
+    pub client_id: Option<String>,
+    /// Kept out of `Debug` output below.
+    pub client_secret: Option<Secret>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One line per invalid variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, line) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "configuration error: {line}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/vetted.db?mode=rwc";
+
+impl Config {
+    /// Reads the process environment (after an optional `.env`).
+    pub fn from_env() -> Result<Config, ConfigErrors> {
+        let _ = dotenvy::dotenv();
+        Config::from_vars(&std::env::vars().collect())
+    }
+
+    /// Parses configuration from a map of variables; the environment is not touched, so tests can
+    /// call this directly.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigErrors> {
+        let mut errors = Vec::new();
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        check_database_url("DATABASE_URL", &database_url, &mut errors);
+        let database_read_url = get("DATABASE_READ_URL");
+        if let Some(url) = &database_read_url {
+            check_database_url("DATABASE_READ_URL", url, &mut errors);
+        }
+
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                errors.push(format!(
+                    "REDIS_URL: expected a redis:// or rediss:// URL, got {:?}",
+                    redact_url(url)
+                ));
+            }
+        }
+
+        let bind_addr = match get("VETTED_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(raw) => raw.parse().unwrap_or_else(|_| {
+                errors.push(format!("VETTED_ADDR: expected host:port such as 127.0.0.1:3000, got {raw:?}"));
+                SocketAddr::from(([127, 0, 0, 1], 3000))
+            }),
+        };
+
+        let cookie_secure = parse_bool(&get, "COOKIE_SECURE", false, &mut errors);
+
+        let session_idle_minutes = parse_u64(&get, "SESSION_IDLE_MINUTES", 12 * 60, &mut errors);
+        if session_idle_minutes == 0 {
+            errors.push("SESSION_IDLE_MINUTES: must be at least 1".to_string());
+        }
+
+        let paypal_base_url = get("PAYPAL_BASE_URL");
+        if let Some(url) = &paypal_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                errors.push(format!("PAYPAL_BASE_URL: expected an http:// or https:// URL, got {url:?}"));
+            }
+        }
+        let client_id = get("PAYPAL_CLIENT_ID");
+        let client_secret = get("PAYPAL_CLIENT_SECRET").map(Secret);
+        if client_id.is_some() != client_secret.is_some() {
+            errors.push("PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET: set both or neither".to_string());
+        }
+
+        let debug_panel_delay = match parse_u64(&get, "VETTED_DEBUG_PANEL_DELAY_MS", 0, &mut errors) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        };
+
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Config {
+            database_url,
+            database_read_url,
+            redis_url,
+            bind_addr,
+            cookie_secure,
+            session_idle: Duration::from_secs(session_idle_minutes * 60),
+            paypal: PaypalConfig { base_url: paypal_base_url, client_id, client_secret },
+            debug_panel_delay,
+        })
+    }
+}
+
+fn check_database_url(name: &str, url: &str, errors: &mut Vec<String>) {
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        errors.push(format!(
+            "{name}: expected a sqlite: or postgres:// URL, got {:?}",
+            redact_url(url)
+        ));
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+    errors: &mut Vec<String>,
+) -> bool {
+    match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => default,
+        Some("1" | "true" | "yes" | "on") => true,
+        Some("0" | "false" | "no" | "off") => false,
+        Some(other) => {
+            errors.push(format!("{name}: expected true or false, got {other:?}"));
+            default
+        }
+    }
+}
+
+fn parse_u64(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64, errors: &mut Vec<String>) -> u64 {
+    match get(name) {
+        None => default,
+        Some(raw) => raw.parse().unwrap_or_else(|_| {
+            errors.push(format!("{name}: expected a whole number, got {raw:?}"));
+            default
+        }),
+    }
+}
+
+/// Hides the password in `scheme://user:password@host` so error lines never carry a secret.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_to_embedded_sqlite_and_in_process_cache() {
+        let config = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.redis_url, None);
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:3000");
+        assert!(!config.cookie_secure);
+    }
+
+    #[test]
+    fn each_bad_variable_gets_one_line_naming_it() {
+        let err = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "mysql://x"),
+            ("COOKIE_SECURE", "maybe"),
+            ("VETTED_ADDR", "localhost"),
+            ("REDIS_URL", "http://127.0.0.1:6379"),
+            ("PAYPAL_CLIENT_ID", "abc"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        for name in ["DATABASE_URL", "COOKIE_SECURE", "VETTED_ADDR", "REDIS_URL", "PAYPAL_CLIENT_ID"] {
+            assert_eq!(lines.iter().filter(|l| l.contains(name)).count(), 1, "{name} in {text}");
+        }
+    }
+
+    #[test]
+    fn error_lines_never_carry_a_password() {
+        let err = Config::from_vars(&vars(&[("DATABASE_READ_URL", "mysql://app:hunter2@db:3306/x")])).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("DATABASE_READ_URL"));
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn secrets_are_hidden_from_debug_output() {
+        let config = Config::from_vars(&vars(&[
+            ("PAYPAL_CLIENT_ID", "client"),
+            ("PAYPAL_CLIENT_SECRET", "very-secret"),
+        ]))
+        .unwrap();
+        assert!(!format!("{config:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn accepts_postgres_and_read_replica() {
+        let config = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
+            ("DATABASE_READ_URL", "postgres://postgres@127.0.0.1:5433/test"),
+            ("COOKIE_SECURE", "true"),
+            ("VETTED_ADDR", "0.0.0.0:8080"),
+        ]))
+        .unwrap();
+        assert!(config.cookie_secure);
+        assert_eq!(config.database_read_url.as_deref(), Some("postgres://postgres@127.0.0.1:5433/test"));
+        assert_eq!(config.bind_addr.port(), 8080);
+    }
+}

@@ -1,0 +1,5 @@
+pub mod merchant;
+pub mod product;
+pub mod session;
+pub mod transaction;
+pub mod user;

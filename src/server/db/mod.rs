@@ -1,0 +1,97 @@
+//! Connections (primary, optional read replica) and entities.
+pub mod entities;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+
+use migration::{Migrator, MigratorTrait};
+
+/// The primary connection, and the replica that request-path reads use when one is configured.
+#[derive(Clone, Debug)]
+pub struct Db {
+    primary: DatabaseConnection,
+    replica: Option<DatabaseConnection>,
+}
+
+impl Db {
+    pub async fn connect(url: &str, read_url: Option<&str>) -> Result<Db, DbErr> {
+        let primary = connect_one(url).await?;
+        let replica = match read_url {
+            Some(url) => Some(connect_one(url).await?),
+            None => None,
+        };
+        Ok(Db { primary, replica })
+    }
+
+    /// Writes, and reads that must see their own writes.
+    pub fn primary(&self) -> &DatabaseConnection {
+        &self.primary
+    }
+
+    /// Dashboard and review reads: the replica when there is one.
+    pub fn read(&self) -> &DatabaseConnection {
+        self.replica.as_ref().unwrap_or(&self.primary)
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.primary, None).await
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.primary.ping().await
+    }
+}
+
+async fn connect_one(url: &str) -> Result<DatabaseConnection, DbErr> {
+    if let Some(path) = sqlite_file_path(url) {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+        }
+    }
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .max_connections(if url.starts_with("sqlite:") { 8 } else { 20 })
+        .connect_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    let conn = Database::connect(options).await?;
+    if url.starts_with("sqlite:") {
+        // WAL lets readers proceed while a writer commits; the busy timeout turns lock contention
+        // into a short wait instead of an error.
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"] {
+            conn.execute_unprepared(pragma).await?;
+        }
+    }
+    Ok(conn)
+}
+
+/// `sqlite://data/vetted.db?mode=rwc` → `data/vetted.db`; None for in-memory or other databases.
+fn sqlite_file_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// A short name for a database error, safe to log: the error's text can carry row values.
+pub fn error_kind(err: &DbErr) -> &'static str {
+    match err {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => "connection",
+        DbErr::Exec(_) => "exec",
+        DbErr::Query(_) => "query",
+        DbErr::RecordNotFound(_) => "not_found",
+        DbErr::Type(_) | DbErr::Json(_) => "decode",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file_path;
+
+    #[test]
+    fn finds_the_sqlite_file_to_create() {
+        assert_eq!(sqlite_file_path("sqlite://data/vetted.db?mode=rwc"), Some("data/vetted.db"));
+        assert_eq!(sqlite_file_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_file_path("postgres://x/y"), None);
+    }
+}

@@ -1,0 +1,48 @@
+//! Errors of the service layer, and how they reach a client: specific where the caller can act,
+//! generic (and logged without database text) where it cannot.
+use http::StatusCode;
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+use crate::app::error::AppError;
+use crate::server::db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl From<ServiceError> for AppError {
+    fn from(err: ServiceError) -> AppError {
+        match err {
+            ServiceError::NotFound(what) => AppError::Invalid(format!("The {what} no longer exists.")),
+            ServiceError::Database(e) => {
+                tracing::error!(kind = db::error_kind(&e), "database operation failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+/// The HTTP status a server function answers with for each error.
+pub fn status_of(err: &AppError) -> StatusCode {
+    match err {
+        AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden => StatusCode::FORBIDDEN,
+        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::Transport(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Ends every server function: an error sets the matching HTTP status on the response.
+pub fn reply<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let (Err(err), Some(response)) = (&result, use_context::<ResponseOptions>()) {
+        response.set_status(status_of(err));
+    }
+    result
+}

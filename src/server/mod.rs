@@ -1,0 +1,103 @@
+//! Everything that only runs on the server: never compiled into the browser bundle.
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod dashboard;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod seed;
+
+use std::sync::Arc;
+
+use leptos::config::LeptosOptions;
+use leptos::prelude::use_context;
+
+use crate::app::error::AppError;
+use auth::rate_limit::LoginLimiter;
+use auth::session_store::SessionBackend;
+use config::Config;
+use db::Db;
+
+/// What every request handler and server function can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub sessions: SessionBackend,
+    pub login_limiter: LoginLimiter,
+    pub leptos_options: LeptosOptions,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos_options.clone()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database ({0}); check DATABASE_URL / DATABASE_READ_URL")]
+    Database(&'static str),
+    #[error("cannot apply migrations ({0})")]
+    Migrate(&'static str),
+    #[error("cannot connect to Redis; check REDIS_URL")]
+    Redis,
+}
+
+impl AppState {
+    /// Connects to everything the configuration names and applies pending migrations.
+    pub async fn connect(config: Config) -> Result<AppState, StartupError> {
+        let db = Db::connect(&config.database_url, config.database_read_url.as_deref())
+            .await
+            .map_err(|e| StartupError::Database(db::error_kind(&e)))?;
+        db.migrate().await.map_err(|e| StartupError::Migrate(db::error_kind(&e)))?;
+        let sessions = match &config.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(|_| StartupError::Redis)?;
+                SessionBackend::Redis(redis::aio::ConnectionManager::new(client).await.map_err(|_| StartupError::Redis)?)
+            }
+            None => SessionBackend::Database(db.primary().clone()),
+        };
+        Ok(AppState::new(config, db, sessions))
+    }
+
+    pub fn new(config: Config, db: Db, sessions: SessionBackend) -> AppState {
+        let leptos_options = leptos_options(&config);
+        AppState {
+            config: Arc::new(config),
+            db,
+            sessions,
+            login_limiter: LoginLimiter::new(10, 50),
+            leptos_options,
+        }
+    }
+
+    /// The state provided to the server function or page being run.
+    pub fn from_context() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| {
+            tracing::error!("AppState missing from the Leptos context");
+            AppError::Internal
+        })
+    }
+
+    /// Test-only slow-down of the sales panel (VETTED_DEBUG_PANEL_DELAY_MS): lets a test watch the
+    /// shell stream before the panel resolves.
+    pub async fn debug_panel_delay(&self) {
+        if let Some(delay) = self.config.debug_panel_delay {
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// Leptos options from our configuration rather than Cargo.toml, so the binary runs from any
+/// directory. `LEPTOS_SITE_ROOT` points at cargo-leptos's output (the `site` folder).
+fn leptos_options(config: &Config) -> LeptosOptions {
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".to_string());
+    LeptosOptions::builder()
+        .output_name("vetted")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind_addr)
+        .build()
+}
