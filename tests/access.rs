@@ -1,0 +1,179 @@
+//! Every server function and page × every role and anonymous; the origin check; sessions.
+mod common;
+
+use common::{Backend, TestApp, Who};
+use vetted::app::error::AppError;
+
+/// Server functions encode their errors as JSON `AppError`s; the message shown is its Display.
+async fn error_of(response: reqwest::Response) -> AppError {
+    serde_json::from_str(&response.text().await.unwrap()).expect("an AppError body")
+}
+
+/// Who may call each server function. Login is public; logout is harmless for anyone.
+fn allowed(path: &str) -> Option<&'static [Who]> {
+    match path {
+        "/rpc/dashboard/sales_summary" | "/rpc/dashboard/revenue_chart" | "/rpc/dashboard/fraud_review_status" => {
+            Some(&[Who::Merchant])
+        }
+        "/rpc/auth/login" | "/rpc/auth/logout" => None,
+        _ => panic!("server function {path} has no row in the role matrix: add one"),
+    }
+}
+
+async fn every_server_fn_checks_the_role(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let paths: Vec<&str> = leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path).collect();
+    assert!(paths.len() >= 5, "registered server functions: {paths:?}");
+    for who in Who::ALL {
+        let client = app.client_as(who).await;
+        for path in &paths {
+            let Some(roles) = allowed(path) else { continue };
+            let response = client.post(app.url(path)).form::<[(&str, &str); 0]>(&[]).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            let expected = if roles.contains(&who) {
+                200
+            } else if who == Who::Anonymous {
+                401
+            } else {
+                403
+            };
+            assert_eq!(status, expected, "{who:?} → {path}: {body}");
+            if expected != 200 {
+                assert!(!body.contains("minor") && !body.contains("merchant_name"), "{who:?} → {path} leaked data: {body}");
+            }
+        }
+    }
+}
+
+async fn every_page_is_guarded(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    // (path, who) → expected status and, for redirects, where to.
+    let cases: &[(&str, Who, u16, Option<&str>)] = &[
+        ("/", Who::Anonymous, 303, Some("/login")),
+        ("/", Who::Merchant, 200, None),
+        ("/", Who::Reviewer, 303, Some("/queue")),
+        ("/", Who::Admin, 303, Some("/admin/rules")),
+        ("/queue", Who::Anonymous, 303, Some("/login?next=/queue")),
+        ("/queue", Who::Merchant, 403, None),
+        ("/queue", Who::Reviewer, 200, None),
+        ("/queue", Who::Admin, 200, None),
+        ("/admin/rules", Who::Anonymous, 303, Some("/login?next=/admin/rules")),
+        ("/admin/rules", Who::Merchant, 403, None),
+        ("/admin/rules", Who::Reviewer, 403, None),
+        ("/admin/rules", Who::Admin, 200, None),
+        ("/login", Who::Anonymous, 200, None),
+        ("/login", Who::Merchant, 303, Some("/")),
+    ];
+    for who in Who::ALL {
+        let client = app.client_as(who).await;
+        for (path, _, status, location) in cases.iter().filter(|c| c.1 == who) {
+            let response = client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), *status, "{who:?} GET {path}");
+            let actual_location = response.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+            assert_eq!(actual_location.as_deref(), *location, "{who:?} GET {path}");
+            let body = response.text().await.unwrap();
+            if *status == 403 {
+                assert!(body.contains("You don't have access to this page"));
+                assert!(!body.contains("Fraud rules") && !body.contains("data-panel"), "403 must carry no page content");
+            }
+        }
+    }
+    let not_found = app.client().get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(not_found.status(), 404);
+}
+
+async fn cross_origin_posts_are_refused_and_change_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let client = app.client();
+    let (email, password) = Who::Merchant.credentials().unwrap();
+    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
+        let response = client
+            .post(app.url("/rpc/auth/login"))
+            .header(header, value)
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{header}: {value}");
+        assert!(response.headers().get("set-cookie").is_none(), "no session may be created");
+    }
+    // Still anonymous: the refused login did not sign anyone in.
+    let page = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 303);
+
+    let same_origin = client
+        .post(app.url("/rpc/auth/login"))
+        .header("origin", format!("http://{}", app.addr))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 200);
+}
+
+async fn login_rotates_the_session_and_logout_kills_it(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let (email, password) = Who::Merchant.credentials().unwrap();
+    let client = app.client();
+    let cookie_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("vetted_session="))
+            .expect("session cookie")
+    };
+    let first = app.login_response(&client, email, password).await;
+    let first_cookie = cookie_of(&first);
+    assert!(first_cookie.contains("HttpOnly"), "{first_cookie}");
+    assert!(first_cookie.contains("SameSite=Strict"), "{first_cookie}");
+    let second = app.login_response(&client, email, password).await;
+    let second_cookie = cookie_of(&second);
+    let id = |c: &str| c.split(';').next().unwrap().to_string();
+    assert_ne!(id(&first_cookie), id(&second_cookie), "login must issue a new session id");
+
+    // The pre-rotation id is dead.
+    let stale = app.client().get(app.url("/")).header("cookie", id(&first_cookie)).send().await.unwrap();
+    assert_eq!(stale.status(), 303);
+    // The current one works until logout.
+    let live = app.client().get(app.url("/")).header("cookie", id(&second_cookie)).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    let logout = client.post(app.url("/rpc/auth/logout")).send().await.unwrap();
+    assert!(logout.status().is_success(), "{}", logout.status());
+    let after = app.client().get(app.url("/")).header("cookie", id(&second_cookie)).send().await.unwrap();
+    assert_eq!(after.status(), 303, "a logged-out session id must not work again");
+}
+
+async fn login_errors_are_clear_and_throttled(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let client = app.client();
+    let (email, _) = Who::Admin.credentials().unwrap();
+    let wrong = app.login_response(&client, email, "wrong password").await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(error_of(wrong).await, AppError::BadCredentials);
+    let unknown = app.login_response(&client, "nobody@vetted.test", "wrong password").await;
+    assert_eq!(unknown.status(), 401, "unknown emails look exactly like wrong passwords");
+    let empty = app.login_response(&client, "", "").await;
+    assert_eq!(empty.status(), 422);
+    assert_eq!(error_of(empty).await, AppError::Invalid("Enter your email and password.".into()));
+
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(app.login_response(&client, email, "still wrong").await.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "the email's attempts must be throttled: {statuses:?}");
+    let throttled = app.login_response(&client, email, "still wrong").await;
+    assert_eq!(throttled.status(), 429);
+    let AppError::RateLimited(wait) = error_of(throttled).await else { panic!("expected RateLimited") };
+    assert!((1..=60).contains(&wait), "a useful wait time: {wait}");
+}
+
+on_both_databases!(
+    every_server_fn_checks_the_role,
+    every_page_is_guarded,
+    cross_origin_posts_are_refused_and_change_nothing,
+    login_rotates_the_session_and_logout_kills_it,
+    login_errors_are_clear_and_throttled,
+);

@@ -1,0 +1,173 @@
+//! Test harness: a fresh database per test on SQLite or PostgreSQL (127.0.0.1:5432), and the real
+//! app served on a random local port.
+#![allow(dead_code)]
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, Database};
+use vetted::server::config::Config;
+use vetted::server::seed::{self, SeedOptions, DEMO_ADMIN, DEMO_MERCHANT, DEMO_REVIEWER};
+use vetted::server::{http, AppState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend from `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name($crate::common::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name($crate::common::Backend::Postgres).await }
+        })*
+    };
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("VETTED_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub const REDIS_TEST_URL: &str = "redis://127.0.0.1:6379";
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+static DROPPED_LEFTOVERS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Test databases of earlier runs (other process ids) are dropped once per test binary, so they
+/// do not pile up; cargo runs test binaries one after another.
+async fn drop_leftover_databases(admin: &sea_orm::DatabaseConnection) {
+    use sea_orm::{FromQueryResult, Statement};
+    #[derive(FromQueryResult)]
+    struct Name {
+        datname: String,
+    }
+    let ours = format!("vetted_t_{}_", std::process::id());
+    let names = Name::find_by_statement(Statement::from_string(
+        admin.get_database_backend(),
+        "SELECT datname FROM pg_database WHERE datname LIKE 'vetted\\_t\\_%'",
+    ))
+    .all(admin)
+    .await
+    .unwrap_or_default();
+    for name in names.into_iter().map(|n| n.datname).filter(|n| !n.starts_with(&ours)) {
+        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    }
+}
+
+pub async fn fresh_db(backend: Backend) -> TestDb {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let name = format!("vetted_t_{}_{}_{}", std::process::id(), n, Utc::now().timestamp_micros());
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("vetted-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{name}.db"));
+            TestDb { url: format!("sqlite://{}?mode=rwc", path.display()), backend }
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_admin_url();
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("PostgreSQL must be running on 127.0.0.1:5432 (make test starts it)");
+            DROPPED_LEFTOVERS.get_or_init(|| drop_leftover_databases(&admin)).await;
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+            admin.close().await.ok();
+            let base = admin_url.rsplit_once('/').unwrap().0;
+            TestDb { url: format!("{base}/{name}"), backend }
+        }
+    }
+}
+
+pub fn small_seed() -> SeedOptions {
+    SeedOptions { seed: 11, merchants: 4, transactions: 400, until: Utc::now(), show_progress: false }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub db: TestDb,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    Anonymous,
+    Merchant,
+    Reviewer,
+    Admin,
+}
+
+impl Who {
+    pub const ALL: [Who; 4] = [Who::Anonymous, Who::Merchant, Who::Reviewer, Who::Admin];
+
+    pub fn credentials(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Who::Anonymous => None,
+            Who::Merchant => Some(DEMO_MERCHANT),
+            Who::Reviewer => Some(DEMO_REVIEWER),
+            Who::Admin => Some(DEMO_ADMIN),
+        }
+    }
+}
+
+impl TestApp {
+    /// A seeded app on a random port. `env` adds configuration variables.
+    pub async fn spawn(backend: Backend, env: &[(&str, &str)]) -> TestApp {
+        let db = fresh_db(backend).await;
+        let mut vars: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        vars.insert("DATABASE_URL".into(), db.url.clone());
+        let config = Config::from_vars(&vars).expect("valid test configuration");
+        let state = AppState::connect(config).await.expect("app state");
+        seed::seed(state.db.primary(), &small_seed()).await.expect("seed");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = http::router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        });
+        TestApp { addr, state, db }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A client with its own cookie jar that does not follow redirects.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn login_response(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+        client
+            .post(self.url("/rpc/auth/login"))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A client signed in as `who` (or anonymous).
+    pub async fn client_as(&self, who: Who) -> reqwest::Client {
+        let client = self.client();
+        if let Some((email, password)) = who.credentials() {
+            let response = self.login_response(&client, email, password).await;
+            assert_eq!(response.status(), 200, "login as {who:?}");
+        }
+        client
+    }
+}

@@ -1,0 +1,110 @@
+//! Migrations, seeding, users and the session store on SQLite and PostgreSQL (and Redis).
+mod common;
+
+use common::{fresh_db, small_seed, Backend, REDIS_TEST_URL};
+use sea_orm::{EntityTrait, PaginatorTrait};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::SessionStore;
+use vetted::app::dto::Role;
+use vetted::server::auth::service::{create_user, CreateUserError, NewUser};
+use vetted::server::auth::session_store::{delete_expired, SessionBackend};
+use vetted::server::db::entities::{merchant, transaction, user};
+use vetted::server::db::Db;
+use vetted::server::seed::{self, SeedError};
+
+async fn migrated(backend: Backend) -> Db {
+    let test_db = fresh_db(backend).await;
+    let db = Db::connect(&test_db.url, None).await.unwrap();
+    db.migrate().await.unwrap();
+    db
+}
+
+async fn migrations_apply_and_are_idempotent(backend: Backend) {
+    let db = migrated(backend).await;
+    db.migrate().await.expect("running migrations twice is a no-op");
+    assert_eq!(merchant::Entity::find().count(db.primary()).await.unwrap(), 0);
+}
+
+async fn seed_fills_an_empty_database_once(backend: Backend) {
+    let db = migrated(backend).await;
+    let options = small_seed();
+    let report = seed::seed(db.primary(), &options).await.unwrap();
+    assert_eq!(report.merchants, 4);
+    assert_eq!(report.transactions, 400);
+    assert_eq!(transaction::Entity::find().count(db.primary()).await.unwrap(), 400);
+    assert_eq!(user::Entity::find().count(db.primary()).await.unwrap(), 3);
+    match seed::seed(db.primary(), &options).await {
+        Err(SeedError::NotEmpty(4)) => {}
+        other => panic!("a second seed must refuse and change nothing, got {other:?}"),
+    }
+    assert_eq!(transaction::Entity::find().count(db.primary()).await.unwrap(), 400);
+
+    // Ids were set explicitly; new rows must still get fresh ids (PostgreSQL sequences moved on).
+    let created = create_user(
+        db.primary(),
+        NewUser { email: "second@vetted.test", display_name: "Second", password: "long enough pw", role: Role::Merchant, merchant_id: Some(2) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.id, 4);
+}
+
+async fn create_user_rejects_bad_input_and_changes_nothing(backend: Backend) {
+    let db = migrated(backend).await;
+    seed::seed(db.primary(), &small_seed()).await.unwrap();
+    let base = NewUser { email: "new@vetted.test", display_name: "New", password: "long enough pw", role: Role::Reviewer, merchant_id: None };
+    let cases: Vec<(NewUser, fn(&CreateUserError) -> bool)> = vec![
+        (NewUser { email: "not-an-email", ..base }, |e| matches!(e, CreateUserError::InvalidEmail(_))),
+        (NewUser { password: "short", ..base }, |e| matches!(e, CreateUserError::WeakPassword)),
+        (NewUser { role: Role::Merchant, ..base }, |e| matches!(e, CreateUserError::MerchantLink)),
+        (NewUser { merchant_id: Some(1), ..base }, |e| matches!(e, CreateUserError::MerchantLink)),
+        (NewUser { role: Role::Merchant, merchant_id: Some(999), ..base }, |e| matches!(e, CreateUserError::UnknownMerchant(999))),
+        (NewUser { email: "Admin@Vetted.test", ..base }, |e| matches!(e, CreateUserError::DuplicateEmail(_))),
+    ];
+    for (input, expected) in cases {
+        let err = create_user(db.primary(), input).await.unwrap_err();
+        assert!(expected(&err), "unexpected error: {err}");
+    }
+    assert_eq!(user::Entity::find().count(db.primary()).await.unwrap(), 3, "no user was added");
+}
+
+async fn database_session_store_round_trips_and_expires(backend: Backend) {
+    let db = migrated(backend).await;
+    store_round_trip(SessionBackend::Database(db.primary().clone())).await;
+    let mut expired = record(-60);
+    let store = SessionBackend::Database(db.primary().clone());
+    store.create(&mut expired).await.unwrap();
+    assert!(store.load(&expired.id).await.unwrap().is_none(), "expired sessions never load");
+    assert_eq!(delete_expired(db.primary()).await.unwrap(), 1);
+}
+
+fn record(expires_in_secs: i64) -> Record {
+    let mut data = std::collections::HashMap::new();
+    data.insert("user_id".to_string(), serde_json::json!(7));
+    Record { id: Id::default(), data, expiry_date: time::OffsetDateTime::now_utc() + time::Duration::seconds(expires_in_secs) }
+}
+
+async fn store_round_trip(store: SessionBackend) {
+    let mut rec = record(600);
+    store.create(&mut rec).await.unwrap();
+    assert_eq!(store.load(&rec.id).await.unwrap(), Some(rec.clone()));
+    rec.data.insert("user_id".into(), serde_json::json!(8));
+    store.save(&rec).await.unwrap();
+    assert_eq!(store.load(&rec.id).await.unwrap().unwrap().data["user_id"], 8);
+    store.delete(&rec.id).await.unwrap();
+    assert_eq!(store.load(&rec.id).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn redis_session_store_round_trips() {
+    let client = redis::Client::open(REDIS_TEST_URL).unwrap();
+    let manager = redis::aio::ConnectionManager::new(client).await.expect("Redis must run on 127.0.0.1:6379");
+    store_round_trip(SessionBackend::Redis(manager)).await;
+}
+
+on_both_databases!(
+    migrations_apply_and_are_idempotent,
+    seed_fills_an_empty_database_once,
+    create_user_rejects_bad_input_and_changes_nothing,
+    database_session_store_round_trips_and_expires,
+);
