@@ -1,0 +1,304 @@
+//! The cache layer: one interface over Redis (shared by every instance) and an in-process moka
+//! cache (single instance, no Redis configured). A cache error is counted and treated as a miss,
+//! never surfaced: the callers fall back to the database.
+//!
+//! Besides values it offers short locks with an expiry (single-flight refreshes, per-merchant
+//! throttles) that hold across instances when Redis is used.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use redis::aio::ConnectionManager;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// How long a Redis call may take before it counts as a failure (and so as a miss): a stopped
+/// Redis must not slow the dashboard down.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+#[derive(Clone)]
+pub enum Cache {
+    Memory(MemoryCache),
+    Redis(RedisCache),
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.backend_name())
+    }
+}
+
+/// A value with the time it was stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cached<T> {
+    pub stored_at: DateTime<Utc>,
+    pub value: T,
+}
+
+/// Proof of holding a lock; pass it back to [`Cache::unlock`]. Locks also expire on their own, so
+/// a crashed holder does not block others for longer than the lock's time to live.
+#[derive(Debug)]
+pub struct Lock {
+    key: String,
+    token: u64,
+}
+
+impl Cache {
+    pub fn memory(max_entries: u64) -> Cache {
+        Cache::Memory(MemoryCache::new(max_entries))
+    }
+
+    /// `namespace` prefixes every key, so several deployments (or test runs) can share a Redis.
+    pub async fn redis(url: &str, namespace: &str) -> Result<Cache, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(REDIS_TIMEOUT));
+        let manager = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Cache::Redis(RedisCache { manager, namespace: format!("{namespace}:") }))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Cache::Memory(_) => "memory",
+            Cache::Redis(_) => "redis",
+        }
+    }
+
+    /// The value under `key`, or `None` when absent, undecodable or the cache is unreachable.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<Cached<T>> {
+        let raw = match self {
+            Cache::Memory(memory) => memory.values.get(key).await.map(|v| v.to_string()),
+            Cache::Redis(redis) => match redis.get(key).await {
+                Ok(raw) => raw,
+                Err(()) => {
+                    metrics::counter!("vetted_cache_requests_total", "result" => "error").increment(1);
+                    return None;
+                }
+            },
+        };
+        let found = raw.and_then(|raw| serde_json::from_str::<Cached<T>>(&raw).ok());
+        let result = if found.is_some() { "hit" } else { "miss" };
+        metrics::counter!("vetted_cache_requests_total", "result" => result).increment(1);
+        found
+    }
+
+    /// Stores `value` for `ttl`. Failures are counted and otherwise ignored.
+    pub async fn put<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) {
+        let entry = Cached { stored_at: Utc::now(), value };
+        let Ok(raw) = serde_json::to_string(&entry) else { return };
+        match self {
+            Cache::Memory(memory) => memory.insert(key, raw, ttl).await,
+            Cache::Redis(redis) => {
+                if redis.set(key, raw, ttl).await.is_err() {
+                    metrics::counter!("vetted_cache_errors_total", "op" => "put").increment(1);
+                }
+            }
+        }
+    }
+
+    pub async fn remove(&self, key: &str) {
+        match self {
+            Cache::Memory(memory) => memory.values.invalidate(key).await,
+            Cache::Redis(redis) => {
+                let mut conn = redis.manager.clone();
+                let _ = tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("DEL").arg(redis.key(key)).exec_async(&mut conn)).await;
+            }
+        }
+    }
+
+    /// Takes the lock `key` for at most `ttl` unless someone (any instance, with Redis) holds it.
+    /// `None` when it is held — or when Redis cannot be reached, so that an outage throttles
+    /// background work instead of letting every instance pile onto PayPal.
+    pub async fn try_lock(&self, key: &str, ttl: Duration) -> Option<Lock> {
+        let token: u64 = rand::random();
+        let acquired = match self {
+            Cache::Memory(memory) => memory.try_lock(key, token, ttl),
+            Cache::Redis(redis) => redis.try_lock(key, token, ttl).await,
+        };
+        acquired.then(|| Lock { key: key.to_string(), token })
+    }
+
+    /// Releases a lock if it is still ours (it may have expired and been taken by someone else).
+    pub async fn unlock(&self, lock: Lock) {
+        match self {
+            Cache::Memory(memory) => memory.unlock(&lock.key, lock.token),
+            Cache::Redis(redis) => redis.unlock(&lock.key, lock.token).await,
+        }
+    }
+
+    /// Increments a counter that expires `ttl` after its first increment; `None` if unreachable.
+    /// Used for rate caps shared by every instance.
+    pub async fn increment_window(&self, key: &str, ttl: Duration) -> Option<u64> {
+        match self {
+            Cache::Memory(memory) => Some(memory.increment_window(key, ttl)),
+            Cache::Redis(redis) => redis.increment_window(key, ttl).await,
+        }
+    }
+
+    /// Whether the backend answers (always true in process).
+    pub async fn ping(&self) -> bool {
+        match self {
+            Cache::Memory(_) => true,
+            Cache::Redis(redis) => {
+                let mut conn = redis.manager.clone();
+                matches!(
+                    tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await,
+                    Ok(Ok(_))
+                )
+            }
+        }
+    }
+}
+
+/// In-process backend. Values are JSON strings, as in Redis, so both behave the same.
+#[derive(Clone)]
+pub struct MemoryCache {
+    values: moka::future::Cache<String, Arc<str>>,
+    /// Per-entry expiry is kept beside the value: moka's policy is per cache.
+    expiries: Arc<Mutex<HashMap<String, Instant>>>,
+    locks: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
+    windows: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
+}
+
+impl MemoryCache {
+    fn new(max_entries: u64) -> MemoryCache {
+        let expiries: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        MemoryCache {
+            values: moka::future::Cache::builder()
+                .max_capacity(max_entries)
+                .expire_after(PerEntryExpiry { expiries: expiries.clone() })
+                .build(),
+            expiries,
+            locks: Arc::default(),
+            windows: Arc::default(),
+        }
+    }
+
+    async fn insert(&self, key: &str, raw: String, ttl: Duration) {
+        self.expiries.lock().unwrap().insert(key.to_string(), Instant::now() + ttl);
+        self.values.insert(key.to_string(), Arc::from(raw)).await;
+    }
+
+    fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> bool {
+        let now = Instant::now();
+        let mut locks = self.locks.lock().unwrap();
+        locks.retain(|_, (_, expires)| *expires > now);
+        if locks.contains_key(key) {
+            return false;
+        }
+        locks.insert(key.to_string(), (token, now + ttl));
+        true
+    }
+
+    fn unlock(&self, key: &str, token: u64) {
+        let mut locks = self.locks.lock().unwrap();
+        if locks.get(key).is_some_and(|(held, _)| *held == token) {
+            locks.remove(key);
+        }
+    }
+
+    fn increment_window(&self, key: &str, ttl: Duration) -> u64 {
+        let now = Instant::now();
+        let mut windows = self.windows.lock().unwrap();
+        windows.retain(|_, (_, expires)| *expires > now);
+        let entry = windows.entry(key.to_string()).or_insert((0, now + ttl));
+        entry.0 += 1;
+        entry.0
+    }
+}
+
+struct PerEntryExpiry {
+    expiries: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl moka::Expiry<String, Arc<str>> for PerEntryExpiry {
+    fn expire_after_create(&self, key: &String, _value: &Arc<str>, created_at: Instant) -> Option<Duration> {
+        let expiries = self.expiries.lock().unwrap();
+        expiries.get(key).map(|at| at.saturating_duration_since(created_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &String,
+        value: &Arc<str>,
+        updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, updated_at)
+    }
+}
+
+/// Redis backend: every call is bounded by [`REDIS_TIMEOUT`]; the connection manager reconnects
+/// on its own when Redis comes back.
+#[derive(Clone)]
+pub struct RedisCache {
+    manager: ConnectionManager,
+    namespace: String,
+}
+
+impl RedisCache {
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.namespace)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, ()> {
+        let key = self.key(key);
+        let mut conn = self.manager.clone();
+        match tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("GET").arg(key).query_async::<Option<String>>(&mut conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            _ => Err(()),
+        }
+    }
+
+    async fn set(&self, key: &str, raw: String, ttl: Duration) -> Result<(), ()> {
+        let key = self.key(key);
+        let mut conn = self.manager.clone();
+        let command = redis::cmd("SET").arg(key).arg(raw).arg("PX").arg(ttl.as_millis().max(1) as u64).to_owned();
+        match tokio::time::timeout(REDIS_TIMEOUT, command.exec_async(&mut conn)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    async fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> bool {
+        let key = self.key(key);
+        let mut conn = self.manager.clone();
+        let command =
+            redis::cmd("SET").arg(key).arg(token).arg("NX").arg("PX").arg(ttl.as_millis().max(1) as u64).to_owned();
+        matches!(
+            tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<Option<String>>(&mut conn)).await,
+            Ok(Ok(Some(_)))
+        )
+    }
+
+    async fn unlock(&self, key: &str, token: u64) {
+        // Delete only if the lock still holds our token: it may have expired and been re-taken.
+        let script = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+        );
+        let mut conn = self.manager.clone();
+        let mut invocation = script.key(self.key(key));
+        invocation.arg(token.to_string());
+        let _ = tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<i64>(&mut conn)).await;
+    }
+
+    async fn increment_window(&self, key: &str, ttl: Duration) -> Option<u64> {
+        let key = self.key(key);
+        let mut conn = self.manager.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl.as_millis().max(1) as u64)
+            .arg("NX")
+            .ignore();
+        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<(u64,)>(&mut conn)).await {
+            Ok(Ok((count,))) => Some(count),
+            _ => None,
+        }
+    }
+}
