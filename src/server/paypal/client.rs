@@ -1,0 +1,543 @@
+//! The PayPal REST client: OAuth2 client-credentials token (cached, refreshed single-flight),
+//! the four read endpoints the dashboard needs, bounded timeouts, retries with jittered backoff
+//! on 5xx / 429 only (honouring Retry-After), and a circuit breaker. It is only ever called from
+//! the background path (and from the benchmark's naive mode).
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderValue, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::wire;
+use crate::server::config::Secret;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const TOTAL_TIMEOUT: Duration = Duration::from_secs(3);
+/// Attempts per request, first one included.
+const MAX_ATTEMPTS: u32 = 3;
+/// A Retry-After longer than this is not waited for: the sync tries again on its next round.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Refresh the token this long before PayPal says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+const TRANSACTION_PAGES: u32 = 5;
+const DISPUTE_PAGES: u32 = 4;
+
+/// Why a PayPal call failed. `kind()` is the short, stable name used in metrics, logs and the
+/// database; no upstream text is ever kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PaypalError {
+    #[error("PayPal did not answer in time")]
+    Timeout,
+    #[error("PayPal could not be reached")]
+    Connect,
+    #[error("PayPal answered with a server error")]
+    ServerError,
+    #[error("PayPal is rate-limiting our requests")]
+    RateLimited,
+    #[error("PayPal rejected our credentials")]
+    Unauthorized,
+    #[error("PayPal refused the request")]
+    Rejected,
+    #[error("PayPal sent a response we could not read")]
+    BadResponse,
+    #[error("PayPal calls are paused after repeated failures")]
+    CircuitOpen,
+}
+
+impl PaypalError {
+    pub fn kind(self) -> &'static str {
+        match self {
+            PaypalError::Timeout => "timeout",
+            PaypalError::Connect => "connect",
+            PaypalError::ServerError => "server_error",
+            PaypalError::RateLimited => "rate_limited",
+            PaypalError::Unauthorized => "unauthorized",
+            PaypalError::Rejected => "rejected",
+            PaypalError::BadResponse => "bad_response",
+            PaypalError::CircuitOpen => "circuit_open",
+        }
+    }
+
+    pub fn from_kind(kind: &str) -> Option<PaypalError> {
+        [
+            PaypalError::Timeout,
+            PaypalError::Connect,
+            PaypalError::ServerError,
+            PaypalError::RateLimited,
+            PaypalError::Unauthorized,
+            PaypalError::Rejected,
+            PaypalError::BadResponse,
+            PaypalError::CircuitOpen,
+        ]
+        .into_iter()
+        .find(|e| e.kind() == kind)
+    }
+
+    /// Whether this says PayPal is unhealthy (and so should trip the breaker).
+    fn is_upstream_failure(self) -> bool {
+        !matches!(self, PaypalError::Rejected | PaypalError::Unauthorized | PaypalError::CircuitOpen)
+    }
+}
+
+/// Who caused a call: the metric of page-load calls must stay at zero outside the benchmark's
+/// naive mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Sync,
+    PageLoad,
+}
+
+impl Cause {
+    fn label(self) -> &'static str {
+        match self {
+            Cause::Sync => "sync",
+            Cause::PageLoad => "page_load",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PaypalSettings {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub partner_id: String,
+    /// Consecutive failures that open the breaker.
+    pub breaker_threshold: u32,
+    /// How long the breaker stays open before one probe is let through.
+    pub breaker_cooldown: Duration,
+}
+
+#[derive(Debug)]
+pub struct PaypalClient {
+    http: reqwest::Client,
+    settings: PaypalSettings,
+    token: tokio::sync::Mutex<Option<CachedToken>>,
+    breaker: Breaker,
+}
+
+#[derive(Debug, Clone)]
+struct CachedToken {
+    value: String,
+    refresh_after: Instant,
+}
+
+/// The four reads of one refresh.
+#[derive(Debug, Clone)]
+pub struct PaypalData {
+    pub balances: wire::BalancesResponse,
+    pub transactions: Vec<wire::TransactionDetail>,
+    pub disputes: Vec<wire::DisputeInfo>,
+    pub integration: wire::MerchantIntegration,
+}
+
+impl PaypalClient {
+    pub fn new(settings: PaypalSettings) -> PaypalClient {
+        install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TOTAL_TIMEOUT)
+            .user_agent(concat!("vetted/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client's configuration is static");
+        let breaker = Breaker::new(settings.breaker_threshold, settings.breaker_cooldown);
+        PaypalClient { http, settings, token: tokio::sync::Mutex::new(None), breaker }
+    }
+
+    pub fn breaker_is_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// Everything the panel needs for one merchant, fetched in parallel.
+    pub async fn fetch_all(&self, paypal_merchant_id: &str, now: DateTime<Utc>, cause: Cause) -> Result<PaypalData, PaypalError> {
+        let (balances, transactions, disputes, integration) = tokio::try_join!(
+            self.balances(paypal_merchant_id, cause),
+            self.transactions_last_30_days(paypal_merchant_id, now, cause),
+            self.disputes(paypal_merchant_id, cause),
+            self.merchant_integration(paypal_merchant_id, cause),
+        )?;
+        Ok(PaypalData { balances, transactions, disputes, integration })
+    }
+
+    pub async fn balances(&self, merchant: &str, cause: Cause) -> Result<wire::BalancesResponse, PaypalError> {
+        let url = format!("{}/v1/reporting/balances", self.base());
+        self.get_json("balances", cause, Some(merchant), |http| http.get(&url)).await
+    }
+
+    /// Transactions of the last 30 days, following pages up to a bound.
+    pub async fn transactions_last_30_days(
+        &self,
+        merchant: &str,
+        now: DateTime<Utc>,
+        cause: Cause,
+    ) -> Result<Vec<wire::TransactionDetail>, PaypalError> {
+        let url = format!("{}/v1/reporting/transactions", self.base());
+        let start = (now - chrono::Duration::days(30)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let end = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut details = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let query = [
+                ("start_date", start.clone()),
+                ("end_date", end.clone()),
+                ("fields", "transaction_info,payer_info".to_string()),
+                ("page_size", "100".to_string()),
+                ("page", page.to_string()),
+            ];
+            let response: wire::SearchResponse =
+                self.get_json("transactions", cause, Some(merchant), |http| http.get(&url).query(&query)).await?;
+            details.extend(response.transaction_details);
+            let total_pages = response.total_pages.unwrap_or(1);
+            if page >= total_pages || page >= TRANSACTION_PAGES {
+                return Ok(details);
+            }
+            page += 1;
+        }
+    }
+
+    /// Disputes, following `next` links up to a bound; the caller keeps the open ones.
+    pub async fn disputes(&self, merchant: &str, cause: Cause) -> Result<Vec<wire::DisputeInfo>, PaypalError> {
+        let mut url = format!("{}/v1/customer/disputes?page_size=50", self.base());
+        let mut items = Vec::new();
+        for _ in 0..DISPUTE_PAGES {
+            let response: wire::DisputeSearch = self.get_json("disputes", cause, Some(merchant), |http| http.get(&url)).await?;
+            items.extend(response.items);
+            // Only follow links back to the configured host.
+            match response.links.into_iter().find(|l| l.rel == "next") {
+                Some(next) if next.href.starts_with(self.base()) => url = next.href,
+                Some(next) if next.href.starts_with('/') => url = format!("{}{}", self.base(), next.href),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    pub async fn merchant_integration(&self, merchant: &str, cause: Cause) -> Result<wire::MerchantIntegration, PaypalError> {
+        let url = format!(
+            "{}/v1/customer/partners/{}/merchant-integrations/{}",
+            self.base(),
+            self.settings.partner_id,
+            merchant
+        );
+        self.get_json("merchant_integration", cause, None, |http| http.get(&url)).await
+    }
+
+    fn base(&self) -> &str {
+        self.settings.base_url.trim_end_matches('/')
+    }
+
+    /// One logical GET: breaker check, token, retries, JSON decoding, metrics.
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        cause: Cause,
+        on_behalf_of: Option<&str>,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<T, PaypalError> {
+        if !self.breaker.allow() {
+            metrics::counter!("vetted_paypal_requests_total", "endpoint" => endpoint, "outcome" => "circuit_open", "cause" => cause.label()).increment(1);
+            return Err(PaypalError::CircuitOpen);
+        }
+        let result = self.get_json_with_retries(endpoint, cause, on_behalf_of, &build).await;
+        match result {
+            Ok(_) => self.breaker.on_success(),
+            Err(e) if e.is_upstream_failure() => self.breaker.on_failure(),
+            Err(_) => {}
+        }
+        metrics::gauge!("vetted_paypal_breaker_open").set(if self.breaker.is_open() { 1.0 } else { 0.0 });
+        result
+    }
+
+    async fn get_json_with_retries<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        cause: Cause,
+        on_behalf_of: Option<&str>,
+        build: &impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<T, PaypalError> {
+        let mut renewed_token = false;
+        let mut attempt = 1;
+        loop {
+            let token = self.token().await?;
+            let mut request = build(&self.http).bearer_auth(&token);
+            if let Some(merchant) = on_behalf_of {
+                request = request.header("PayPal-Auth-Assertion", auth_assertion(&self.settings.client_id, merchant));
+            }
+            let started = Instant::now();
+            let sent = request.send().await;
+            let outcome = match &sent {
+                Ok(response) => outcome_of_status(response.status()),
+                Err(e) if e.is_timeout() => "timeout",
+                Err(_) => "connect_error",
+            };
+            metrics::histogram!("vetted_paypal_request_duration_seconds", "endpoint" => endpoint, "outcome" => outcome)
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!("vetted_paypal_requests_total", "endpoint" => endpoint, "outcome" => outcome, "cause" => cause.label()).increment(1);
+
+            let response = match sent {
+                Ok(response) => response,
+                Err(e) => return Err(if e.is_timeout() { PaypalError::Timeout } else { PaypalError::Connect }),
+            };
+            let status = response.status();
+            if status.is_success() {
+                return match response.json::<T>().await {
+                    Ok(body) => Ok(body),
+                    Err(e) if e.is_timeout() => Err(PaypalError::Timeout),
+                    Err(_) => {
+                        metrics::counter!("vetted_paypal_errors_total", "endpoint" => endpoint, "kind" => "bad_response").increment(1);
+                        Err(PaypalError::BadResponse)
+                    }
+                };
+            }
+            let error = match status {
+                StatusCode::UNAUTHORIZED if !renewed_token => {
+                    // The token may have been revoked or expired early: get a new one, once.
+                    self.forget_token(&token).await;
+                    renewed_token = true;
+                    continue;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PaypalError::Unauthorized,
+                StatusCode::TOO_MANY_REQUESTS => PaypalError::RateLimited,
+                s if s.is_server_error() => PaypalError::ServerError,
+                _ => PaypalError::Rejected,
+            };
+            metrics::counter!("vetted_paypal_errors_total", "endpoint" => endpoint, "kind" => error.kind()).increment(1);
+            let retryable = matches!(error, PaypalError::RateLimited | PaypalError::ServerError);
+            if !retryable || attempt >= MAX_ATTEMPTS {
+                return Err(error);
+            }
+            let wait = match retry_after(response.headers().get(RETRY_AFTER)) {
+                Some(wait) if wait > MAX_RETRY_AFTER => return Err(error),
+                Some(wait) => wait,
+                None => backoff(attempt),
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// A valid access token. The mutex makes the refresh single-flight: concurrent callers wait
+    /// for the one request in progress instead of each asking PayPal.
+    async fn token(&self) -> Result<String, PaypalError> {
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.refresh_after) {
+            return Ok(token.value.clone());
+        }
+        let started = Instant::now();
+        let sent = self
+            .http
+            .post(format!("{}/v1/oauth2/token", self.base()))
+            .basic_auth(&self.settings.client_id, Some(&self.settings.client_secret.0))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await;
+        let outcome = match &sent {
+            Ok(response) => outcome_of_status(response.status()),
+            Err(e) if e.is_timeout() => "timeout",
+            Err(_) => "connect_error",
+        };
+        metrics::histogram!("vetted_paypal_request_duration_seconds", "endpoint" => "oauth2_token", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        let response = sent.map_err(|e| if e.is_timeout() { PaypalError::Timeout } else { PaypalError::Connect })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST => PaypalError::Unauthorized,
+                StatusCode::TOO_MANY_REQUESTS => PaypalError::RateLimited,
+                s if s.is_server_error() => PaypalError::ServerError,
+                _ => PaypalError::Rejected,
+            });
+        }
+        let body: wire::TokenResponse = response.json().await.map_err(|_| PaypalError::BadResponse)?;
+        if !body.token_type.eq_ignore_ascii_case("bearer") || body.access_token.is_empty() {
+            return Err(PaypalError::BadResponse);
+        }
+        let lifetime = Duration::from_secs(body.expires_in);
+        let refresh_after = Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN.min(lifetime / 2));
+        *cached = Some(CachedToken { value: body.access_token.clone(), refresh_after });
+        metrics::counter!("vetted_paypal_token_refreshes_total").increment(1);
+        Ok(body.access_token)
+    }
+
+    async fn forget_token(&self, rejected: &str) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|t| t.value == rejected) {
+            *cached = None;
+        }
+    }
+}
+
+/// rustls needs a process-wide crypto provider; ring is the one sqlx already builds. Every
+/// reqwest client in the process (tests' included) relies on it.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn outcome_of_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "ok",
+        401 | 403 => "unauthorized",
+        429 => "rate_limited",
+        400..=499 => "client_error",
+        _ => "server_error",
+    }
+}
+
+/// PayPal's `PayPal-Auth-Assertion`: an unsigned JWT naming the merchant a partner acts for.
+fn auth_assertion(client_id: &str, payer_id: &str) -> HeaderValue {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = engine.encode(br#"{"alg":"none"}"#);
+    let claims = engine.encode(serde_json::json!({ "iss": client_id, "payer_id": payer_id }).to_string());
+    HeaderValue::from_str(&format!("{header}.{claims}.")).expect("base64 is a valid header value")
+}
+
+/// Reads the merchant's PayPal id back from a `PayPal-Auth-Assertion` (used by the simulator).
+pub fn payer_id_from_assertion(value: &str) -> Option<String> {
+    use base64::Engine;
+    let claims = value.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    json.get("payer_id")?.as_str().map(str::to_string)
+}
+
+/// Retry-After in seconds (PayPal does not send HTTP dates).
+fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let seconds: f64 = value?.to_str().ok()?.trim().parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// Exponential backoff with full jitter: 100 ms, 200 ms, … capped at 1 s, times a random factor.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = Duration::from_millis(100 * 2u64.pow(attempt.saturating_sub(1).min(4))).min(Duration::from_secs(1));
+    ceiling.mul_f64(rand::random_range(0.5..=1.0))
+}
+
+/// Closed → (threshold consecutive failures) → open → (cooldown) → half-open: one probe call;
+/// its success closes the breaker, its failure opens it again.
+#[derive(Debug)]
+struct Breaker {
+    threshold: u32,
+    cooldown: Duration,
+    state: Mutex<BreakerState>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BreakerState {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+impl Breaker {
+    fn new(threshold: u32, cooldown: Duration) -> Breaker {
+        Breaker { threshold: threshold.max(1), cooldown, state: Mutex::new(BreakerState::Closed { failures: 0 }) }
+    }
+
+    fn allow(&self) -> bool {
+        let mut state = self.state.lock().unwrap();
+        match *state {
+            BreakerState::Closed { .. } => true,
+            BreakerState::Open { until } if Instant::now() >= until => {
+                *state = BreakerState::HalfOpen { probing: true };
+                true
+            }
+            BreakerState::Open { .. } => false,
+            BreakerState::HalfOpen { probing: true } => false,
+            BreakerState::HalfOpen { probing: false } => {
+                *state = BreakerState::HalfOpen { probing: true };
+                true
+            }
+        }
+    }
+
+    fn on_success(&self) {
+        *self.state.lock().unwrap() = BreakerState::Closed { failures: 0 };
+    }
+
+    fn on_failure(&self) {
+        let mut state = self.state.lock().unwrap();
+        *state = match *state {
+            BreakerState::Closed { failures } if failures + 1 < self.threshold => BreakerState::Closed { failures: failures + 1 },
+            _ => {
+                tracing::warn!(cooldown_secs = self.cooldown.as_secs(), "PayPal circuit breaker opened");
+                BreakerState::Open { until: Instant::now() + self.cooldown }
+            }
+        };
+    }
+
+    fn is_open(&self) -> bool {
+        matches!(*self.state.lock().unwrap(), BreakerState::Open { .. } | BreakerState::HalfOpen { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_after_threshold_and_lets_one_probe_through_after_cooldown() {
+        let breaker = Breaker::new(3, Duration::ZERO);
+        for _ in 0..2 {
+            assert!(breaker.allow());
+            breaker.on_failure();
+        }
+        assert!(!breaker.is_open(), "two failures are below the threshold");
+        breaker.on_failure();
+        assert!(breaker.is_open());
+        // Cooldown of zero: the next call is the probe, a concurrent one is refused.
+        assert!(breaker.allow());
+        assert!(!breaker.allow());
+        breaker.on_success();
+        assert!(!breaker.is_open());
+        assert!(breaker.allow());
+    }
+
+    #[test]
+    fn breaker_stays_open_during_cooldown() {
+        let breaker = Breaker::new(1, Duration::from_secs(3600));
+        breaker.on_failure();
+        assert!(!breaker.allow());
+    }
+
+    #[test]
+    fn success_resets_the_failure_count() {
+        let breaker = Breaker::new(2, Duration::from_secs(3600));
+        breaker.on_failure();
+        breaker.on_success();
+        breaker.on_failure();
+        assert!(!breaker.is_open());
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        assert_eq!(retry_after(Some(&HeaderValue::from_static("2"))), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(Some(&HeaderValue::from_static("0.5"))), Some(Duration::from_millis(500)));
+        assert_eq!(retry_after(Some(&HeaderValue::from_static("soon"))), None);
+        assert_eq!(retry_after(None), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..10 {
+            let wait = backoff(attempt);
+            assert!(wait <= Duration::from_secs(1));
+            assert!(wait >= Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn auth_assertion_round_trips_the_merchant_id() {
+        let header = auth_assertion("client", "V000000000042");
+        assert_eq!(payer_id_from_assertion(header.to_str().unwrap()).as_deref(), Some("V000000000042"));
+    }
+
+    #[test]
+    fn error_kinds_round_trip() {
+        for e in [PaypalError::Timeout, PaypalError::BadResponse, PaypalError::CircuitOpen] {
+            assert_eq!(PaypalError::from_kind(e.kind()), Some(e));
+        }
+    }
+}
