@@ -12,9 +12,11 @@ async fn error_of(response: reqwest::Response) -> AppError {
 /// Who may call each server function. Login is public; logout is harmless for anyone.
 fn allowed(path: &str) -> Option<&'static [Who]> {
     match path {
-        "/rpc/dashboard/sales_summary" | "/rpc/dashboard/revenue_chart" | "/rpc/dashboard/fraud_review_status" => {
-            Some(&[Who::Merchant])
-        }
+        "/rpc/dashboard/sales_summary"
+        | "/rpc/dashboard/revenue_chart"
+        | "/rpc/dashboard/fraud_review_status"
+        | "/rpc/dashboard/paypal_panel"
+        | "/rpc/dashboard/request_paypal_refresh" => Some(&[Who::Merchant]),
         "/rpc/auth/login" | "/rpc/auth/logout" => None,
         _ => panic!("server function {path} has no row in the role matrix: add one"),
     }

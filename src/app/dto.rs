@@ -249,3 +249,110 @@ pub struct FraudReviewStatus {
     /// The most recent held transactions (in review or blocked), newest first.
     pub recent: Vec<HeldTransaction>,
 }
+
+/// One currency of a merchant's PayPal balance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaypalBalance {
+    pub currency: String,
+    pub primary: bool,
+    pub total: Money,
+    pub available: Money,
+    /// Held by PayPal (pending, reserves, disputes).
+    pub withheld: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaypalTransaction {
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub date: String,
+    pub amount: Money,
+    pub fee: Option<Money>,
+    /// "Completed", "Pending", "Denied" or "Reversed".
+    pub status: String,
+    pub payer_email: Option<String>,
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaypalDispute {
+    pub id: String,
+    /// Readable reason, e.g. "Item not received".
+    pub reason: String,
+    /// PayPal's status, e.g. "WAITING_FOR_SELLER_RESPONSE".
+    pub status: String,
+    pub amount: Money,
+    /// When the merchant must answer (RFC 3339), if PayPal gave a date.
+    pub seller_response_due: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaypalAccountStatus {
+    pub payments_receivable: bool,
+    pub primary_email_confirmed: bool,
+    pub primary_email: Option<String>,
+}
+
+/// Everything the panel shows, as last fetched from PayPal. Stored as JSON in the database
+/// snapshot and in the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaypalSnapshot {
+    /// RFC 3339, UTC.
+    pub fetched_at: String,
+    pub balances: Vec<PaypalBalance>,
+    /// Newest first, at most ten.
+    pub recent_transactions: Vec<PaypalTransaction>,
+    /// Transactions in the last 30 days.
+    pub transactions_30d: u32,
+    pub open_disputes: Vec<PaypalDispute>,
+    pub account: PaypalAccountStatus,
+}
+
+/// Why the last background sync failed, for the degraded banner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaypalSyncFailure {
+    /// RFC 3339, UTC: first failure of the current run of failures.
+    pub since: String,
+    /// A short readable cause, e.g. "PayPal did not answer in time".
+    pub cause: String,
+}
+
+/// The PayPal panel's state. The dashboard never waits on PayPal: this comes from the cache or
+/// the database snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaypalPanel {
+    /// The merchant has not connected a PayPal account.
+    NotConnected,
+    /// Connected, but no data has arrived yet; a priority refresh is queued.
+    Syncing { failure: Option<PaypalSyncFailure> },
+    Ready {
+        snapshot: PaypalSnapshot,
+        /// Age of the data when it was read, in seconds.
+        age_seconds: i64,
+        /// Older than the freshness window; a refresh has been queued.
+        stale: bool,
+        failure: Option<PaypalSyncFailure>,
+    },
+}
+
+/// "just now", "3 min ago", "2 h ago", "4 days ago".
+pub fn describe_age(seconds: i64) -> String {
+    match seconds.max(0) {
+        0..=59 => "just now".to_string(),
+        s @ 60..=3599 => format!("{} min ago", s / 60),
+        s @ 3600..=86_399 => format!("{} h ago", s / 3600),
+        s if s < 2 * 86_400 => "1 day ago".to_string(),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// "14:02 UTC" for today-ish times, "2026-11-21 14:02 UTC" otherwise; from RFC 3339.
+pub fn short_utc(rfc3339: &str, today: &str) -> String {
+    let date = rfc3339.get(..10).unwrap_or_default();
+    let time = rfc3339.get(11..16).unwrap_or_default();
+    if date == today {
+        format!("{time} UTC")
+    } else {
+        format!("{date} {time} UTC")
+    }
+}

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 use super::auth::service::{create_user, NewUser};
-use super::config::Config;
+use super::config::{Config, Secret};
+use super::paypal::simulator;
 use super::seed::{self, SeedOptions, DEMO_ADMIN, DEMO_MERCHANT, DEMO_REVIEWER};
-use super::{auth, db, http, AppState};
+use super::{auth, db, http, jobs, AppState};
 use crate::app::dto::Role;
 
 #[derive(Parser, Debug)]
@@ -27,6 +28,18 @@ enum Command {
         /// Fill an empty database with the demo data first (what `make run` does).
         #[arg(long)]
         seed_if_empty: bool,
+        /// Unless PayPal credentials are configured, start the PayPal simulator in this process
+        /// (on VETTED_PAYPAL_SIM_ADDR, default 127.0.0.1:3005) and sync from it.
+        #[arg(long)]
+        paypal_sim: bool,
+    },
+    /// Run the PayPal simulator alone (knobs at /__sim/knobs, request counts at /__sim/stats).
+    PaypalSim {
+        #[arg(long, default_value = "127.0.0.1:3005")]
+        addr: SocketAddr,
+        /// Mean latency of its answers (log-normal, long tail).
+        #[arg(long, default_value_t = 500)]
+        latency_ms: u64,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -67,8 +80,9 @@ pub async fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve { seed_if_empty: false }) {
-        Command::Serve { seed_if_empty } => serve(config, seed_if_empty).await,
+    let result = match cli.command.unwrap_or(Command::Serve { seed_if_empty: false, paypal_sim: false }) {
+        Command::Serve { seed_if_empty, paypal_sim } => serve(config, seed_if_empty, paypal_sim).await,
+        Command::PaypalSim { addr, latency_ms } => run_paypal_sim(addr, latency_ms).await,
         Command::Migrate => migrate(config).await,
         Command::Seed { seed, merchants, transactions, until } => {
             let options = SeedOptions { seed, merchants, transactions, until: until.unwrap_or_else(Utc::now), show_progress: true };
@@ -139,8 +153,40 @@ fn print_demo_logins() {
     }
 }
 
-async fn serve(config: Config, seed_if_empty: bool) -> Result<(), String> {
+async fn run_paypal_sim(addr: SocketAddr, latency_ms: u64) -> Result<(), String> {
+    let knobs = simulator::Knobs { latency_mean_ms: latency_ms, ..simulator::Knobs::default() };
+    let bound = simulator::spawn(addr, simulator::Simulator::new(knobs)).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("PayPal simulator on http://{bound} (client id {}, knobs at /__sim/knobs)", simulator::SIM_CLIENT_ID);
+    shutdown_signal().await;
+    Ok(())
+}
+
+/// Points the configuration at an in-process simulator unless real PayPal credentials are set.
+async fn start_paypal_sim_unless_configured(config: &mut Config) -> Result<(), String> {
+    if config.paypal.client_id.is_some() {
+        println!("PayPal: using the configured credentials");
+        return Ok(());
+    }
+    let addr: SocketAddr = std::env::var("VETTED_PAYPAL_SIM_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3005".to_string())
+        .parse()
+        .map_err(|_| "VETTED_PAYPAL_SIM_ADDR: expected host:port such as 127.0.0.1:3005".to_string())?;
+    let bound = simulator::spawn(addr, simulator::Simulator::new(simulator::Knobs::default()))
+        .await
+        .map_err(|e| format!("cannot start the PayPal simulator on {addr}: {e}"))?;
+    config.paypal.base_url = Some(format!("http://{bound}"));
+    config.paypal.client_id = Some(simulator::SIM_CLIENT_ID.to_string());
+    config.paypal.client_secret = Some(Secret(simulator::SIM_CLIENT_SECRET.to_string()));
+    config.paypal.partner_id = simulator::SIM_PARTNER_ID.to_string();
+    println!("PayPal simulator on http://{bound} (knobs: POST /__sim/knobs, e.g. {{\"outage\": true}})");
+    Ok(())
+}
+
+async fn serve(mut config: Config, seed_if_empty: bool, paypal_sim: bool) -> Result<(), String> {
     let addr = config.bind_addr;
+    if paypal_sim {
+        start_paypal_sim_unless_configured(&mut config).await?;
+    }
     let state = connect(config).await?;
     let empty = seed::is_empty(state.db.primary()).await.map_err(|e| format!("database error ({})", db::error_kind(&e)))?;
     if seed_if_empty && empty {
@@ -149,6 +195,7 @@ async fn serve(config: Config, seed_if_empty: bool) -> Result<(), String> {
         println!("seeded {} merchants and {} transactions", report.merchants, report.transactions);
     }
     spawn_housekeeping(state.clone());
+    jobs::paypal_sync::spawn(state.clone());
 
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("Vetted is listening on http://{addr}");

@@ -9,10 +9,16 @@ pub struct Config {
     pub database_url: String,
     pub database_read_url: Option<String>,
     pub redis_url: Option<String>,
+    /// Prefix of this deployment's cache keys in Redis.
+    pub cache_namespace: String,
+    /// Where sessions live: Redis by default when it is configured, else the database.
+    pub sessions_in_redis: bool,
     pub bind_addr: SocketAddr,
     pub cookie_secure: bool,
     pub session_idle: Duration,
     pub paypal: PaypalConfig,
+    /// Bearer token for `GET /metrics`; without one, only admins and loopback peers may scrape.
+    pub metrics_token: Option<Secret>,
     /// Test-only: delays the sales panel so streaming can be observed. Never set in production.
     pub debug_panel_delay: Option<Duration>,
 }
@@ -23,6 +29,42 @@ pub struct PaypalConfig {
     pub client_id: Option<String>,
     /// Kept out of `Debug` output below.
     pub client_secret: Option<Secret>,
+    /// The platform's PayPal partner id (merchant-integrations calls).
+    pub partner_id: String,
+    /// Data younger than this is fresh; older data is still shown but a refresh is queued.
+    pub fresh_for: Duration,
+    /// How long a cache entry lives; after that the dashboard reads the database snapshot.
+    pub stale_for: Duration,
+    /// How often each connected account is refreshed in the background.
+    pub sync_interval: Duration,
+    /// Refreshes in flight at once, per instance.
+    pub sync_concurrency: usize,
+    /// Merchant refreshes started per second across all instances (each is 4–10 PayPal calls).
+    pub sync_per_second: u32,
+    /// After a failed refresh, when to try that merchant again.
+    pub retry_after_failure: Duration,
+    pub breaker_cooldown: Duration,
+    /// Benchmark only: call PayPal inside the page request, as the old dashboard did.
+    pub naive_request_path: bool,
+}
+
+pub const PAYPAL_LIVE_URL: &str = "https://api-m.paypal.com";
+
+impl PaypalConfig {
+    /// Client settings when PayPal (or the simulator) is configured.
+    pub fn client_settings(&self) -> Option<crate::server::paypal::client::PaypalSettings> {
+        let (Some(client_id), Some(client_secret)) = (&self.client_id, &self.client_secret) else {
+            return None;
+        };
+        Some(crate::server::paypal::client::PaypalSettings {
+            base_url: self.base_url.clone().unwrap_or_else(|| PAYPAL_LIVE_URL.to_string()),
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            partner_id: self.partner_id.clone(),
+            breaker_threshold: 5,
+            breaker_cooldown: self.breaker_cooldown,
+        })
+    }
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -84,6 +126,24 @@ impl Config {
             }
         }
 
+        let cache_namespace = get("CACHE_NAMESPACE").unwrap_or_else(|| "vetted".to_string());
+        if !cache_namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            errors.push(format!("CACHE_NAMESPACE: use letters, digits, '-' and '_' only, got {cache_namespace:?}"));
+        }
+        let sessions_in_redis = match get("SESSION_STORE").as_deref() {
+            None => redis_url.is_some(),
+            Some("database") => false,
+            Some("redis") if redis_url.is_some() => true,
+            Some("redis") => {
+                errors.push("SESSION_STORE: redis needs REDIS_URL".to_string());
+                false
+            }
+            Some(other) => {
+                errors.push(format!("SESSION_STORE: expected database or redis, got {other:?}"));
+                false
+            }
+        };
+
         let bind_addr = match get("VETTED_ADDR") {
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
             Some(raw) => raw.parse().unwrap_or_else(|_| {
@@ -111,6 +171,28 @@ impl Config {
             errors.push("PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET: set both or neither".to_string());
         }
 
+        let seconds = |name: &str, default: u64, errors: &mut Vec<String>| {
+            let value = parse_u64(&get, name, default, errors);
+            if value == 0 {
+                errors.push(format!("{name}: must be at least 1"));
+            }
+            Duration::from_secs(value)
+        };
+        let fresh_for = seconds("PAYPAL_FRESH_SECS", 15 * 60, &mut errors);
+        let stale_for = seconds("PAYPAL_STALE_SECS", 24 * 3600, &mut errors);
+        if stale_for < fresh_for {
+            errors.push("PAYPAL_STALE_SECS: must not be shorter than PAYPAL_FRESH_SECS".to_string());
+        }
+        let sync_interval = seconds("PAYPAL_SYNC_INTERVAL_SECS", 15 * 60, &mut errors);
+        let retry_after_failure = seconds("PAYPAL_RETRY_AFTER_FAILURE_SECS", 60, &mut errors);
+        let breaker_cooldown = seconds("PAYPAL_BREAKER_COOLDOWN_SECS", 30, &mut errors);
+        let sync_concurrency = parse_u64(&get, "PAYPAL_SYNC_CONCURRENCY", 4, &mut errors).clamp(1, 64) as usize;
+        let sync_per_second = parse_u64(&get, "PAYPAL_SYNC_PER_SECOND", 5, &mut errors).clamp(1, 1000) as u32;
+        let naive_request_path = parse_bool(&get, "VETTED_BENCH_NAIVE_PAYPAL", false, &mut errors);
+        let partner_id = get("PAYPAL_PARTNER_ID").unwrap_or_else(|| crate::server::paypal::simulator::SIM_PARTNER_ID.to_string());
+
+        let metrics_token = get("METRICS_TOKEN").map(Secret);
+
         let debug_panel_delay = match parse_u64(&get, "VETTED_DEBUG_PANEL_DELAY_MS", 0, &mut errors) {
             0 => None,
             ms => Some(Duration::from_millis(ms)),
@@ -123,10 +205,26 @@ impl Config {
             database_url,
             database_read_url,
             redis_url,
+            cache_namespace,
+            sessions_in_redis,
             bind_addr,
             cookie_secure,
             session_idle: Duration::from_secs(session_idle_minutes * 60),
-            paypal: PaypalConfig { base_url: paypal_base_url, client_id, client_secret },
+            paypal: PaypalConfig {
+                base_url: paypal_base_url,
+                client_id,
+                client_secret,
+                partner_id,
+                fresh_for,
+                stale_for,
+                sync_interval,
+                sync_concurrency,
+                sync_per_second,
+                retry_after_failure,
+                breaker_cooldown,
+                naive_request_path,
+            },
+            metrics_token,
             debug_panel_delay,
         })
     }

@@ -1,11 +1,15 @@
 //! Everything that only runs on the server: never compiled into the browser bundle.
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
+pub mod monitoring;
+pub mod paypal;
 pub mod seed;
 
 use std::sync::Arc;
@@ -16,8 +20,13 @@ use leptos::prelude::use_context;
 use crate::app::error::AppError;
 use auth::rate_limit::LoginLimiter;
 use auth::session_store::SessionBackend;
+use cache::Cache;
 use config::Config;
 use db::Db;
+use paypal::PaypalService;
+
+/// Entries of the in-process cache (one PayPal panel record per merchant, a few KB each).
+const IN_PROCESS_CACHE_ENTRIES: u64 = 100_000;
 
 /// What every request handler and server function can reach.
 #[derive(Clone, Debug)]
@@ -25,6 +34,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub sessions: SessionBackend,
+    /// Redis when `REDIS_URL` is set, in-process otherwise.
+    pub cache: Cache,
+    pub paypal: PaypalService,
     pub login_limiter: LoginLimiter,
     pub leptos_options: LeptosOptions,
 }
@@ -52,22 +64,30 @@ impl AppState {
             .await
             .map_err(|e| StartupError::Database(db::error_kind(&e)))?;
         db.migrate().await.map_err(|e| StartupError::Migrate(db::error_kind(&e)))?;
+        let cache = match &config.redis_url {
+            Some(url) => Cache::redis(url, &config.cache_namespace).await.map_err(|_| StartupError::Redis)?,
+            None => Cache::memory(IN_PROCESS_CACHE_ENTRIES),
+        };
         let sessions = match &config.redis_url {
-            Some(url) => {
+            Some(url) if config.sessions_in_redis => {
                 let client = redis::Client::open(url.as_str()).map_err(|_| StartupError::Redis)?;
                 SessionBackend::Redis(redis::aio::ConnectionManager::new(client).await.map_err(|_| StartupError::Redis)?)
             }
-            None => SessionBackend::Database(db.primary().clone()),
+            _ => SessionBackend::Database(db.primary().clone()),
         };
-        Ok(AppState::new(config, db, sessions))
+        Ok(AppState::new(config, db, sessions, cache))
     }
 
-    pub fn new(config: Config, db: Db, sessions: SessionBackend) -> AppState {
+    pub fn new(config: Config, db: Db, sessions: SessionBackend, cache: Cache) -> AppState {
         let leptos_options = leptos_options(&config);
+        monitoring::install();
+        paypal::client::install_crypto_provider();
         AppState {
+            paypal: PaypalService::new(config.paypal.clone()),
             config: Arc::new(config),
             db,
             sessions,
+            cache,
             login_limiter: LoginLimiter::new(10, 50),
             leptos_options,
         }

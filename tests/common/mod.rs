@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, Database};
 use vetted::server::config::Config;
+use vetted::server::paypal::simulator::{self, Knobs, Simulator};
 use vetted::server::seed::{self, SeedOptions, DEMO_ADMIN, DEMO_MERCHANT, DEMO_REVIEWER};
 use vetted::server::{http, AppState};
 
@@ -90,6 +93,21 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
     }
 }
 
+/// Connects to what `vars` configures, serves the router on a random port and starts the PayPal
+/// sync, like `vetted serve`.
+async fn start_instance(vars: &HashMap<String, String>) -> (SocketAddr, AppState) {
+    let config = Config::from_vars(vars).expect("valid test configuration");
+    let state = AppState::connect(config).await.expect("app state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = http::router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    vetted::server::jobs::paypal_sync::spawn(state.clone());
+    (addr, state)
+}
+
 pub fn small_seed() -> SeedOptions {
     SeedOptions { seed: 11, merchants: 4, transactions: 400, until: Utc::now(), show_progress: false }
 }
@@ -98,6 +116,10 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
     pub db: TestDb,
+    /// The PayPal simulator this app syncs from (no latency, no faults unless a test sets some).
+    pub sim: Arc<Simulator>,
+    pub sim_url: String,
+    vars: HashMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,21 +144,60 @@ impl Who {
 }
 
 impl TestApp {
-    /// A seeded app on a random port. `env` adds configuration variables.
+    /// A seeded app on a random port, with its own PayPal simulator and background sync, and its
+    /// own cache namespace when Redis is used. `env` adds configuration variables.
     pub async fn spawn(backend: Backend, env: &[(&str, &str)]) -> TestApp {
         let db = fresh_db(backend).await;
-        let mut vars: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let sim = Simulator::new(Knobs::instant());
+        let sim_addr = simulator::spawn("127.0.0.1:0".parse().unwrap(), sim.clone()).await.unwrap();
+        let sim_url = format!("http://{sim_addr}");
+        let mut vars: HashMap<String, String> = [
+            ("PAYPAL_BASE_URL", sim_url.as_str()),
+            ("PAYPAL_CLIENT_ID", simulator::SIM_CLIENT_ID),
+            ("PAYPAL_CLIENT_SECRET", simulator::SIM_CLIENT_SECRET),
+            ("CACHE_NAMESPACE", db.url.rsplit(['/', '?']).find(|s| s.starts_with("vetted_t_")).unwrap_or("vetted_test")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.trim_end_matches(".db").to_string()))
+        .collect();
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         vars.insert("DATABASE_URL".into(), db.url.clone());
-        let config = Config::from_vars(&vars).expect("valid test configuration");
-        let state = AppState::connect(config).await.expect("app state");
+        let (addr, state) = start_instance(&vars).await;
         seed::seed(state.db.primary(), &small_seed()).await.expect("seed");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = http::router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-        });
-        TestApp { addr, state, db }
+        TestApp { addr, state, db, sim, sim_url, vars }
+    }
+
+    /// A second app instance on the same database, cache namespace and simulator, as a second
+    /// server behind a load balancer would be.
+    pub async fn another_instance(&self) -> TestApp {
+        let (addr, state) = start_instance(&self.vars).await;
+        let db = TestDb { url: self.db.url.clone(), backend: self.db.backend };
+        TestApp { addr, state, db, sim: self.sim.clone(), sim_url: self.sim_url.clone(), vars: self.vars.clone() }
+    }
+
+    /// The merchant's PayPal panel, as the dashboard's server function returns it.
+    pub async fn paypal_panel(&self, client: &reqwest::Client) -> vetted::app::dto::PaypalPanel {
+        let response = client.post(self.url("/rpc/dashboard/paypal_panel")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "paypal panel");
+        response.json().await.unwrap()
+    }
+
+    /// Polls the panel until `done` holds (the background sync is asynchronous), for at most
+    /// `limit`; returns the last panel seen.
+    pub async fn paypal_panel_until(
+        &self,
+        client: &reqwest::Client,
+        limit: std::time::Duration,
+        done: impl Fn(&vetted::app::dto::PaypalPanel) -> bool,
+    ) -> vetted::app::dto::PaypalPanel {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let panel = self.paypal_panel(client).await;
+            if done(&panel) || std::time::Instant::now() > deadline {
+                return panel;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -37,3 +37,33 @@ pub async fn fraud_review_status() -> Result<dto::FraudReviewStatus, AppError> {
     }
     .await)
 }
+
+/// The PayPal panel, from the cache or the database snapshot; never waits on PayPal.
+#[server(prefix = "/rpc", endpoint = "dashboard/paypal_panel")]
+pub async fn paypal_panel() -> Result<dto::PaypalPanel, AppError> {
+    use crate::server::{auth::guard::require_merchant, error::reply, paypal, AppState};
+    reply(async {
+        let merchant_id = require_merchant()?;
+        let state = AppState::from_context()?;
+        let now = chrono::Utc::now();
+        Ok(paypal::panel(state.db.read(), state.db.primary(), &state.cache, &state.paypal, merchant_id, now).await?)
+    }
+    .await)
+}
+
+/// Asks for a background refresh of the merchant's PayPal data (rate-limited per merchant).
+#[server(prefix = "/rpc", endpoint = "dashboard/request_paypal_refresh")]
+pub async fn request_paypal_refresh() -> Result<(), AppError> {
+    use crate::server::paypal::{self, RefreshRequest};
+    use crate::server::{auth::guard::require_merchant, error::reply, AppState};
+    reply(async {
+        let merchant_id = require_merchant()?;
+        let state = AppState::from_context()?;
+        match paypal::request_refresh(state.db.primary(), &state.cache, &state.paypal, merchant_id, chrono::Utc::now()).await? {
+            RefreshRequest::Queued => Ok(()),
+            RefreshRequest::NotConnected => Err(AppError::Invalid("No PayPal account is connected to this merchant.".into())),
+            RefreshRequest::TooSoon(seconds) => Err(AppError::RateLimited(seconds)),
+        }
+    }
+    .await)
+}

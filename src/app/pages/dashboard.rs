@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use crate::app::api::dashboard::{fraud_review_status, revenue_chart, sales_summary};
 use crate::app::components::chart::RevenueChartView;
 use crate::app::components::layout::RequireRole;
+use crate::app::components::paypal::PaypalPanelView;
 use crate::app::components::panel::{panel_error, Panel, Skeleton};
 use crate::app::dto::{group_thousands, FraudReviewStatus, Role, SalesSummary, Severity, TransactionStatus};
 
@@ -18,7 +19,7 @@ pub fn DashboardPage() -> impl IntoView {
             <div class="mt-6 grid gap-6 lg:grid-cols-3">
                 <SalesPanel />
                 <RevenuePanel />
-                <PaypalPanel />
+                <PaypalPanelView />
                 <FraudReviewPanel />
             </div>
         </RequireRole>
@@ -75,18 +76,6 @@ fn RevenuePanel() -> impl IntoView {
                     {move || Suspend::new(async move { chart.await.map(|c| view! { <RevenueChartView chart=c /> }) })}
                 </ErrorBoundary>
             </Suspense>
-        </Panel>
-    }
-}
-
-/// Filled by the PayPal issue: balances, transactions, disputes and account status from the cache.
-#[component]
-fn PaypalPanel() -> impl IntoView {
-    view! {
-        <Panel title="PayPal" id="paypal">
-            <p class="text-sm text-slate-700">
-                "Your PayPal balances, latest transactions, open disputes and account status will appear here, refreshed in the background."
-            </p>
         </Panel>
     }
 }

@@ -47,6 +47,16 @@ pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Opt
     let mut active: user::ActiveModel = row.clone().into();
     active.last_login_at = Set(Some(chrono::Utc::now()));
     active.update(state.db.primary()).await.map_err(|e| internal("record login", &e))?;
+    if let Some(merchant_id) = row.merchant_id {
+        // Recently active merchants get their PayPal data refreshed first.
+        use crate::server::db::entities::paypal_account;
+        paypal_account::Entity::update_many()
+            .col_expr(paypal_account::Column::LastActiveAt, sea_orm::sea_query::Expr::value(chrono::Utc::now()))
+            .filter(paypal_account::Column::MerchantId.eq(merchant_id))
+            .exec(state.db.primary())
+            .await
+            .map_err(|e| internal("record merchant activity", &e))?;
+    }
     to_session_user(row).ok_or_else(wrong)
 }
 

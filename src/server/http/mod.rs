@@ -2,8 +2,10 @@
 pub mod origin;
 pub mod page_guard;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use axum::{middleware, Router};
@@ -12,7 +14,10 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::app::dto::Role;
 use crate::app::{shell, App};
+use crate::server::auth::guard::CurrentUser;
+use crate::server::auth::session_store::SessionBackend;
 use crate::server::AppState;
 
 pub const SESSION_COOKIE: &str = "vetted_session";
@@ -38,11 +43,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), page_guard::resolve_user_and_guard))
         .layer(sessions)
         .layer(middleware::from_fn(origin::reject_cross_origin))
+        .layer(middleware::from_fn(crate::server::monitoring::record_request_duration))
         .with_state(state)
 }
 
@@ -51,13 +58,60 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready to serve: the database answers. Optional dependencies are reported, not required.
+/// Ready to serve: the database answers. PayPal and Redis are reported but never fail
+/// readiness: without them the dashboard still serves last-known data.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.db.ping().await.is_ok();
     let status = if database { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let sessions = match &state.sessions {
-        crate::server::auth::session_store::SessionBackend::Database(_) => "database",
-        crate::server::auth::session_store::SessionBackend::Redis(_) => "redis",
+        SessionBackend::Database(_) => "database",
+        SessionBackend::Redis(_) => "redis",
     };
-    (status, Json(serde_json::json!({ "database": if database { "ok" } else { "unreachable" }, "sessions": sessions })))
+    let cache = match state.cache.backend_name() {
+        "redis" if state.cache.ping().await => "redis",
+        "redis" => "redis_unreachable",
+        other => other,
+    };
+    let paypal = match &state.paypal.client {
+        None => "not_configured",
+        Some(client) if client.breaker_is_open() => "degraded",
+        Some(_) => "ok",
+    };
+    let body = serde_json::json!({
+        "database": if database { "ok" } else { "unreachable" },
+        "sessions": sessions,
+        "cache": cache,
+        "paypal": paypal,
+    });
+    (status, Json(body))
+}
+
+/// Prometheus exposition. Allowed with `Authorization: Bearer $METRICS_TOKEN`, for a signed-in
+/// admin, or — when no token is configured — from the machine itself.
+async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    user: Option<axum::Extension<CurrentUser>>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let is_admin = user.is_some_and(|u| u.0 .0.as_ref().is_some_and(|u| u.role == Role::Admin));
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let allowed = is_admin
+        || match (&state.config.metrics_token, bearer) {
+            (Some(token), Some(given)) => constant_time_eq(token.0.as_bytes(), given.as_bytes()),
+            (Some(_), None) => false,
+            (None, _) => peer.ip().is_loopback(),
+        };
+    if !allowed {
+        return (StatusCode::FORBIDDEN, "metrics require the metrics token or an admin session").into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::server::monitoring::install().render(),
+    )
+        .into_response()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

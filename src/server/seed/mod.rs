@@ -14,7 +14,7 @@ use sea_orm::{
 
 use crate::app::dto::{RiskState, Role, TransactionStatus};
 use crate::server::auth::service::{create_user, CreateUserError, NewUser};
-use crate::server::db::entities::{merchant, product, transaction};
+use crate::server::db::entities::{merchant, paypal_account, product, transaction};
 
 pub const DEMO_MERCHANT: (&str, &str) = ("merchant@vetted.test", "vetted-merchant-demo");
 pub const DEMO_REVIEWER: (&str, &str) = ("reviewer@vetted.test", "vetted-reviewer-demo");
@@ -82,6 +82,7 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     let plan = Plan::new(options);
 
     let products = insert_merchants_and_products(db, &plan).await?;
+    connect_paypal_accounts(db, &plan).await?;
     let progress = progress_bar(options);
     let transactions = insert_transactions(db, &plan, &products, &progress).await?;
     progress.finish_and_clear();
@@ -252,6 +253,50 @@ async fn insert_merchants_and_products(db: &DatabaseConnection, plan: &Plan) -> 
     }
     txn.commit().await?;
     Ok(products)
+}
+
+/// The PayPal merchant id the seed gives a merchant: 13 characters of PayPal's account-id
+/// alphabet (`^[2-9A-HJ-NP-Z]{13}$`, no 0/1/I/O), "V" then the id in base 32.
+pub fn paypal_merchant_id(merchant_id: i32) -> String {
+    const ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut digits = [ALPHABET[0]; 12];
+    let mut n = merchant_id.unsigned_abs();
+    for digit in digits.iter_mut().rev() {
+        *digit = ALPHABET[(n % 32) as usize];
+        n /= 32;
+    }
+    format!("V{}", std::str::from_utf8(&digits).expect("ASCII"))
+}
+
+/// Four merchants in five (and always the demo merchant) have connected PayPal. First syncs are
+/// spread over the first sync interval so a fresh install does not hit PayPal all at once; the
+/// demo merchant's comes when someone opens its dashboard (a priority refresh).
+async fn connect_paypal_accounts(db: &DatabaseConnection, plan: &Plan) -> Result<(), SeedError> {
+    let txn = db.begin().await?;
+    let mut rows = Vec::with_capacity(BATCH);
+    for id in (1..=plan.merchants as i32).filter(|id| *id == 1 || id % 5 != 0) {
+        let spread = if id == 1 { 15 * 60 } else { (id as i64 * 7919) % (15 * 60) };
+        rows.push(paypal_account::ActiveModel {
+            merchant_id: Set(id),
+            paypal_merchant_id: Set(paypal_merchant_id(id)),
+            connected_at: Set(plan.start),
+            next_sync_at: Set(plan.until + Duration::seconds(spread)),
+            refresh_requested_at: Set(None),
+            last_active_at: Set(None),
+            last_attempt_at: Set(None),
+            last_success_at: Set(None),
+            failing_since: Set(None),
+            last_error: Set(None),
+        });
+        if rows.len() == BATCH {
+            paypal_account::Entity::insert_many(std::mem::take(&mut rows)).exec_without_returning(&txn).await?;
+        }
+    }
+    if !rows.is_empty() {
+        paypal_account::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]

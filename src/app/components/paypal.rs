@@ -1,0 +1,244 @@
+//! The dashboard's PayPal panel: balances, latest transactions, open disputes, account status,
+//! the data's age, and a banner when PayPal cannot be reached. It reads only what the background
+//! sync left in the cache or the database; Refresh asks for a new sync and the panel re-reads
+//! until the new data lands.
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use crate::app::api::dashboard::{paypal_panel, RequestPaypalRefresh};
+use crate::app::components::panel::{panel_error, Panel, Skeleton};
+use crate::app::dto::{describe_age, short_utc, PaypalPanel, PaypalSnapshot, PaypalSyncFailure};
+
+/// Re-reads after a Refresh (every 2 s, up to a minute) until newer data arrives.
+const POLL_EVERY: Duration = Duration::from_secs(2);
+const POLLS_AFTER_REFRESH: u32 = 30;
+
+#[component]
+pub fn PaypalPanelView() -> impl IntoView {
+    let reload = RwSignal::new(0u32);
+    let panel = Resource::new(move || reload.get(), |_| paypal_panel());
+    let refresh = ServerAction::<RequestPaypalRefresh>::new();
+    // Polling state: how many re-reads are left, and the data version seen when Refresh was pressed.
+    let polls_left = RwSignal::new(0u32);
+    let fetched_at_when_pressed = RwSignal::new(None::<String>);
+
+    let current_fetched_at = move || match panel.get() {
+        Some(Ok(PaypalPanel::Ready { snapshot, .. })) => Some(snapshot.fetched_at),
+        _ => None,
+    };
+    Effect::new(move || {
+        if let Some(Ok(())) = refresh.value().get() {
+            fetched_at_when_pressed.set(current_fetched_at());
+            polls_left.set(POLLS_AFTER_REFRESH);
+        }
+    });
+    Effect::new(move || match panel.get() {
+        // No data yet: keep looking until the first sync lands.
+        Some(Ok(PaypalPanel::Syncing { .. })) => polls_left.set(POLLS_AFTER_REFRESH),
+        Some(Ok(PaypalPanel::Ready { snapshot, failure, .. })) => {
+            let newer = fetched_at_when_pressed.get_untracked().as_deref() != Some(snapshot.fetched_at.as_str());
+            if newer || failure.is_some() && polls_left.get_untracked() < POLLS_AFTER_REFRESH - 2 {
+                polls_left.set(0);
+            }
+        }
+        _ => {}
+    });
+    Effect::new(move || {
+        let handle = set_interval_with_handle(
+            move || {
+                if polls_left.get_untracked() > 0 {
+                    polls_left.update(|n| *n -= 1);
+                    reload.update(|n| *n += 1);
+                }
+            },
+            POLL_EVERY,
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    });
+
+    let refresh_message = move || match refresh.value().get() {
+        Some(Ok(())) if polls_left.get() > 0 => Some("Refresh requested — the panel updates when PayPal answers.".to_string()),
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
+
+    view! {
+        <Panel title="PayPal" id="paypal" class="lg:col-span-1">
+            <div class="mb-3 flex items-start justify-between gap-3">
+                <p role="status" aria-live="polite" class="text-sm text-slate-700" data-testid="paypal-refresh-status">
+                    {refresh_message}
+                </p>
+                <ActionForm action=refresh>
+                    <button
+                        type="submit"
+                        data-testid="paypal-refresh"
+                        class="shrink-0 rounded-md border border-slate-300 bg-white px-3 py-1 text-sm font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 disabled:opacity-60"
+                        disabled=move || refresh.pending().get()
+                    >
+                        "Refresh"
+                    </button>
+                </ActionForm>
+            </div>
+            <Transition fallback=|| view! { <Skeleton rows=5 /> }>
+                <ErrorBoundary fallback=panel_error>
+                    {move || Suspend::new(async move { panel.await.map(|p| view! { <PaypalContent panel=p /> }) })}
+                </ErrorBoundary>
+            </Transition>
+        </Panel>
+    }
+}
+
+#[component]
+fn PaypalContent(panel: PaypalPanel) -> impl IntoView {
+    match panel {
+        PaypalPanel::NotConnected => view! {
+            <p class="text-sm text-slate-700" data-testid="paypal-not-connected">
+                "No PayPal account is connected. Connect one to see your balances, transactions and disputes here."
+            </p>
+        }
+        .into_any(),
+        PaypalPanel::Syncing { failure } => view! {
+            {failure.map(|f| view! { <DegradedBanner failure=f showing=None /> })}
+            <div role="status" aria-live="polite" class="flex items-center gap-2 text-sm text-slate-700" data-testid="paypal-syncing">
+                <span aria-hidden="true" class="h-2 w-2 animate-pulse rounded-full bg-indigo-500"></span>
+                "Syncing with PayPal…"
+            </div>
+        }
+        .into_any(),
+        PaypalPanel::Ready { snapshot, age_seconds, stale, failure } => {
+            let fetched_at = snapshot.fetched_at.clone();
+            view! {
+                <p class="text-sm text-slate-700" data-testid="paypal-age" data-age-seconds=age_seconds>
+                    <time datetime=fetched_at.clone()>{format!("Updated {}", describe_age(age_seconds))}</time>
+                    {(stale && failure.is_none()).then(|| " · refreshing in the background")}
+                </p>
+                {failure.map(|f| view! { <DegradedBanner failure=f showing=Some(fetched_at.clone()) /> })}
+                <PaypalDetails snapshot=snapshot />
+            }
+            .into_any()
+        }
+    }
+}
+
+/// "PayPal unreachable since 14:02 UTC — showing data from 13:47 UTC."
+#[component]
+fn DegradedBanner(failure: PaypalSyncFailure, showing: Option<String>) -> impl IntoView {
+    let today = showing.as_deref().unwrap_or(&failure.since).get(..10).unwrap_or_default().to_string();
+    let since = short_utc(&failure.since, &today);
+    let headline = match &showing {
+        Some(fetched_at) => format!("PayPal unreachable since {since} — showing data from {}.", short_utc(fetched_at, &today)),
+        None => format!("PayPal unreachable since {since} — no data has arrived yet."),
+    };
+    view! {
+        <div role="alert" class="my-3 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-950" data-testid="paypal-degraded">
+            <p class="font-medium">{headline}</p>
+            <p class="mt-1">{format!("{}. We keep retrying in the background.", failure.cause)}</p>
+        </div>
+    }
+}
+
+#[component]
+fn PaypalDetails(snapshot: PaypalSnapshot) -> impl IntoView {
+    let account = snapshot.account.clone();
+    let disputes = snapshot.open_disputes.clone();
+    let transactions = snapshot.recent_transactions.clone();
+    let today = snapshot.fetched_at.get(..10).unwrap_or_default().to_string();
+    let today_for_disputes = today.clone();
+    view! {
+        {(!account.payments_receivable).then(|| view! {
+            <div role="alert" class="my-3 rounded-md border border-rose-200 bg-rose-50 p-3 text-sm text-rose-900" data-testid="paypal-not-receivable">
+                <p class="font-medium">"This PayPal account cannot receive payments."</p>
+                <p class="mt-1">"PayPal has limited the account. Sign in to PayPal to see what it needs from you."</p>
+            </div>
+        })}
+        {(!account.primary_email_confirmed).then(|| view! {
+            <p class="my-2 text-sm text-amber-900">"The PayPal account's primary email address is not confirmed yet."</p>
+        })}
+
+        <h3 class="mt-3 text-sm font-semibold text-slate-900">"Balances"</h3>
+        <dl class="mt-2 space-y-2" data-testid="paypal-balances">
+            {snapshot
+                .balances
+                .into_iter()
+                .map(|b| {
+                    view! {
+                        <div class="rounded-lg bg-slate-50 p-3" data-currency=b.currency.clone()>
+                            <dt class="text-xs font-medium uppercase tracking-wide text-slate-700">
+                                {format!("{} available", b.currency)}
+                            </dt>
+                            <dd class="text-xl font-semibold tabular-nums">{b.available.display()}</dd>
+                            <dd class="text-xs text-slate-700 tabular-nums">
+                                {format!("{} withheld · {} total", b.withheld.display(), b.total.display())}
+                            </dd>
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </dl>
+
+        <h3 class="mt-4 text-sm font-semibold text-slate-900">
+            {format!("Open disputes ({})", disputes.len())}
+        </h3>
+        {if disputes.is_empty() {
+            view! { <p class="mt-1 text-sm text-slate-700">"No open disputes."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="mt-2 divide-y divide-slate-100 text-sm" data-testid="paypal-disputes">
+                    {disputes
+                        .into_iter()
+                        .map(|d| {
+                            let due = d
+                                .seller_response_due
+                                .as_deref()
+                                .map(|due| format!("Respond by {}", short_utc(due, &today_for_disputes)))
+                                .unwrap_or_else(|| "Waiting on PayPal".to_string());
+                            view! {
+                                <li class="flex items-baseline justify-between gap-2 py-1.5">
+                                    <span>
+                                        <span class="font-medium">{d.reason}</span>
+                                        <span class="block text-xs text-slate-700">{due}</span>
+                                    </span>
+                                    <span class="tabular-nums">{d.amount.display()}</span>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            }
+            .into_any()
+        }}
+
+        <h3 class="mt-4 text-sm font-semibold text-slate-900">
+            {format!("Latest transactions ({} in 30 days)", snapshot.transactions_30d)}
+        </h3>
+        <table class="mt-2 w-full text-left text-sm" data-testid="paypal-transactions">
+            <caption class="sr-only">"Latest PayPal transactions, newest first"</caption>
+            <thead class="border-b border-slate-200 text-slate-700">
+                <tr>
+                    <th scope="col" class="py-1 font-medium">"When (UTC)"</th>
+                    <th scope="col" class="py-1 font-medium">"Amount"</th>
+                    <th scope="col" class="py-1 font-medium">"Status"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {transactions
+                    .into_iter()
+                    .map(|t| {
+                        view! {
+                            <tr class="border-b border-slate-100">
+                                <td class="py-1 tabular-nums">{short_utc(&t.date, &today)}</td>
+                                <td class="py-1 tabular-nums">{t.amount.display()}</td>
+                                <td class="py-1">{t.status}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

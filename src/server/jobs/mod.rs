@@ -1,0 +1,2 @@
+//! The background path: work that may be slow or fail, off the request path.
+pub mod paypal_sync;
