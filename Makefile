@@ -7,7 +7,7 @@ ENV := source scripts/toolchain.sh &&
 
 ## Build, migrate, seed demo data on first run, serve http://127.0.0.1:3000 and print the demo logins.
 run: deps build
-	@$(ENV) "$$CARGO_TARGET_DIR/debug/vetted" serve --seed-if-empty
+	@$(ENV) "$$CARGO_TARGET_DIR/debug/vetted" serve --seed-if-empty --paypal-sim
 
 ## Everything CI runs: Rust tests on SQLite and PostgreSQL, then the browser tests.
 test: deps services test-rust build test-e2e

@@ -22,7 +22,7 @@ test("every dashboard panel fills in with the merchant's data", async ({ page })
   await expect(fraud.getByTestId("in-review-count")).toHaveText(/^\d+$/);
   await expect(fraud.getByRole("table")).toBeVisible();
 
-  await expect(page.locator('[data-panel="paypal"]')).toContainText("PayPal");
+  await expect(page.locator('[data-panel="paypal"]').getByRole("heading", { name: "PayPal" })).toBeVisible();
   await expectAccessible(page);
 });
 
