@@ -28,7 +28,7 @@ test("the PayPal panel fills in from the background sync and shows its age", asy
 test("the degraded banner appears when PayPal is switched off, with the last-known data", async ({ page, request }) => {
   const panel = page.locator('[data-panel="paypal"]');
   await expect(panel.getByTestId("paypal-balances")).toBeVisible({ timeout: 20_000 });
-  const balances = await panel.getByTestId("paypal-balances").innerText();
+  const balances = (await panel.getByTestId("paypal-balances").textContent()) ?? "";
 
   const off = await request.post(`${SIMULATOR}/__sim/knobs`, { data: { outage: true } });
   expect(off.ok()).toBeTruthy();

@@ -356,3 +356,31 @@ pub fn short_utc(rfc3339: &str, today: &str) -> String {
         format!("{date} {time} UTC")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_a_person_would_say_them() {
+        assert_eq!(describe_age(-5), "just now");
+        assert_eq!(describe_age(59), "just now");
+        assert_eq!(describe_age(180), "3 min ago");
+        assert_eq!(describe_age(3 * 3600 + 59), "3 h ago");
+        assert_eq!(describe_age(86_400 + 10), "1 day ago");
+        assert_eq!(describe_age(5 * 86_400), "5 days ago");
+    }
+
+    #[test]
+    fn times_show_the_date_only_when_it_is_not_the_reference_day() {
+        assert_eq!(short_utc("2026-11-22T14:02:09Z", "2026-11-22"), "14:02 UTC");
+        assert_eq!(short_utc("2026-11-21T23:59:00Z", "2026-11-22"), "2026-11-21 23:59 UTC");
+    }
+
+    #[test]
+    fn money_displays_with_symbol_and_grouping() {
+        assert_eq!(Money { minor: 123_456_789, currency: "USD".into() }.display(), "$1,234,567.89");
+        assert_eq!(Money { minor: -5, currency: "EUR".into() }.display(), "-€0.05");
+        assert_eq!(Money { minor: 100, currency: "SEK".into() }.display(), "1.00 SEK");
+    }
+}

@@ -11,7 +11,9 @@ pub async fn sales_summary() -> Result<dto::SalesSummary, AppError> {
         let merchant_id = require_merchant()?;
         let state = AppState::from_context()?;
         state.debug_panel_delay().await;
-        Ok(dashboard::sales_summary(state.db.read(), merchant_id, chrono::Utc::now()).await?)
+        let key = format!("dashboard:sales:{merchant_id}");
+        let load = || dashboard::sales_summary(state.db.read(), merchant_id, chrono::Utc::now());
+        Ok(state.cache.get_or_load(&key, dashboard::PANEL_CACHE_TTL, load).await?)
     }
     .await)
 }
@@ -22,7 +24,9 @@ pub async fn revenue_chart() -> Result<dto::RevenueChart, AppError> {
     reply(async {
         let merchant_id = require_merchant()?;
         let state = AppState::from_context()?;
-        Ok(dashboard::revenue_chart(state.db.read(), merchant_id, chrono::Utc::now()).await?)
+        let key = format!("dashboard:revenue:{merchant_id}");
+        let load = || dashboard::revenue_chart(state.db.read(), merchant_id, chrono::Utc::now());
+        Ok(state.cache.get_or_load(&key, dashboard::PANEL_CACHE_TTL, load).await?)
     }
     .await)
 }
@@ -33,7 +37,9 @@ pub async fn fraud_review_status() -> Result<dto::FraudReviewStatus, AppError> {
     reply(async {
         let merchant_id = require_merchant()?;
         let state = AppState::from_context()?;
-        Ok(dashboard::fraud_review_status(state.db.read(), merchant_id, chrono::Utc::now()).await?)
+        let key = format!("dashboard:fraud:{merchant_id}");
+        let load = || dashboard::fraud_review_status(state.db.read(), merchant_id, chrono::Utc::now());
+        Ok(state.cache.get_or_load(&key, dashboard::FRAUD_CACHE_TTL, load).await?)
     }
     .await)
 }

@@ -23,13 +23,14 @@ pub fn PaypalPanelView() -> impl IntoView {
     let polls_left = RwSignal::new(0u32);
     let fetched_at_when_pressed = RwSignal::new(None::<String>);
 
-    let current_fetched_at = move || match panel.get() {
-        Some(Ok(PaypalPanel::Ready { snapshot, .. })) => Some(snapshot.fetched_at),
-        _ => None,
-    };
+    // Runs when a Refresh press is accepted (not when the panel re-reads: that is untracked).
     Effect::new(move || {
         if let Some(Ok(())) = refresh.value().get() {
-            fetched_at_when_pressed.set(current_fetched_at());
+            let seen = match panel.get_untracked() {
+                Some(Ok(PaypalPanel::Ready { snapshot, .. })) => Some(snapshot.fetched_at),
+                _ => None,
+            };
+            fetched_at_when_pressed.set(seen);
             polls_left.set(POLLS_AFTER_REFRESH);
         }
     });
@@ -53,9 +54,10 @@ pub fn PaypalPanelView() -> impl IntoView {
                 }
             },
             POLL_EVERY,
-        );
+        )
+        .ok();
         on_cleanup(move || {
-            if let Ok(handle) = handle {
+            if let Some(handle) = handle {
                 handle.clear();
             }
         });

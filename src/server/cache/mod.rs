@@ -54,7 +54,10 @@ impl Cache {
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(REDIS_TIMEOUT));
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            // Reconnect quickly when Redis returns; give up on a dead one fast.
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
         let manager = ConnectionManager::new_with_config(client, config).await?;
         Ok(Cache::Redis(RedisCache { manager, namespace: format!("{namespace}:") }))
     }
@@ -84,6 +87,21 @@ impl Cache {
         found
     }
 
+    /// The cached value, or `load`'s result stored for `ttl`. Loader errors are returned and not
+    /// cached; cache errors only cost a load.
+    pub async fn get_or_load<T, E, Fut>(&self, key: &str, ttl: Duration, load: impl FnOnce() -> Fut) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        if let Some(hit) = self.get::<T>(key).await {
+            return Ok(hit.value);
+        }
+        let value = load().await?;
+        self.put(key, &value, ttl).await;
+        Ok(value)
+    }
+
     /// Stores `value` for `ttl`. Failures are counted and otherwise ignored.
     pub async fn put<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) {
         let entry = Cached { stored_at: Utc::now(), value };
@@ -92,6 +110,21 @@ impl Cache {
             Cache::Memory(memory) => memory.insert(key, raw, ttl).await,
             Cache::Redis(redis) => {
                 if redis.set(key, raw, ttl).await.is_err() {
+                    metrics::counter!("vetted_cache_errors_total", "op" => "put").increment(1);
+                }
+            }
+        }
+    }
+
+    /// Stores `value` unless the key already holds one: a reader back-filling from the database
+    /// must not overwrite what a writer with newer data stored meanwhile.
+    pub async fn put_if_absent<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) {
+        let entry = Cached { stored_at: Utc::now(), value };
+        let Ok(raw) = serde_json::to_string(&entry) else { return };
+        match self {
+            Cache::Memory(memory) => memory.insert_if_absent(key, raw, ttl).await,
+            Cache::Redis(redis) => {
+                if redis.set_if_absent(key, raw, ttl).await.is_err() {
                     metrics::counter!("vetted_cache_errors_total", "op" => "put").increment(1);
                 }
             }
@@ -181,6 +214,19 @@ impl MemoryCache {
         self.values.insert(key.to_string(), Arc::from(raw)).await;
     }
 
+    async fn insert_if_absent(&self, key: &str, raw: String, ttl: Duration) {
+        let expiries = self.expiries.clone();
+        let owned = key.to_string();
+        // Atomic per key: the init future runs only if the key is absent.
+        self.values
+            .entry(key.to_string())
+            .or_insert_with(async move {
+                expiries.lock().unwrap().insert(owned, Instant::now() + ttl);
+                Arc::from(raw)
+            })
+            .await;
+    }
+
     fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> bool {
         let now = Instant::now();
         let mut locks = self.locks.lock().unwrap();
@@ -258,6 +304,16 @@ impl RedisCache {
         let command = redis::cmd("SET").arg(key).arg(raw).arg("PX").arg(ttl.as_millis().max(1) as u64).to_owned();
         match tokio::time::timeout(REDIS_TIMEOUT, command.exec_async(&mut conn)).await {
             Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    async fn set_if_absent(&self, key: &str, raw: String, ttl: Duration) -> Result<(), ()> {
+        let key = self.key(key);
+        let mut conn = self.manager.clone();
+        let command = redis::cmd("SET").arg(key).arg(raw).arg("NX").arg("PX").arg(ttl.as_millis().max(1) as u64).to_owned();
+        match tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<Option<String>>(&mut conn)).await {
+            Ok(Ok(_)) => Ok(()),
             _ => Err(()),
         }
     }

@@ -11,6 +11,11 @@ use crate::server::db::entities::{merchant, transaction};
 use crate::server::error::ServiceError;
 
 pub const CHART_DAYS: i64 = 30;
+/// The sales and revenue panels are read through the cache: a minute's delay on totals over 90
+/// days is invisible, and it takes their aggregate queries off most page loads.
+pub const PANEL_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// Held transactions change when reviewers act; keep them fresher.
+pub const FRAUD_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(15);
 const RECENT_HELD: u64 = 10;
 
 /// One sale as the KPIs need it.

@@ -84,7 +84,8 @@ pub async fn panel(
         Some(hit) => hit.value,
         None => {
             let record = load_record(db, merchant_id).await?;
-            cache.put(&key, &record, record_ttl(&record, &paypal.config, now)).await;
+            // If the sync stored a newer record meanwhile, keep it.
+            cache.put_if_absent(&key, &record, record_ttl(&record, &paypal.config, now)).await;
             record
         }
     };

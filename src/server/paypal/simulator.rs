@@ -264,10 +264,7 @@ fn acting_for(headers: &HeaderMap) -> Result<String, Response> {
 }
 
 async fn balances(State(sim): State<Arc<Simulator>>, headers: HeaderMap) -> Response {
-    if let Err(response) = authorize(&sim, &headers) {
-        return response;
-    }
-    let merchant = match acting_for(&headers) {
+    let merchant = match authorize(&sim, &headers).and_then(|()| acting_for(&headers)) {
         Ok(m) => m,
         Err(response) => return response,
     };
@@ -298,10 +295,7 @@ struct TransactionQuery {
 }
 
 async fn transactions(State(sim): State<Arc<Simulator>>, headers: HeaderMap, Query(query): Query<TransactionQuery>) -> Response {
-    if let Err(response) = authorize(&sim, &headers) {
-        return response;
-    }
-    let merchant = match acting_for(&headers) {
+    let merchant = match authorize(&sim, &headers).and_then(|()| acting_for(&headers)) {
         Ok(m) => m,
         Err(response) => return response,
     };
@@ -366,10 +360,7 @@ struct DisputeQuery {
 }
 
 async fn disputes(State(sim): State<Arc<Simulator>>, headers: HeaderMap, Query(query): Query<DisputeQuery>) -> Response {
-    if let Err(response) = authorize(&sim, &headers) {
-        return response;
-    }
-    let merchant = match acting_for(&headers) {
+    let merchant = match authorize(&sim, &headers).and_then(|()| acting_for(&headers)) {
         Ok(m) => m,
         Err(response) => return response,
     };
