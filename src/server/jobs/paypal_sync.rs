@@ -6,8 +6,9 @@
 //! active merchants), a per-merchant lock in the cache keeps one refresh per merchant at a time,
 //! and a per-second counter in the cache caps the refresh rate towards PayPal across instances.
 //! No queue to lose: a crashed worker's merchant is simply still due when its lock expires.
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -49,6 +50,9 @@ async fn run(state: AppState) {
     let permits = Arc::new(Semaphore::new(config.sync_concurrency));
     let tally = Arc::new(Tally::default());
     let mut running: JoinSet<()> = JoinSet::new();
+    // Merchants this instance is refreshing now: still "due" in the database until done, so
+    // later polls must not spend rate slots on them again.
+    let in_flight: Arc<Mutex<HashSet<i32>>> = Arc::default();
     let mut last_health = tokio::time::Instant::now();
     loop {
         let pause = POLL.mul_f64(rand::random_range(0.75..1.25));
@@ -67,13 +71,17 @@ async fn run(state: AppState) {
         };
         metrics::gauge!("vetted_paypal_sync_due").set(due.len() as f64);
         for merchant_id in due {
+            if !in_flight.lock().unwrap().insert(merchant_id) {
+                continue;
+            }
             // Bounded concurrency: wait for a free slot rather than piling up tasks.
             let Ok(permit) = permits.clone().acquire_owned().await else { return };
             wait_for_rate_slot(&state).await;
-            let (state, tally) = (state.clone(), tally.clone());
+            let (state, tally, in_flight) = (state.clone(), tally.clone(), in_flight.clone());
             running.spawn(async move {
                 let _permit = permit;
                 refresh_one(&state, &tally, merchant_id).await;
+                in_flight.lock().unwrap().remove(&merchant_id);
             });
         }
 
