@@ -213,6 +213,9 @@ async fn redis_outage_falls_back_to_the_database_snapshot(backend: Backend) {
 
     let port = redis.stop();
     assert!(!app.state.cache.ping().await);
+    let ready = client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "a Redis outage is reported, not fatal");
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["cache"], "redis_unreachable");
     for _ in 0..5 {
         let page = client.get(app.url("/")).send().await.unwrap();
         assert_eq!(page.status(), 200, "Redis down must not break the dashboard");
