@@ -202,7 +202,7 @@ async fn serve(mut config: Config, seed_if_empty: bool, paypal_sim: bool) -> Res
     if seed_if_empty {
         print_demo_logins();
     }
-    axum::serve(listener, http::router(state).into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(http::without_nagle(listener), http::router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))

@@ -102,7 +102,7 @@ async fn start_instance(vars: &HashMap<String, String>) -> (SocketAddr, AppState
     let addr = listener.local_addr().unwrap();
     let router = http::router(state.clone());
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        axum::serve(http::without_nagle(listener), router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
     vetted::server::jobs::paypal_sync::spawn(state.clone());
     (addr, state)

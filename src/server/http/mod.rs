@@ -22,6 +22,16 @@ use crate::server::AppState;
 
 pub const SESSION_COOKIE: &str = "vetted_session";
 
+/// Sends each streamed chunk at once. With Nagle's algorithm on, the last chunks of a streamed
+/// page wait for the browser's delayed ACK (about 40 ms on Linux) before leaving.
+pub fn without_nagle(listener: tokio::net::TcpListener) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    fn no_delay(stream: &mut tokio::net::TcpStream) {
+        let _ = stream.set_nodelay(true);
+    }
+    listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = {
