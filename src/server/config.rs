@@ -334,6 +334,41 @@ mod tests {
     }
 
     #[test]
+    fn paypal_and_cache_settings_are_checked() {
+        let err = Config::from_vars(&vars(&[
+            ("PAYPAL_FRESH_SECS", "0"),
+            ("PAYPAL_SYNC_INTERVAL_SECS", "soon"),
+            ("SESSION_STORE", "redis"),
+            ("CACHE_NAMESPACE", "a b"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        for name in ["PAYPAL_FRESH_SECS", "PAYPAL_SYNC_INTERVAL_SECS", "SESSION_STORE", "CACHE_NAMESPACE"] {
+            assert!(text.contains(name), "{name} missing in {text}");
+        }
+        let err = Config::from_vars(&vars(&[("PAYPAL_FRESH_SECS", "600"), ("PAYPAL_STALE_SECS", "60")])).unwrap_err();
+        assert!(err.to_string().contains("PAYPAL_STALE_SECS: must not be shorter"), "{err}");
+    }
+
+    #[test]
+    fn paypal_defaults_and_simulator_credentials() {
+        let config = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(config.paypal.fresh_for, Duration::from_secs(15 * 60));
+        assert_eq!(config.paypal.stale_for, Duration::from_secs(24 * 3600));
+        assert!(config.paypal.client_settings().is_none(), "no credentials: nothing to sync");
+        assert!(!config.paypal.naive_request_path);
+        let config = Config::from_vars(&vars(&[
+            ("PAYPAL_CLIENT_ID", "id"),
+            ("PAYPAL_CLIENT_SECRET", "secret"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("SESSION_STORE", "database"),
+        ]))
+        .unwrap();
+        assert_eq!(config.paypal.client_settings().unwrap().base_url, PAYPAL_LIVE_URL);
+        assert!(!config.sessions_in_redis);
+    }
+
+    #[test]
     fn accepts_postgres_and_read_replica() {
         let config = Config::from_vars(&vars(&[
             ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
