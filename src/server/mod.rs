@@ -6,6 +6,7 @@ pub mod config;
 pub mod dashboard;
 pub mod db;
 pub mod error;
+pub mod fraud;
 pub mod http;
 pub mod jobs;
 pub mod monitoring;

@@ -1,0 +1,643 @@
+//! Fraud rules: CEL expressions over a typed context (`transaction`, `merchant`, `velocity`, and
+//! `in_list(name, value)`), checked when saved and evaluated per transaction.
+//!
+//! Decision order, as in Stripe Radar: a matching live allow rule wins; else a live block rule;
+//! else a live review rule; else the live score rules' sum against the block and review
+//! thresholds. A rule that fails at run time is recorded with its error and contributes nothing;
+//! shadow rules are evaluated and recorded, never acted on.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cel::common::ast::{Expr, IdedExpr, LiteralValue};
+use cel::{Context, Env, Program, Value};
+use serde::Serialize;
+
+/// Types of the context, as far as the checker needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Bool,
+    Int,
+    Double,
+    String,
+    /// Not known before run time (comprehension variables, some functions).
+    Any,
+    Object(&'static [(&'static str, Ty)]),
+}
+
+impl Ty {
+    fn name(self) -> &'static str {
+        match self {
+            Ty::Bool => "bool",
+            Ty::Int => "int",
+            Ty::Double => "double",
+            Ty::String => "string",
+            Ty::Any => "any",
+            Ty::Object(_) => "object",
+        }
+    }
+
+    fn is_numeric(self) -> bool {
+        matches!(self, Ty::Int | Ty::Double | Ty::Any)
+    }
+
+    fn fits(self, want: Ty) -> bool {
+        self == want || self == Ty::Any || want == Ty::Any
+    }
+}
+
+const TRANSACTION: &[(&str, Ty)] = &[
+    ("amount", Ty::Double),
+    ("currency", Ty::String),
+    ("amount_usd", Ty::Double),
+    ("buyer_email", Ty::String),
+    ("email_domain", Ty::String),
+    ("ip", Ty::String),
+    ("ip_country", Ty::String),
+    ("card_fingerprint", Ty::String),
+    ("card_bin", Ty::String),
+    ("card_country", Ty::String),
+];
+
+const MERCHANT: &[(&str, Ty)] = &[
+    ("age_days", Ty::Int),
+    ("country", Ty::String),
+    ("risk_state", Ty::String),
+    ("verified", Ty::Bool),
+    ("lifetime_volume_usd", Ty::Double),
+    ("dispute_rate", Ty::Double),
+];
+
+/// `velocity.<key>_count_<window>` (int) and `velocity.<key>_sum_usd_<window>` (double) for
+/// key ∈ card, email, ip, merchant and window ∈ 1h, 24h, 7d.
+const VELOCITY: &[(&str, Ty)] = &[
+    ("card_count_1h", Ty::Int), ("card_count_24h", Ty::Int), ("card_count_7d", Ty::Int),
+    ("email_count_1h", Ty::Int), ("email_count_24h", Ty::Int), ("email_count_7d", Ty::Int),
+    ("ip_count_1h", Ty::Int), ("ip_count_24h", Ty::Int), ("ip_count_7d", Ty::Int),
+    ("merchant_count_1h", Ty::Int), ("merchant_count_24h", Ty::Int), ("merchant_count_7d", Ty::Int),
+    ("card_sum_usd_1h", Ty::Double), ("card_sum_usd_24h", Ty::Double), ("card_sum_usd_7d", Ty::Double),
+    ("email_sum_usd_1h", Ty::Double), ("email_sum_usd_24h", Ty::Double), ("email_sum_usd_7d", Ty::Double),
+    ("ip_sum_usd_1h", Ty::Double), ("ip_sum_usd_24h", Ty::Double), ("ip_sum_usd_7d", Ty::Double),
+    ("merchant_sum_usd_1h", Ty::Double), ("merchant_sum_usd_24h", Ty::Double), ("merchant_sum_usd_7d", Ty::Double),
+];
+
+const ROOTS: &[(&str, Ty)] =
+    &[("transaction", Ty::Object(TRANSACTION)), ("merchant", Ty::Object(MERCHANT)), ("velocity", Ty::Object(VELOCITY))];
+
+/// A save-time problem, with where it is in the expression (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleCheckError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Parses and checks an expression: every name and function exists in the context schema, the
+/// types fit, and the whole is a boolean.
+pub fn check(expression: &str) -> Result<Program, Vec<RuleCheckError>> {
+    if expression.trim().is_empty() {
+        return Err(vec![RuleCheckError { message: "the expression is empty".into(), line: 1, column: 1 }]);
+    }
+    let program = Program::compile(expression).map_err(|errors| {
+        errors
+            .errors
+            .iter()
+            .map(|e| RuleCheckError {
+                message: format!("syntax error: {}", e.msg),
+                line: e.pos.0.max(1) as usize,
+                column: e.pos.1.max(0) as usize + 1,
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let mut checker = Checker { source: expression, program: &program, errors: Vec::new(), locals: Vec::new() };
+    let ty = checker.infer(program.expression());
+    if checker.errors.is_empty() && !ty.fits(Ty::Bool) {
+        let (line, column) = checker.position(program.expression());
+        checker.errors.push(RuleCheckError {
+            message: format!("a rule must be true or false, but this expression is a {}", ty.name()),
+            line,
+            column,
+        });
+    }
+    if checker.errors.is_empty() {
+        Ok(program)
+    } else {
+        Err(checker.errors)
+    }
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    program: &'a Program,
+    errors: Vec<RuleCheckError>,
+    /// Variables bound by comprehension macros (`all`, `exists`, …).
+    locals: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn position(&self, node: &IdedExpr) -> (usize, usize) {
+        let offset = self.program.source_info().offset_for(node.id).map(|(start, _)| start as usize).unwrap_or(0);
+        let before: String = self.source.chars().take(offset).collect();
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        (line, column)
+    }
+
+    fn error(&mut self, node: &IdedExpr, message: String) -> Ty {
+        let (line, column) = self.position(node);
+        self.errors.push(RuleCheckError { message, line, column });
+        Ty::Any
+    }
+
+    fn infer(&mut self, node: &IdedExpr) -> Ty {
+        match &node.expr {
+            Expr::Ident(name) if self.locals.iter().any(|l| l == name) => Ty::Any,
+            Expr::Ident(name) => match ROOTS.iter().find(|(root, _)| root == name) {
+                Some((_, ty)) => *ty,
+                None => self.error(node, format!("unknown name `{name}`: use transaction, merchant or velocity")),
+            },
+            Expr::Select(select) if select.test => {
+                self.infer(&select.operand);
+                Ty::Bool
+            }
+            Expr::Select(select) => match self.infer(&select.operand) {
+                Ty::Object(fields) => match fields.iter().find(|(field, _)| *field == select.field) {
+                    Some((_, ty)) => *ty,
+                    None => {
+                        let path = dotted(&node.expr).unwrap_or_else(|| select.field.clone());
+                        self.error(node, format!("unknown field `{path}`"))
+                    }
+                },
+                Ty::Any => Ty::Any,
+                other => self.error(node, format!("a {} has no field `{}`", other.name(), select.field)),
+            },
+            Expr::Literal(literal) => match literal {
+                LiteralValue::Boolean(_) => Ty::Bool,
+                LiteralValue::Int(_) | LiteralValue::UInt(_) => Ty::Int,
+                LiteralValue::Double(_) => Ty::Double,
+                LiteralValue::String(_) => Ty::String,
+                LiteralValue::Bytes(_) | LiteralValue::Null => Ty::Any,
+            },
+            Expr::List(list) => {
+                for element in &list.elements {
+                    self.infer(element);
+                }
+                Ty::Any
+            }
+            Expr::Call(call) => self.infer_call(node, &call.func_name, call.target.as_deref(), &call.args),
+            Expr::Comprehension(comprehension) => {
+                self.infer(&comprehension.iter_range);
+                self.locals.push(comprehension.iter_var.clone());
+                self.locals.extend(comprehension.iter_var2.clone());
+                self.locals.push(comprehension.accu_var.clone());
+                self.infer(&comprehension.loop_step);
+                let result = self.infer(&comprehension.result);
+                self.locals.truncate(self.locals.len() - 2 - usize::from(comprehension.iter_var2.is_some()));
+                result
+            }
+            Expr::Map(_) | Expr::Struct(_) | Expr::Unspecified => Ty::Any,
+        }
+    }
+
+    fn infer_call(&mut self, node: &IdedExpr, name: &str, target: Option<&IdedExpr>, args: &[IdedExpr]) -> Ty {
+        let target_ty = target.map(|t| self.infer(t));
+        let tys: Vec<Ty> = args.iter().map(|a| self.infer(a)).collect();
+        let want = |this: &mut Self, i: usize, ty: Ty, what: &str| {
+            if !tys[i].fits(ty) {
+                this.error(&args[i], format!("{what} needs a {}, not a {}", ty.name(), tys[i].name()));
+            }
+        };
+        match (name, tys.len()) {
+            ("_&&_" | "_||_", 2) => {
+                want(self, 0, Ty::Bool, "`&&`/`||`");
+                want(self, 1, Ty::Bool, "`&&`/`||`");
+                Ty::Bool
+            }
+            ("!_", 1) => {
+                want(self, 0, Ty::Bool, "`!`");
+                Ty::Bool
+            }
+            ("_==_" | "_!=_", 2) => {
+                let comparable = tys[0].fits(tys[1]) || (tys[0].is_numeric() && tys[1].is_numeric());
+                if !comparable {
+                    self.error(node, format!("cannot compare a {} with a {}", tys[0].name(), tys[1].name()));
+                }
+                Ty::Bool
+            }
+            ("_<_" | "_<=_" | "_>_" | "_>=_", 2) => {
+                let ordered = (tys[0].is_numeric() && tys[1].is_numeric()) || (tys[0].fits(Ty::String) && tys[1].fits(Ty::String));
+                if !ordered {
+                    self.error(node, format!("cannot order a {} against a {}", tys[0].name(), tys[1].name()));
+                }
+                Ty::Bool
+            }
+            ("_+_", 2) if tys[0] == Ty::String || tys[1] == Ty::String => {
+                want(self, 0, Ty::String, "`+` on text");
+                want(self, 1, Ty::String, "`+` on text");
+                Ty::String
+            }
+            ("_+_" | "_-_" | "_*_" | "_/_" | "_%_", 2) => self.arithmetic(node, tys[0], tys[1]),
+            ("-_", 1) => {
+                if !tys[0].is_numeric() {
+                    self.error(node, format!("cannot negate a {}", tys[0].name()));
+                }
+                tys[0]
+            }
+            ("_?_:_", 3) => {
+                want(self, 0, Ty::Bool, "a condition");
+                if tys[1].fits(tys[2]) { tys[1] } else { Ty::Any }
+            }
+            ("@in", 2) => Ty::Bool,
+            ("_[_]", 2) => Ty::Any,
+            ("in_list", 2) => {
+                want(self, 0, Ty::String, "in_list's list name");
+                want(self, 1, Ty::String, "in_list's value");
+                Ty::Bool
+            }
+            ("size", 1) | ("size", 0) => Ty::Int,
+            ("contains" | "startsWith" | "endsWith" | "matches", 1) if target_ty.is_some() => {
+                if !target_ty.unwrap_or(Ty::Any).fits(Ty::String) {
+                    self.error(node, format!("{name} works on text, not on a {}", target_ty.unwrap_or(Ty::Any).name()));
+                }
+                want(self, 0, Ty::String, name);
+                Ty::Bool
+            }
+            ("int", 1) => Ty::Int,
+            ("double", 1) => Ty::Double,
+            ("string", 1) => Ty::String,
+            _ => self.error(node, format!("unknown function `{name}` with {} argument(s)", tys.len())),
+        }
+    }
+
+    fn arithmetic(&mut self, node: &IdedExpr, a: Ty, b: Ty) -> Ty {
+        match (a, b) {
+            (Ty::Any, other) | (other, Ty::Any) if other.is_numeric() => other,
+            (Ty::Int, Ty::Int) => Ty::Int,
+            (Ty::Double, Ty::Double) => Ty::Double,
+            (Ty::Int, Ty::Double) | (Ty::Double, Ty::Int) => {
+                self.error(node, "arithmetic mixes int and double: write the number with a decimal point, e.g. 100.0".to_string())
+            }
+            _ => self.error(node, format!("no arithmetic between a {} and a {}", a.name(), b.name())),
+        }
+    }
+}
+
+fn dotted(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Ident(name) => Some(name.clone()),
+        Expr::Select(select) if !select.test => Some(format!("{}.{}", dotted(&select.operand.expr)?, select.field)),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Allow,
+    Review,
+    Block,
+}
+
+/// What a matching rule does: decide, or add to the score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleEffect {
+    Action(Action),
+    Score(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleMode {
+    Live,
+    Shadow,
+}
+
+pub struct Rule {
+    pub name: String,
+    pub effect: RuleEffect,
+    pub mode: RuleMode,
+    program: Program,
+}
+
+impl Rule {
+    /// A rule whose expression passed [`check`].
+    pub fn new(name: &str, expression: &str, effect: RuleEffect, mode: RuleMode) -> Result<Rule, Vec<RuleCheckError>> {
+        Ok(Rule { name: name.to_string(), effect, mode, program: check(expression)? })
+    }
+}
+
+/// What evaluation sees of one transaction.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facts {
+    pub transaction: TransactionFacts,
+    pub merchant: MerchantFacts,
+    /// Every key of the velocity schema; missing keys read as 0.
+    pub velocity: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TransactionFacts {
+    pub amount: f64,
+    pub currency: String,
+    pub amount_usd: f64,
+    pub buyer_email: String,
+    pub email_domain: String,
+    pub ip: String,
+    pub ip_country: String,
+    pub card_fingerprint: String,
+    pub card_bin: String,
+    pub card_country: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MerchantFacts {
+    pub age_days: i64,
+    pub country: String,
+    pub risk_state: String,
+    pub verified: bool,
+    pub lifetime_volume_usd: f64,
+    pub dispute_rate: f64,
+}
+
+/// Answers `in_list(list, value)`; lists are kept in memory by their owner.
+pub trait ListLookup: Send + Sync {
+    fn contains(&self, list: &str, value: &str) -> bool;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOutcome {
+    Matched,
+    NotMatched,
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleResult {
+    pub rule: String,
+    pub mode: RuleMode,
+    pub outcome: RuleOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub action: Action,
+    pub score: f64,
+    pub results: Vec<RuleResult>,
+}
+
+pub struct Ruleset {
+    pub rules: Vec<Rule>,
+    pub review_score: f64,
+    pub block_score: f64,
+    env: Arc<Env>,
+}
+
+impl Ruleset {
+    pub fn new(rules: Vec<Rule>, review_score: f64, block_score: f64) -> Ruleset {
+        Ruleset { rules, review_score, block_score, env: Arc::new(Env::stdlib()) }
+    }
+
+    pub fn evaluate(&self, facts: &Facts, lists: Arc<dyn ListLookup>) -> Evaluation {
+        let mut facts = facts.clone();
+        for (key, ty) in VELOCITY {
+            let zero = if *ty == Ty::Int { serde_json::json!(0) } else { serde_json::json!(0.0) };
+            facts.velocity.entry(key.to_string()).or_insert(zero);
+        }
+        let mut context = Context::with_env(self.env.clone());
+        let results = match self.bind(&mut context, &facts, lists) {
+            Ok(()) => self.rules.iter().map(|rule| run(rule, &context)).collect(),
+            Err(message) => self
+                .rules
+                .iter()
+                .map(|rule| RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome: RuleOutcome::Error(message.clone()) })
+                .collect(),
+        };
+        decide(&self.rules, results, self.review_score, self.block_score)
+    }
+
+    fn bind(&self, context: &mut Context, facts: &Facts, lists: Arc<dyn ListLookup>) -> Result<(), String> {
+        context.add_variable("transaction", &facts.transaction).map_err(|e| e.to_string())?;
+        context.add_variable("merchant", &facts.merchant).map_err(|e| e.to_string())?;
+        context.add_variable("velocity", &facts.velocity).map_err(|e| e.to_string())?;
+        context
+            .add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn run(rule: &Rule, context: &Context) -> RuleResult {
+    let outcome = match rule.program.execute(context) {
+        Ok(Value::Bool(true)) => RuleOutcome::Matched,
+        Ok(Value::Bool(false)) => RuleOutcome::NotMatched,
+        Ok(other) => RuleOutcome::Error(format!("the rule returned {other:?}, not true or false")),
+        Err(e) => RuleOutcome::Error(e.to_string()),
+    };
+    RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome }
+}
+
+fn decide(rules: &[Rule], results: Vec<RuleResult>, review_score: f64, block_score: f64) -> Evaluation {
+    let live_matches: Vec<&Rule> = rules
+        .iter()
+        .zip(&results)
+        .filter(|(rule, result)| rule.mode == RuleMode::Live && result.outcome == RuleOutcome::Matched)
+        .map(|(rule, _)| rule)
+        .collect();
+    let has = |action: Action| live_matches.iter().any(|r| r.effect == RuleEffect::Action(action));
+    let score: f64 = live_matches
+        .iter()
+        .filter_map(|r| match r.effect {
+            RuleEffect::Score(s) => Some(s),
+            RuleEffect::Action(_) => None,
+        })
+        .sum();
+    let action = if has(Action::Allow) {
+        Action::Allow
+    } else if has(Action::Block) || score >= block_score {
+        Action::Block
+    } else if has(Action::Review) || score >= review_score {
+        Action::Review
+    } else {
+        Action::Allow
+    };
+    Evaluation { action, score, results }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    struct Lists(HashSet<(String, String)>);
+
+    impl ListLookup for Lists {
+        fn contains(&self, list: &str, value: &str) -> bool {
+            self.0.contains(&(list.to_string(), value.to_string()))
+        }
+    }
+
+    fn lists() -> Arc<dyn ListLookup> {
+        Arc::new(Lists([("blocked_emails".to_string(), "fraud@example.com".to_string())].into_iter().collect()))
+    }
+
+    fn facts() -> Facts {
+        let mut facts = Facts::default();
+        facts.transaction.amount_usd = 250.0;
+        facts.transaction.buyer_email = "fraud@example.com".into();
+        facts.transaction.card_country = "US".into();
+        facts.transaction.ip_country = "RO".into();
+        facts.merchant.age_days = 3;
+        facts.velocity.insert("card_count_1h".into(), serde_json::json!(7));
+        facts
+    }
+
+    fn rule(name: &str, expression: &str, effect: RuleEffect, mode: RuleMode) -> Rule {
+        Rule::new(name, expression, effect, mode).unwrap_or_else(|e| panic!("{name}: {e:?}"))
+    }
+
+    #[test]
+    fn valid_expressions_pass_the_check() {
+        for ok in [
+            "transaction.amount_usd > 100.0 && merchant.age_days < 7",
+            "velocity.card_count_1h >= 5",
+            "in_list('blocked_emails', transaction.buyer_email)",
+            "transaction.card_country != transaction.ip_country",
+            "transaction.buyer_email.endsWith('@mailinator.com')",
+            "transaction.amount_usd > 100",
+            "[1, 2].exists(x, x > merchant.age_days)",
+        ] {
+            assert!(check(ok).is_ok(), "{ok}: {:?}", check(ok).err());
+        }
+    }
+
+    #[test]
+    fn syntax_errors_carry_their_position() {
+        let errors = check("transaction.amount_usd > ").unwrap_err();
+        assert!(errors[0].message.starts_with("syntax error"), "{errors:?}");
+        assert_eq!(errors[0].line, 1);
+        assert!(errors[0].column > 1, "{errors:?}");
+    }
+
+    #[test]
+    fn unknown_fields_names_and_functions_are_named_with_their_position() {
+        let errors = check("merchant.age_days > 1 &&\n  transaction.amout > 5.0").unwrap_err();
+        assert_eq!(errors[0].message, "unknown field `transaction.amout`");
+        assert_eq!(errors[0].line, 2, "{errors:?}");
+        assert!(check("customer.age > 1").unwrap_err()[0].message.contains("unknown name `customer`"));
+        assert!(check("is_bad(transaction.ip)").unwrap_err()[0].message.contains("unknown function `is_bad`"));
+    }
+
+    #[test]
+    fn type_mismatches_are_rejected() {
+        for (bad, expected) in [
+            ("transaction.buyer_email > 5", "cannot order a string against a int"),
+            ("merchant.verified == 'yes'", "cannot compare a bool with a string"),
+            ("merchant.age_days + 1.5 > 3.0", "mixes int and double"),
+            ("transaction.amount_usd", "must be true or false"),
+            ("in_list('x', merchant.age_days)", "in_list's value needs a string"),
+            ("merchant.country && true", "needs a bool"),
+        ] {
+            let errors = check(bad).unwrap_err();
+            assert!(errors.iter().any(|e| e.message.contains(expected)), "{bad}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn allow_wins_then_block_then_review() {
+        let ruleset = Ruleset::new(
+            vec![
+                rule("review big", "transaction.amount_usd > 100.0", RuleEffect::Action(Action::Review), RuleMode::Live),
+                rule("block listed", "in_list('blocked_emails', transaction.buyer_email)", RuleEffect::Action(Action::Block), RuleMode::Live),
+            ],
+            50.0,
+            80.0,
+        );
+        assert_eq!(ruleset.evaluate(&facts(), lists()).action, Action::Block);
+
+        let mut with_allow = ruleset;
+        with_allow.rules.push(rule("trusted", "merchant.age_days < 30", RuleEffect::Action(Action::Allow), RuleMode::Live));
+        let evaluation = with_allow.evaluate(&facts(), lists());
+        assert_eq!(evaluation.action, Action::Allow);
+        assert!(evaluation.results.iter().all(|r| r.outcome == RuleOutcome::Matched), "all were evaluated and recorded");
+    }
+
+    #[test]
+    fn scores_add_up_against_the_thresholds() {
+        let scored = |points: [f64; 2]| {
+            Ruleset::new(
+                vec![
+                    rule("new merchant", "merchant.age_days < 7", RuleEffect::Score(points[0]), RuleMode::Live),
+                    rule("card burst", "velocity.card_count_1h > 5", RuleEffect::Score(points[1]), RuleMode::Live),
+                ],
+                50.0,
+                80.0,
+            )
+            .evaluate(&facts(), lists())
+        };
+        assert_eq!(scored([20.0, 20.0]).action, Action::Allow);
+        assert_eq!(scored([30.0, 20.0]).action, Action::Review);
+        let blocked = scored([40.0, 45.0]);
+        assert_eq!((blocked.action, blocked.score), (Action::Block, 85.0));
+    }
+
+    #[test]
+    fn runtime_errors_are_recorded_and_contribute_nothing() {
+        let ruleset = Ruleset::new(
+            vec![
+                rule("divides by zero", "merchant.age_days / (merchant.age_days - 3) > 0", RuleEffect::Action(Action::Block), RuleMode::Live),
+                rule("review foreign card", "transaction.card_country != transaction.ip_country", RuleEffect::Action(Action::Review), RuleMode::Live),
+            ],
+            50.0,
+            80.0,
+        );
+        let evaluation = ruleset.evaluate(&facts(), lists());
+        assert_eq!(evaluation.action, Action::Review);
+        assert!(matches!(evaluation.results[0].outcome, RuleOutcome::Error(_)), "{:?}", evaluation.results[0]);
+        assert_eq!(evaluation.results[1].outcome, RuleOutcome::Matched);
+    }
+
+    #[test]
+    fn shadow_rules_are_recorded_never_acted_on() {
+        let ruleset = Ruleset::new(
+            vec![rule("shadow block", "transaction.amount_usd > 1.0", RuleEffect::Action(Action::Block), RuleMode::Shadow)],
+            50.0,
+            80.0,
+        );
+        let evaluation = ruleset.evaluate(&facts(), lists());
+        assert_eq!(evaluation.action, Action::Allow);
+        assert_eq!(evaluation.results[0], RuleResult { rule: "shadow block".into(), mode: RuleMode::Shadow, outcome: RuleOutcome::Matched });
+    }
+
+    /// Property: for any token soup, the checker answers (Ok or positioned errors) without
+    /// panicking, and whatever it accepts evaluates without panicking.
+    #[test]
+    fn the_checker_and_evaluator_never_panic_on_arbitrary_input() {
+        use rand::{Rng, SeedableRng};
+        const TOKENS: &[&str] = &[
+            "transaction", "merchant", "velocity", ".", "amount_usd", "age_days", "card_count_1h", "buyer_email",
+            "verified", "in_list", "(", ")", "[", "]", ",", "'blocked_emails'", "'x'", "1", "2.5", "0", "-", "+", "*",
+            "/", "%", ">", "<", ">=", "==", "!=", "&&", "||", "!", "?", ":", "true", "false", "null", "size", "exists",
+            "x", "in", "endsWith", "\n", " ", "\"", "'", "{", "}", "unknown",
+        ];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+        let ruleset_facts = facts();
+        let mut accepted = 0;
+        for _ in 0..3_000 {
+            let length = rng.random_range(1..14);
+            let expression: String = (0..length).map(|_| TOKENS[rng.random_range(0..TOKENS.len())]).collect::<Vec<_>>().join(" ");
+            match check(&expression) {
+                Ok(_) => {
+                    accepted += 1;
+                    let ruleset = Ruleset::new(vec![rule("fuzz", &expression, RuleEffect::Score(1.0), RuleMode::Live)], 50.0, 80.0);
+                    let evaluation = ruleset.evaluate(&ruleset_facts, lists());
+                    assert_eq!(evaluation.results.len(), 1);
+                }
+                Err(errors) => {
+                    assert!(!errors.is_empty());
+                    assert!(errors.iter().all(|e| e.line >= 1 && e.column >= 1), "{expression:?}: {errors:?}");
+                }
+            }
+        }
+        assert!(accepted > 0, "the generator should produce some valid rules too");
+    }
+}
