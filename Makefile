@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 ENV := source scripts/toolchain.sh &&
 
-.PHONY: run test deps services build build-release test-rust test-e2e bench-dashboard fmt clippy clean-data
+.PHONY: run test deps services build build-release test-rust test-e2e bench-dashboard bench-fraud fmt clippy clean-data
 
 ## Build, migrate, seed demo data on first run, serve http://127.0.0.1:3000 and print the demo logins.
 run: deps build
@@ -33,6 +33,10 @@ test-e2e:
 ## p50/p99 time to first byte and to the complete dashboard at 50 concurrent merchants.
 bench-dashboard: deps services
 	@$(ENV) cargo bench --features ssr --bench dashboard
+
+## Fraud rule evaluation throughput (15 and 50 rules) on one core.
+bench-fraud: deps
+	@$(ENV) cargo bench --features ssr --bench fraud
 
 fmt:
 	@$(ENV) cargo fmt
