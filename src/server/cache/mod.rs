@@ -72,7 +72,7 @@ impl Cache {
     /// The value under `key`, or `None` when absent, undecodable or the cache is unreachable.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Option<Cached<T>> {
         let raw = match self {
-            Cache::Memory(memory) => memory.values.get(key).await.map(|v| v.to_string()),
+            Cache::Memory(memory) => memory.values.get(key).await.map(|v| v.raw.to_string()),
             Cache::Redis(redis) => match redis.get(key).await {
                 Ok(raw) => raw,
                 Err(()) => {
@@ -188,43 +188,34 @@ impl Cache {
 /// In-process backend. Values are JSON strings, as in Redis, so both behave the same.
 #[derive(Clone)]
 pub struct MemoryCache {
-    values: moka::future::Cache<String, Arc<str>>,
-    /// Per-entry expiry is kept beside the value: moka's policy is per cache.
-    expiries: Arc<Mutex<HashMap<String, Instant>>>,
+    values: moka::future::Cache<String, MemoryValue>,
     locks: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
     windows: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
 }
 
+/// A value with its own time to live (moka's expiry policy reads it per entry).
+#[derive(Clone)]
+struct MemoryValue {
+    raw: Arc<str>,
+    ttl: Duration,
+}
+
 impl MemoryCache {
     fn new(max_entries: u64) -> MemoryCache {
-        let expiries: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
         MemoryCache {
-            values: moka::future::Cache::builder()
-                .max_capacity(max_entries)
-                .expire_after(PerEntryExpiry { expiries: expiries.clone() })
-                .build(),
-            expiries,
+            values: moka::future::Cache::builder().max_capacity(max_entries).expire_after(PerEntryExpiry).build(),
             locks: Arc::default(),
             windows: Arc::default(),
         }
     }
 
     async fn insert(&self, key: &str, raw: String, ttl: Duration) {
-        self.expiries.lock().unwrap().insert(key.to_string(), Instant::now() + ttl);
-        self.values.insert(key.to_string(), Arc::from(raw)).await;
+        self.values.insert(key.to_string(), MemoryValue { raw: Arc::from(raw), ttl }).await;
     }
 
     async fn insert_if_absent(&self, key: &str, raw: String, ttl: Duration) {
-        let expiries = self.expiries.clone();
-        let owned = key.to_string();
-        // Atomic per key: the init future runs only if the key is absent.
-        self.values
-            .entry(key.to_string())
-            .or_insert_with(async move {
-                expiries.lock().unwrap().insert(owned, Instant::now() + ttl);
-                Arc::from(raw)
-            })
-            .await;
+        // Atomic per key: the value is stored only if the key is absent.
+        self.values.entry(key.to_string()).or_insert(MemoryValue { raw: Arc::from(raw), ttl }).await;
     }
 
     fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> bool {
@@ -255,24 +246,21 @@ impl MemoryCache {
     }
 }
 
-struct PerEntryExpiry {
-    expiries: Arc<Mutex<HashMap<String, Instant>>>,
-}
+struct PerEntryExpiry;
 
-impl moka::Expiry<String, Arc<str>> for PerEntryExpiry {
-    fn expire_after_create(&self, key: &String, _value: &Arc<str>, created_at: Instant) -> Option<Duration> {
-        let expiries = self.expiries.lock().unwrap();
-        expiries.get(key).map(|at| at.saturating_duration_since(created_at))
+impl moka::Expiry<String, MemoryValue> for PerEntryExpiry {
+    fn expire_after_create(&self, _key: &String, value: &MemoryValue, _created_at: Instant) -> Option<Duration> {
+        Some(value.ttl)
     }
 
     fn expire_after_update(
         &self,
-        key: &String,
-        value: &Arc<str>,
-        updated_at: Instant,
+        _key: &String,
+        value: &MemoryValue,
+        _updated_at: Instant,
         _duration_until_expiry: Option<Duration>,
     ) -> Option<Duration> {
-        self.expire_after_create(key, value, updated_at)
+        Some(value.ttl)
     }
 }
 

@@ -198,13 +198,12 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, Json(json!({ "error": error, "error_description": description }))).into_response()
 }
 
-#[derive(Deserialize)]
 struct TokenForm {
     grant_type: Option<String>,
 }
 
 async fn token(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: String) -> Response {
-    let form: TokenForm = serde_urlencoded_form(&body);
+    let form: TokenForm = read_token_form(&body);
     if form.grant_type.as_deref() != Some("client_credentials") {
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Grant Type is NULL or not supported");
     }
@@ -227,7 +226,7 @@ async fn token(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Stri
 }
 
 /// Minimal `application/x-www-form-urlencoded` reading for the one field the token call sends.
-fn serde_urlencoded_form(body: &str) -> TokenForm {
+fn read_token_form(body: &str) -> TokenForm {
     let grant_type = body
         .split('&')
         .filter_map(|pair| pair.split_once('='))
