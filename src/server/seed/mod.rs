@@ -67,6 +67,20 @@ impl From<sea_orm::DbErr> for SeedError {
     }
 }
 
+/// The default ruleset (published as version 1) and lists, unless some already exist.
+pub async fn seed_fraud_defaults(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), SeedError> {
+    use crate::server::fraud::{default_rules, list_store, versions};
+    list_store::seed_defaults(db, now).await.map_err(|e| match e {
+        list_store::ListStoreError::Database(e) => SeedError::from(e),
+        _ => SeedError::Database("default lists"),
+    })?;
+    versions::publish_initial(db, &default_rules::ruleset(), "seed", now).await.map_err(|e| match e {
+        versions::VersionError::Database(e) => SeedError::from(e),
+        _ => SeedError::Database("default ruleset"),
+    })?;
+    Ok(())
+}
+
 pub async fn is_empty(db: &DatabaseConnection) -> Result<bool, sea_orm::DbErr> {
     Ok(merchant::Entity::find().count(db).await? == 0)
 }
@@ -96,6 +110,7 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
         }
     }
     create_demo_users(db).await?;
+    seed_fraud_defaults(db, options.until).await?;
     Ok(SeedReport { merchants: options.merchants as u64, products: products.len() as u64, transactions })
 }
 
@@ -348,6 +363,9 @@ async fn insert_transactions(
                 card_country: Set(sale.card_country.to_string()),
                 status: Set(sale.status.as_str().to_string()),
                 created_at: Set(sale.created_at),
+                external_id: Set(None),
+                card_bin: Set(None),
+                ip_country: Set(None),
             });
             next_id += 1;
             if pending.len() == BATCH {

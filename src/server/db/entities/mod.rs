@@ -1,7 +1,16 @@
+pub mod api_key;
+pub mod case;
+pub mod decision;
+pub mod dispute;
+pub mod fraud_list;
+pub mod fraud_list_entry;
+pub mod ingest_request;
 pub mod merchant;
 pub mod paypal_account;
 pub mod paypal_snapshot;
 pub mod product;
+pub mod ruleset;
 pub mod session;
 pub mod transaction;
 pub mod user;
+pub mod webhook_event;

@@ -16,6 +16,10 @@ pub struct Model {
     /// One of `TransactionStatus`'s names (checked by the database).
     pub status: String,
     pub created_at: DateTimeUtc,
+    /// The platform's id for it (ingested transactions); unique per merchant.
+    pub external_id: Option<String>,
+    pub card_bin: Option<String>,
+    pub ip_country: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,22 @@
+use sea_orm::entity::prelude::*;
+
+/// The fraud decision on one transaction, with every rule's result.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "decisions")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub transaction_id: i64,
+    pub ruleset_version: i32,
+    pub outcome: String,
+    pub score: f64,
+    /// JSON array of rule results.
+    pub results: String,
+    pub latency_micros: i64,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

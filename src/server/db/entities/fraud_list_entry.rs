@@ -1,0 +1,21 @@
+use sea_orm::entity::prelude::*;
+
+/// One normalised value of a list.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "fraud_list_entries")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub list_name: String,
+    pub value: String,
+    pub reason: String,
+    pub added_by: String,
+    pub source: String,
+    pub expires_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
