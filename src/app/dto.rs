@@ -384,3 +384,142 @@ mod tests {
         assert_eq!(Money { minor: 100, currency: "SEK".into() }.display(), "1.00 SEK");
     }
 }
+
+/// What a matching rule does: decide, or add points to the score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleEffectSpec {
+    Allow,
+    Review,
+    Block,
+    Score(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleModeSpec {
+    #[default]
+    Live,
+    /// Evaluated and recorded, never acted on: to see what a rule would do before it does it.
+    Shadow,
+}
+
+/// A rule as an admin writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleSpec {
+    pub name: String,
+    pub description: String,
+    /// CEL over `transaction`, `merchant`, `velocity` and `in_list(name, value)`.
+    pub expression: String,
+    pub effect: RuleEffectSpec,
+    pub enabled: bool,
+    #[serde(default)]
+    pub mode: RuleModeSpec,
+}
+
+/// The whole ruleset as saved: rules in order and the score thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesetDraft {
+    pub review_score: f64,
+    pub block_score: f64,
+    pub rules: Vec<RuleSpec>,
+    /// What changed and why, for the version history.
+    pub note: String,
+}
+
+/// A save-time problem: which rule (by position and name), what, and where in its expression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleProblem {
+    /// 0-based position in the ruleset; None for the ruleset as a whole (thresholds).
+    pub rule_index: Option<usize>,
+    pub rule_name: String,
+    pub message: String,
+    /// 1-based line and column in the expression, when the problem is in it.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RulesetStatus {
+    Draft,
+    Published,
+    Retired,
+}
+
+impl RulesetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RulesetStatus::Draft => "draft",
+            RulesetStatus::Published => "published",
+            RulesetStatus::Retired => "retired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RulesetStatus> {
+        [RulesetStatus::Draft, RulesetStatus::Published, RulesetStatus::Retired].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// One version in the ruleset's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulesetVersion {
+    pub version: i32,
+    pub status: RulesetStatus,
+    pub note: String,
+    pub created_by: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub published_at: Option<String>,
+    pub draft: RulesetDraft,
+}
+
+/// An ingest API key as listed (the key itself is shown once, at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeySummary {
+    pub id: i32,
+    pub name: String,
+    /// The key's first characters, to recognise it.
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub summary: ApiKeySummary,
+    /// Shown once: only its SHA-256 is stored.
+    pub key: String,
+}
+
+/// What a list holds; values are validated and normalised for their kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    Email,
+    EmailDomain,
+    Ip,
+    CardFingerprint,
+    CardBin,
+    Country,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FraudListSummary {
+    pub name: String,
+    pub kind: ListKind,
+    pub description: String,
+    pub entries: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListEntryDto {
+    pub value: String,
+    pub reason: String,
+    pub added_by: String,
+    pub source: String,
+    pub expires_at: Option<String>,
+    pub created_at: String,
+}

@@ -161,6 +161,14 @@ impl Cache {
         }
     }
 
+    /// The Redis backend, for the few callers that need more than a cache (velocity scripts).
+    pub fn redis_backend(&self) -> Option<&RedisCache> {
+        match self {
+            Cache::Redis(redis) => Some(redis),
+            Cache::Memory(_) => None,
+        }
+    }
+
     /// Increments a counter that expires `ttl` after its first increment; `None` if unreachable.
     /// Used for rate caps shared by every instance.
     pub async fn increment_window(&self, key: &str, ttl: Duration) -> Option<u64> {
@@ -275,6 +283,23 @@ pub struct RedisCache {
 impl RedisCache {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.namespace)
+    }
+
+    /// Runs a Lua script atomically over `keys` (namespaced here); None when Redis does not
+    /// answer in time.
+    pub async fn run_script(&self, script: &redis::Script, keys: &[String], args: &[i64]) -> Option<Vec<i64>> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(self.key(key));
+        }
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        let mut conn = self.manager.clone();
+        match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<Vec<i64>>(&mut conn)).await {
+            Ok(Ok(values)) => Some(values),
+            _ => None,
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, ()> {

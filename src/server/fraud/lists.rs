@@ -14,16 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::ListLookup;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ListKind {
-    Email,
-    EmailDomain,
-    Ip,
-    CardFingerprint,
-    CardBin,
-    Country,
-}
+pub use crate::app::dto::ListKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListEntry {
@@ -50,7 +41,25 @@ pub enum ListError {
 }
 
 impl ListKind {
-    fn label(self) -> &'static str {
+    pub const ALL: [ListKind; 6] =
+        [ListKind::Email, ListKind::EmailDomain, ListKind::Ip, ListKind::CardFingerprint, ListKind::CardBin, ListKind::Country];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListKind::Email => "email",
+            ListKind::EmailDomain => "email_domain",
+            ListKind::Ip => "ip",
+            ListKind::CardFingerprint => "card_fingerprint",
+            ListKind::CardBin => "card_bin",
+            ListKind::Country => "country",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ListKind> {
+        ListKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
         match self {
             ListKind::Email => "email address",
             ListKind::EmailDomain => "email domain",

@@ -1,4 +1,13 @@
-//! The fraud engine. So far: rules (CEL over a typed context) with save-time checks and the
-//! decision semantics, and typed in-memory lists; ingest, velocity and storage come next (issue 4).
+//! The fraud engine: transactions come in through the ingest API, CEL rules over the
+//! transaction, the merchant, velocity and lists decide allow / review / block with an
+//! explanation, and "review" opens a case for the queue.
+pub mod api_keys;
+pub mod currency;
+pub mod default_rules;
+pub mod engine;
+pub mod ingest;
+pub mod list_store;
 pub mod lists;
 pub mod rules;
+pub mod velocity;
+pub mod versions;

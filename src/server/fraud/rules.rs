@@ -314,16 +314,47 @@ pub enum RuleMode {
 
 pub struct Rule {
     pub name: String,
+    /// Why the rule exists, shown with every match.
+    pub description: String,
     pub effect: RuleEffect,
     pub mode: RuleMode,
+    /// The context fields the expression reads (`velocity.card_count_1h`, …): their values
+    /// explain a match.
+    pub inputs: Vec<String>,
     program: Program,
 }
 
 impl Rule {
     /// A rule whose expression passed [`check`].
     pub fn new(name: &str, expression: &str, effect: RuleEffect, mode: RuleMode) -> Result<Rule, Vec<RuleCheckError>> {
-        Ok(Rule { name: name.to_string(), effect, mode, program: check(expression)? })
+        let program = check(expression)?;
+        Ok(Rule { name: name.to_string(), description: String::new(), effect, mode, inputs: inputs_of(expression), program })
     }
+
+    pub fn with_description(mut self, description: &str) -> Rule {
+        self.description = description.to_string();
+        self
+    }
+}
+
+/// The schema paths an expression mentions, in schema order.
+fn inputs_of(expression: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (root, ty) in ROOTS {
+        let Ty::Object(fields) = ty else { continue };
+        for (field, _) in *fields {
+            let path = format!("{root}.{field}");
+            let mentioned = expression.match_indices(&path).any(|(at, _)| {
+                let next = expression[at + path.len()..].chars().next();
+                let previous = expression[..at].chars().next_back();
+                !next.is_some_and(|c| c.is_alphanumeric() || c == '_') && !previous.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
+            });
+            if mentioned {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 /// What evaluation sees of one transaction.
@@ -333,6 +364,10 @@ pub struct Facts {
     pub merchant: MerchantFacts,
     /// Every key of the velocity schema; missing keys read as 0.
     pub velocity: BTreeMap<String, serde_json::Value>,
+    /// The velocity store could not be read: rules that use `velocity` fail (recorded as
+    /// errors) instead of reading zeros.
+    #[serde(skip)]
+    pub velocity_unavailable: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -349,7 +384,7 @@ pub struct TransactionFacts {
     pub card_country: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct MerchantFacts {
     pub age_days: i64,
     pub country: String,
@@ -377,6 +412,9 @@ pub struct RuleResult {
     pub rule: String,
     pub mode: RuleMode,
     pub outcome: RuleOutcome,
+    /// For a match: the rule's description and the values it read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -400,7 +438,7 @@ impl Ruleset {
 
     pub fn evaluate(&self, facts: &Facts, lists: Arc<dyn ListLookup>) -> Evaluation {
         let mut facts = facts.clone();
-        for (key, ty) in VELOCITY {
+        for (key, ty) in VELOCITY.iter().filter(|_| !facts.velocity_unavailable) {
             let zero = if *ty == Ty::Int { serde_json::json!(0) } else { serde_json::json!(0.0) };
             facts.velocity.entry(key.to_string()).or_insert(zero);
         }
@@ -410,16 +448,20 @@ impl Ruleset {
             Err(message) => self
                 .rules
                 .iter()
-                .map(|rule| RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome: RuleOutcome::Error(message.clone()) })
+                .map(|rule| RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome: RuleOutcome::Error(message.clone()), explanation: None })
                 .collect(),
         };
-        decide(&self.rules, results, self.review_score, self.block_score)
+        let mut evaluation = decide(&self.rules, results, self.review_score, self.block_score);
+        explain(&self.rules, &mut evaluation.results, &facts);
+        evaluation
     }
 
     fn bind(&self, context: &mut Context, facts: &Facts, lists: Arc<dyn ListLookup>) -> Result<(), String> {
         context.add_variable("transaction", &facts.transaction).map_err(|e| e.to_string())?;
         context.add_variable("merchant", &facts.merchant).map_err(|e| e.to_string())?;
-        context.add_variable("velocity", &facts.velocity).map_err(|e| e.to_string())?;
+        if !facts.velocity_unavailable {
+            context.add_variable("velocity", &facts.velocity).map_err(|e| e.to_string())?;
+        }
         context
             .add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value))
             .map_err(|e| e.to_string())
@@ -433,7 +475,29 @@ fn run(rule: &Rule, context: &Context) -> RuleResult {
         Ok(other) => RuleOutcome::Error(format!("the rule returned {other:?}, not true or false")),
         Err(e) => RuleOutcome::Error(e.to_string()),
     };
-    RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome }
+    RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome, explanation: None }
+}
+
+/// "Card used 7 times in the last hour — velocity.card_count_1h = 7, transaction.amount_usd = 3.5"
+fn explain(rules: &[Rule], results: &mut [RuleResult], facts: &Facts) {
+    let mut values: Option<serde_json::Value> = None;
+    for (rule, result) in rules.iter().zip(results.iter_mut()) {
+        if result.outcome != RuleOutcome::Matched {
+            continue;
+        }
+        let values = values.get_or_insert_with(|| serde_json::to_value(facts).unwrap_or_default());
+        let read: Vec<String> = rule
+            .inputs
+            .iter()
+            .map(|path| {
+                let pointer = format!("/{}", path.replace('.', "/"));
+                let value = values.pointer(&pointer).map(|v| v.to_string()).unwrap_or_else(|| "unknown".into());
+                format!("{path} = {value}")
+            })
+            .collect();
+        let description = if rule.description.is_empty() { rule.name.as_str() } else { rule.description.as_str() };
+        result.explanation = Some(if read.is_empty() { description.to_string() } else { format!("{description} — {}", read.join(", ")) });
+    }
 }
 
 fn decide(rules: &[Rule], results: Vec<RuleResult>, review_score: f64, block_score: f64) -> Evaluation {
@@ -605,7 +669,47 @@ mod tests {
         );
         let evaluation = ruleset.evaluate(&facts(), lists());
         assert_eq!(evaluation.action, Action::Allow);
-        assert_eq!(evaluation.results[0], RuleResult { rule: "shadow block".into(), mode: RuleMode::Shadow, outcome: RuleOutcome::Matched });
+        assert_eq!(
+            evaluation.results[0],
+            RuleResult {
+                rule: "shadow block".into(),
+                mode: RuleMode::Shadow,
+                outcome: RuleOutcome::Matched,
+                explanation: Some("shadow block — transaction.amount_usd = 250.0".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn a_match_is_explained_by_the_values_it_read() {
+        let ruleset = Ruleset::new(
+            vec![rule("card burst", "velocity.card_count_1h >= 5 && transaction.amount_usd > 100.0", RuleEffect::Action(Action::Review), RuleMode::Live)
+                .with_description("Card used many times in an hour")],
+            50.0,
+            80.0,
+        );
+        let evaluation = ruleset.evaluate(&facts(), lists());
+        assert_eq!(
+            evaluation.results[0].explanation.as_deref(),
+            Some("Card used many times in an hour — transaction.amount_usd = 250.0, velocity.card_count_1h = 7")
+        );
+    }
+
+    #[test]
+    fn without_velocity_the_rules_that_need_it_fail_and_the_others_still_decide() {
+        let ruleset = Ruleset::new(
+            vec![
+                rule("card burst", "velocity.card_count_1h >= 5", RuleEffect::Action(Action::Block), RuleMode::Live),
+                rule("big", "transaction.amount_usd > 100.0", RuleEffect::Action(Action::Review), RuleMode::Live),
+            ],
+            50.0,
+            80.0,
+        );
+        let mut facts = facts();
+        facts.velocity_unavailable = true;
+        let evaluation = ruleset.evaluate(&facts, lists());
+        assert!(matches!(evaluation.results[0].outcome, RuleOutcome::Error(_)), "{:?}", evaluation.results[0]);
+        assert_eq!(evaluation.action, Action::Review);
     }
 
     /// Property: for any token soup, the checker answers (Ok or positioned errors) without

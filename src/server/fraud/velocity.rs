@@ -1,0 +1,252 @@
+//! Velocity: how many payments, and how many dollars, one card / email / IP / merchant made in
+//! the last hour, day and week — counted before the current payment is added.
+//!
+//! Counts live in time buckets (5 min for the hour, 1 h for the day, 6 h for the week), so a
+//! window is its buckets: the hour is the current 5-minute bucket and the 11 before it. Reading
+//! the window and adding the payment happen as one atomic step, so concurrent payments on the
+//! same card each see a different count, on one instance or many:
+//! - Redis (when configured): one Lua script per payment over one hash per key; keys expire a
+//!   week after their last use and stale buckets are pruned, so memory stays bounded.
+//! - The database otherwise: an upsert of the current buckets (which takes their row locks) and a
+//!   read of the older ones, inside the ingest's database transaction; a job deletes old buckets.
+//!
+//! Keys are SHA-256 digests of the values: no email or IP is stored in the counters.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sha2::{Digest, Sha256};
+
+use crate::server::cache::RedisCache;
+
+/// (window name, bucket seconds, buckets per window)
+pub const WINDOWS: [(&str, i64, i64); 3] = [("1h", 300, 12), ("24h", 3600, 24), ("7d", 21_600, 28)];
+
+/// The dimensions counted, as named in the rule context (`velocity.card_count_1h`, …).
+pub const DIMENSIONS: [&str; 4] = ["card", "email", "ip", "merchant"];
+
+/// One payment's velocity keys, by dimension.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub card: String,
+    pub email: String,
+    pub ip: String,
+    pub merchant: i32,
+}
+
+impl Subject {
+    fn keys(&self) -> [(&'static str, String); 4] {
+        let digest = |dimension: &str, value: &str| {
+            let hash = Sha256::digest(format!("{dimension}\0{value}").as_bytes());
+            format!("{dimension}:{}", hex::encode(&hash[..16]))
+        };
+        [
+            ("card", digest("card", &self.card)),
+            ("email", digest("email", &self.email)),
+            ("ip", digest("ip", &self.ip)),
+            ("merchant", format!("merchant:{}", self.merchant)),
+        ]
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VelocityError {
+    #[error("the velocity store did not answer")]
+    Unavailable,
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+#[derive(Clone)]
+pub enum Velocity {
+    Redis(RedisCache),
+    Database,
+}
+
+impl std::fmt::Debug for Velocity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Velocity::Redis(_) => "Velocity::Redis",
+            Velocity::Database => "Velocity::Database",
+        })
+    }
+}
+
+const REDIS_SCRIPT: &str = r#"
+local now = tonumber(ARGV[1])
+local amount = tonumber(ARGV[2])
+local windows = {{300, 12}, {3600, 24}, {21600, 28}}
+local out = {}
+for _, key in ipairs(KEYS) do
+  for w, spec in ipairs(windows) do
+    local size, n = spec[1], spec[2]
+    local current = math.floor(now / size)
+    local fields = {}
+    for b = current - n + 1, current do
+      fields[#fields + 1] = 'c' .. w .. ':' .. b
+      fields[#fields + 1] = 's' .. w .. ':' .. b
+    end
+    local values = redis.call('HMGET', key, unpack(fields))
+    local count, sum = 0, 0
+    for j = 1, #values, 2 do
+      count = count + (tonumber(values[j]) or 0)
+      sum = sum + (tonumber(values[j + 1]) or 0)
+    end
+    out[#out + 1] = count
+    out[#out + 1] = sum
+    redis.call('HINCRBY', key, 'c' .. w .. ':' .. current, 1)
+    redis.call('HINCRBY', key, 's' .. w .. ':' .. current, amount)
+  end
+  -- A live hash holds at most 128 fields; beyond that, drop buckets that left their window.
+  if redis.call('HLEN', key) > 128 then
+    for _, field in ipairs(redis.call('HKEYS', key)) do
+      local w, b = string.match(field, '^%a(%d):(%-?%d+)$')
+      local spec = windows[tonumber(w)]
+      if spec and tonumber(b) <= math.floor(now / spec[1]) - spec[2] then
+        redis.call('HDEL', key, field)
+      end
+    end
+  end
+  redis.call('EXPIRE', key, 7 * 86400 + 21600)
+end
+return out
+"#;
+
+impl Velocity {
+    /// Adds one payment of `amount_usd_cents` at `now` and returns the counts and sums from
+    /// before it, keyed as the rule context names them. `db` is the ingest's transaction.
+    pub async fn record(
+        &self,
+        db: &impl ConnectionTrait,
+        subject: &Subject,
+        amount_usd_cents: i64,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, serde_json::Value>, VelocityError> {
+        let keys = subject.keys();
+        let numbers = match self {
+            Velocity::Redis(redis) => {
+                let script = redis::Script::new(REDIS_SCRIPT);
+                let key_names: Vec<String> = keys.iter().map(|(_, k)| format!("velocity:{k}")).collect();
+                redis
+                    .run_script(&script, &key_names, &[now.timestamp(), amount_usd_cents])
+                    .await
+                    .filter(|numbers| numbers.len() == keys.len() * WINDOWS.len() * 2)
+                    .ok_or(VelocityError::Unavailable)?
+            }
+            Velocity::Database => record_in_database(db, &keys, amount_usd_cents, now).await?,
+        };
+        let mut out = BTreeMap::new();
+        let mut at = 0;
+        for (dimension, _) in &keys {
+            for (window, _, _) in WINDOWS {
+                out.insert(format!("{dimension}_count_{window}"), serde_json::json!(numbers[at]));
+                out.insert(format!("{dimension}_sum_usd_{window}"), serde_json::json!(numbers[at + 1] as f64 / 100.0));
+                at += 2;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `?` placeholders for SQLite, `$n` for PostgreSQL.
+fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => {
+            let mut n = 0;
+            sql.chars()
+                .flat_map(|c| {
+                    if c == '?' {
+                        n += 1;
+                        format!("${n}").chars().collect::<Vec<_>>()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect()
+        }
+        _ => sql.to_string(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+async fn record_in_database(db: &impl ConnectionTrait, keys: &[(&'static str, String); 4], amount: i64, now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    // The current buckets first: the upsert takes their row locks (PostgreSQL) or the write
+    // lock (SQLite), so a concurrent payment on the same key waits and then sees this one.
+    // Rows in a fixed order (sorted keys) so two payments never wait on each other in a cycle.
+    let mut rows: Vec<(String, i32, i64)> = Vec::new();
+    for (_, key) in keys {
+        for (granularity, (_, size, _)) in WINDOWS.iter().enumerate() {
+            rows.push((key.clone(), granularity as i32, now.timestamp().div_euclid(*size)));
+        }
+    }
+    rows.sort();
+    let placeholders = vec!["(?, ?, ?, 1, ?)"; rows.len()].join(", ");
+    let mut values = Vec::new();
+    for (key, granularity, bucket) in &rows {
+        values.extend([key.clone().into(), (*granularity).into(), (*bucket).into(), amount.into()]);
+    }
+    let upsert = format!(
+        "INSERT INTO velocity_buckets (key, granularity, bucket, count, sum_usd_cents) VALUES {placeholders} \
+         ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + 1, \
+         sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents \
+         RETURNING key, granularity, count, sum_usd_cents"
+    );
+    let mut totals: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
+    for row in db.query_all_raw(statement(backend, &upsert, values)).await? {
+        let key: String = row.try_get("", "key")?;
+        let granularity: i32 = row.try_get("", "granularity")?;
+        let count: i64 = row.try_get("", "count")?;
+        let sum: i64 = row.try_get("", "sum_usd_cents")?;
+        // Before this payment: the bucket less the one just added.
+        totals.insert((key, granularity), (count - 1, sum - amount));
+    }
+    // Then the older buckets of each window.
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    for (_, key) in keys {
+        for (granularity, (_, size, buckets)) in WINDOWS.iter().enumerate() {
+            let current = now.timestamp().div_euclid(*size);
+            conditions.push("(key = ? AND granularity = ? AND bucket > ? AND bucket < ?)");
+            values.extend([key.clone().into(), (granularity as i32).into(), (current - buckets).into(), current.into()]);
+        }
+    }
+    let older = format!(
+        "SELECT key, granularity, CAST(SUM(count) AS BIGINT) AS count, CAST(SUM(sum_usd_cents) AS BIGINT) AS sum_usd_cents \
+         FROM velocity_buckets WHERE {} GROUP BY key, granularity",
+        conditions.join(" OR ")
+    );
+    for row in db.query_all_raw(statement(backend, &older, values)).await? {
+        let key: String = row.try_get("", "key")?;
+        let granularity: i32 = row.try_get("", "granularity")?;
+        let count: i64 = row.try_get("", "count")?;
+        let sum: i64 = row.try_get("", "sum_usd_cents")?;
+        let total = totals.entry((key, granularity)).or_default();
+        total.0 += count;
+        total.1 += sum;
+    }
+    let mut numbers = Vec::new();
+    for (_, key) in keys {
+        for granularity in 0..WINDOWS.len() as i32 {
+            let (count, sum) = totals.get(&(key.clone(), granularity)).copied().unwrap_or_default();
+            numbers.extend([count, sum]);
+        }
+    }
+    Ok(numbers)
+}
+
+/// Deletes database buckets that left their window; returns how many.
+pub async fn prune_database(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    let mut deleted = 0;
+    for (granularity, (_, size, buckets)) in WINDOWS.iter().enumerate() {
+        let oldest_kept = now.timestamp().div_euclid(*size) - buckets + 1;
+        let sql = "DELETE FROM velocity_buckets WHERE granularity = ? AND bucket < ?";
+        deleted += db.execute_raw(statement(backend, sql, vec![(granularity as i32).into(), oldest_kept.into()])).await?.rows_affected();
+    }
+    Ok(deleted)
+}
+
+pub(crate) fn sql_statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    statement(backend, sql, values)
+}

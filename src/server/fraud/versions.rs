@@ -1,0 +1,250 @@
+//! The ruleset's versions in the database: validate, save a draft, publish, roll back.
+//!
+//! At most one draft and one published version exist at a time; publishing retires the version
+//! that was live, and rolling back republishes the version that was live before the current one.
+//! Every change bumps the engine generation so each instance reloads.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use super::rules::{self, Action, Rule, RuleEffect, RuleMode, Ruleset};
+use crate::app::dto::{RuleEffectSpec, RuleModeSpec, RuleProblem, RuleSpec, RulesetDraft, RulesetStatus, RulesetVersion};
+use crate::server::db::entities::ruleset;
+
+pub const MAX_RULES: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    #[error("the ruleset has problems")]
+    Invalid(Vec<RuleProblem>),
+    #[error("version {0} does not exist")]
+    UnknownVersion(i32),
+    #[error("version {0} is {1}; only a draft can be published")]
+    NotADraft(i32, &'static str),
+    #[error("there is no earlier published version to roll back to")]
+    NothingToRollBackTo,
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+fn problem(rule_index: Option<usize>, rule_name: &str, message: impl Into<String>) -> RuleProblem {
+    RuleProblem { rule_index, rule_name: rule_name.to_string(), message: message.into(), line: None, column: None }
+}
+
+/// Every problem of a draft at once: thresholds, names, scores, and each expression's check.
+pub fn validate(draft: &RulesetDraft) -> Vec<RuleProblem> {
+    let mut problems = Vec::new();
+    if !(draft.review_score.is_finite() && draft.block_score.is_finite() && draft.review_score > 0.0) {
+        problems.push(problem(None, "", "the review and block thresholds must be positive numbers"));
+    } else if draft.review_score > draft.block_score {
+        problems.push(problem(None, "", "the review threshold must not be above the block threshold"));
+    }
+    if draft.rules.len() > MAX_RULES {
+        problems.push(problem(None, "", format!("a ruleset holds at most {MAX_RULES} rules")));
+    }
+    if draft.note.chars().count() > 500 {
+        problems.push(problem(None, "", "the note is longer than 500 characters"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (index, spec) in draft.rules.iter().enumerate() {
+        let name = spec.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            problems.push(problem(Some(index), &spec.name, "a rule needs a name of 1 to 100 characters"));
+        } else if !seen.insert(name.to_lowercase()) {
+            problems.push(problem(Some(index), &spec.name, format!("another rule is already named {name:?}")));
+        }
+        if let RuleEffectSpec::Score(points) = spec.effect {
+            if !points.is_finite() || points.abs() > 1000.0 {
+                problems.push(problem(Some(index), &spec.name, "a score must be between -1000 and 1000"));
+            }
+        }
+        if let Err(errors) = rules::check(&spec.expression) {
+            problems.extend(errors.into_iter().map(|e| RuleProblem {
+                rule_index: Some(index),
+                rule_name: spec.name.clone(),
+                message: e.message,
+                line: Some(e.line),
+                column: Some(e.column),
+            }));
+        }
+    }
+    problems
+}
+
+/// The enabled rules of a valid draft, compiled.
+pub fn compile(draft: &RulesetDraft) -> Result<Ruleset, Vec<RuleProblem>> {
+    let problems = validate(draft);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let rules = draft
+        .rules
+        .iter()
+        .filter(|spec| spec.enabled)
+        .map(|spec| {
+            let effect = match spec.effect {
+                RuleEffectSpec::Allow => RuleEffect::Action(Action::Allow),
+                RuleEffectSpec::Review => RuleEffect::Action(Action::Review),
+                RuleEffectSpec::Block => RuleEffect::Action(Action::Block),
+                RuleEffectSpec::Score(points) => RuleEffect::Score(points),
+            };
+            let mode = match spec.mode {
+                RuleModeSpec::Live => RuleMode::Live,
+                RuleModeSpec::Shadow => RuleMode::Shadow,
+            };
+            Rule::new(spec.name.trim(), &spec.expression, effect, mode).map(|rule| rule.with_description(&spec.description))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|errors| errors.into_iter().map(|e| problem(None, "", e.message)).collect::<Vec<_>>())?;
+    Ok(Ruleset::new(rules, draft.review_score, draft.block_score))
+}
+
+/// Saves the draft (replacing the current draft, if any) after checking it.
+pub async fn save_draft(db: &DatabaseConnection, draft: &RulesetDraft, author: &str, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+    let problems = validate(draft);
+    if !problems.is_empty() {
+        return Err(VersionError::Invalid(problems));
+    }
+    let rules_json = serde_json::to_string(&draft.rules).expect("rules serialise");
+    let txn = db.begin().await?;
+    let existing = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Draft.as_str())).one(&txn).await?;
+    let model = match existing {
+        Some(model) => {
+            let mut active: ruleset::ActiveModel = model.into();
+            active.review_score = Set(draft.review_score);
+            active.block_score = Set(draft.block_score);
+            active.rules = Set(rules_json);
+            active.note = Set(draft.note.trim().to_string());
+            active.created_by = Set(author.to_string());
+            active.created_at = Set(now);
+            active.update(&txn).await?
+        }
+        None => {
+            let version = next_version(&txn).await?;
+            ruleset::ActiveModel {
+                version: Set(version),
+                status: Set(RulesetStatus::Draft.as_str().into()),
+                review_score: Set(draft.review_score),
+                block_score: Set(draft.block_score),
+                rules: Set(rules_json),
+                note: Set(draft.note.trim().to_string()),
+                created_by: Set(author.to_string()),
+                created_at: Set(now),
+                published_at: Set(None),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    txn.commit().await?;
+    Ok(to_dto(model))
+}
+
+async fn next_version(db: &impl ConnectionTrait) -> Result<i32, sea_orm::DbErr> {
+    let last = ruleset::Entity::find().order_by_desc(ruleset::Column::Version).one(db).await?;
+    Ok(last.map_or(1, |m| m.version + 1))
+}
+
+/// Publishes a draft: the live version is retired (kept), this one goes live everywhere.
+pub async fn publish(db: &DatabaseConnection, version: i32, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+    let txn = db.begin().await?;
+    let target = ruleset::Entity::find().filter(ruleset::Column::Version.eq(version)).one(&txn).await?.ok_or(VersionError::UnknownVersion(version))?;
+    let status = RulesetStatus::parse(&target.status).unwrap_or(RulesetStatus::Retired);
+    if status != RulesetStatus::Draft {
+        return Err(VersionError::NotADraft(version, status.as_str()));
+    }
+    // The stored rules were checked at save time; check again in case the schema moved since.
+    let draft = draft_of(&target);
+    let problems = validate(&draft);
+    if !problems.is_empty() {
+        return Err(VersionError::Invalid(problems));
+    }
+    retire_published(&txn).await?;
+    let mut active: ruleset::ActiveModel = target.into();
+    active.status = Set(RulesetStatus::Published.as_str().into());
+    active.published_at = Set(Some(now));
+    let model = active.update(&txn).await?;
+    super::engine::bump_generation(&txn).await?;
+    txn.commit().await?;
+    Ok(to_dto(model))
+}
+
+/// Republishes the version that was live before the current one.
+pub async fn rollback(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+    let txn = db.begin().await?;
+    let current = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Published.as_str())).one(&txn).await?;
+    let previous = ruleset::Entity::find()
+        .filter(ruleset::Column::Status.eq(RulesetStatus::Retired.as_str()))
+        .filter(ruleset::Column::PublishedAt.is_not_null())
+        .order_by_desc(ruleset::Column::PublishedAt)
+        .order_by_desc(ruleset::Column::Version)
+        .one(&txn)
+        .await?
+        .ok_or(VersionError::NothingToRollBackTo)?;
+    if current.is_some() {
+        retire_published(&txn).await?;
+    }
+    let mut active: ruleset::ActiveModel = previous.into();
+    active.status = Set(RulesetStatus::Published.as_str().into());
+    active.published_at = Set(Some(now));
+    let model = active.update(&txn).await?;
+    super::engine::bump_generation(&txn).await?;
+    txn.commit().await?;
+    Ok(to_dto(model))
+}
+
+async fn retire_published(db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+    ruleset::Entity::update_many()
+        .col_expr(ruleset::Column::Status, Expr::value(RulesetStatus::Retired.as_str()))
+        .filter(ruleset::Column::Status.eq(RulesetStatus::Published.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Every version, newest first.
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<RulesetVersion>, sea_orm::DbErr> {
+    let models = ruleset::Entity::find().order_by_desc(ruleset::Column::Version).all(db).await?;
+    Ok(models.into_iter().map(to_dto).collect())
+}
+
+/// The live version and its rules, if one was ever published.
+pub async fn published(db: &impl ConnectionTrait) -> Result<Option<(i32, RulesetDraft)>, sea_orm::DbErr> {
+    let model = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Published.as_str())).one(db).await?;
+    Ok(model.map(|m| (m.version, draft_of(&m))))
+}
+
+/// Publishes `draft` as version 1 when no ruleset exists yet (seeding).
+pub async fn publish_initial(db: &DatabaseConnection, draft: &RulesetDraft, author: &str, now: DateTime<Utc>) -> Result<Option<RulesetVersion>, VersionError> {
+    if ruleset::Entity::find().one(db).await?.is_some() {
+        return Ok(None);
+    }
+    let saved = save_draft(db, draft, author, now).await?;
+    Ok(Some(publish(db, saved.version, now).await?))
+}
+
+fn draft_of(model: &ruleset::Model) -> RulesetDraft {
+    RulesetDraft {
+        review_score: model.review_score,
+        block_score: model.block_score,
+        // Written by save_draft from Vec<RuleSpec>; an unreadable row reads as no rules.
+        rules: serde_json::from_str::<Vec<RuleSpec>>(&model.rules).unwrap_or_default(),
+        note: model.note.clone(),
+    }
+}
+
+fn to_dto(model: ruleset::Model) -> RulesetVersion {
+    RulesetVersion {
+        version: model.version,
+        status: RulesetStatus::parse(&model.status).unwrap_or(RulesetStatus::Retired),
+        note: model.note.clone(),
+        created_by: model.created_by.clone(),
+        created_at: model.created_at.to_rfc3339(),
+        published_at: model.published_at.map(|t| t.to_rfc3339()),
+        draft: draft_of(&model),
+    }
+}
