@@ -1,4 +1,4 @@
-//! `vetted serve | migrate | seed | create-user`: one binary for the server and its chores.
+//! `vetted serve | migrate | seed | create-user | create-api-key`: one binary for the server and its chores.
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -68,6 +68,13 @@ enum Command {
         #[arg(long)]
         merchant_id: Option<i32>,
     },
+    /// Create an ingest API key and print it (only its hash is stored: this is the one chance
+    /// to copy it).
+    CreateApiKey {
+        /// What the key is for, e.g. "checkout service".
+        #[arg(long)]
+        name: String,
+    },
 }
 
 pub async fn run() -> ExitCode {
@@ -89,6 +96,7 @@ pub async fn run() -> ExitCode {
             run_seed(config, options).await
         }
         Command::CreateUser { email, role, name, merchant_id } => add_user(config, email, role, name, merchant_id).await,
+        Command::CreateApiKey { name } => create_api_key(config, name).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,6 +115,14 @@ fn init_tracing() {
 
 async fn connect(config: Config) -> Result<AppState, String> {
     AppState::connect(config).await.map_err(|e| e.to_string())
+}
+
+async fn create_api_key(config: Config, name: String) -> Result<(), String> {
+    let state = connect(config).await?;
+    let created = crate::server::fraud::api_keys::create(state.db.primary(), &name, "cli", Utc::now()).await.map_err(|e| e.to_string())?;
+    println!("API key {:?} (id {}): {}", created.summary.name, created.summary.id, created.key);
+    println!("Copy it now: only its hash is stored.");
+    Ok(())
 }
 
 async fn migrate(config: Config) -> Result<(), String> {
@@ -171,13 +187,16 @@ async fn start_paypal_sim_unless_configured(config: &mut Config) -> Result<(), S
         .unwrap_or_else(|_| "127.0.0.1:3005".to_string())
         .parse()
         .map_err(|_| "VETTED_PAYPAL_SIM_ADDR: expected host:port such as 127.0.0.1:3005".to_string())?;
-    let bound = simulator::spawn(addr, simulator::Simulator::new(simulator::Knobs::default()))
+    // The simulator delivers its webhooks (disputes) to this server.
+    let knobs = simulator::Knobs { webhook_url: Some(format!("http://{}/webhooks/paypal", config.bind_addr)), ..simulator::Knobs::default() };
+    let bound = simulator::spawn(addr, simulator::Simulator::new(knobs))
         .await
         .map_err(|e| format!("cannot start the PayPal simulator on {addr}: {e}"))?;
     config.paypal.base_url = Some(format!("http://{bound}"));
     config.paypal.client_id = Some(simulator::SIM_CLIENT_ID.to_string());
     config.paypal.client_secret = Some(Secret(simulator::SIM_CLIENT_SECRET.to_string()));
     config.paypal.partner_id = simulator::SIM_PARTNER_ID.to_string();
+    config.paypal.webhook_id = Some(simulator::SIM_WEBHOOK_ID.to_string());
     println!("PayPal simulator on http://{bound} (knobs: POST /__sim/knobs, e.g. {{\"outage\": true}})");
     Ok(())
 }
@@ -193,9 +212,13 @@ async fn serve(mut config: Config, seed_if_empty: bool, paypal_sim: bool) -> Res
         println!("empty database: seeding demo data (once)…");
         let report = seed::seed(state.db.primary(), &SeedOptions::demo(Utc::now())).await.map_err(|e| e.to_string())?;
         println!("seeded {} merchants and {} transactions", report.merchants, report.transactions);
+        let key = crate::server::fraud::api_keys::create(state.db.primary(), "demo", "seed", Utc::now()).await.map_err(|e| e.to_string())?;
+        println!("Demo ingest API key (shown once; `vetted create-api-key --name …` makes more): {}", key.key);
     }
     spawn_housekeeping(state.clone());
     jobs::paypal_sync::spawn(state.clone());
+    crate::server::fraud::engine::spawn_refresher(state.fraud.clone());
+    crate::server::paypal::webhooks::spawn_reconciliation(state.clone());
 
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("Vetted is listening on http://{addr}");

@@ -38,6 +38,8 @@ pub struct AppState {
     /// Redis when `REDIS_URL` is set, in-process otherwise.
     pub cache: Cache,
     pub paypal: PaypalService,
+    /// Published rules and lists in memory; velocity in Redis or the database.
+    pub fraud: Arc<fraud::engine::FraudEngine>,
     pub login_limiter: LoginLimiter,
     pub leptos_options: LeptosOptions,
 }
@@ -85,6 +87,7 @@ impl AppState {
         paypal::client::install_crypto_provider();
         AppState {
             paypal: PaypalService::new(config.paypal.clone()),
+            fraud: Arc::new(fraud::engine::FraudEngine::new(db.clone(), &cache)),
             config: Arc::new(config),
             db,
             sessions,

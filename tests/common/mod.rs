@@ -105,6 +105,7 @@ async fn start_instance(vars: &HashMap<String, String>) -> (SocketAddr, AppState
         axum::serve(http::without_nagle(listener), router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
     vetted::server::jobs::paypal_sync::spawn(state.clone());
+    vetted::server::fraud::engine::spawn_refresher(state.fraud.clone());
     (addr, state)
 }
 
@@ -155,6 +156,7 @@ impl TestApp {
             ("PAYPAL_BASE_URL", sim_url.as_str()),
             ("PAYPAL_CLIENT_ID", simulator::SIM_CLIENT_ID),
             ("PAYPAL_CLIENT_SECRET", simulator::SIM_CLIENT_SECRET),
+            ("PAYPAL_WEBHOOK_ID", simulator::SIM_WEBHOOK_ID),
             ("CACHE_NAMESPACE", db.url.rsplit(['/', '?']).find(|s| s.starts_with("vetted_t_")).unwrap_or("vetted_test")),
         ]
         .into_iter()

@@ -1,4 +1,5 @@
 //! The router and its middleware: origin check, sessions, who is signed in, page guard.
+pub mod api;
 pub mod origin;
 pub mod page_guard;
 
@@ -50,7 +51,7 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Strict)
         .with_expiry(Expiry::OnInactivity(idle));
 
-    Router::new()
+    let pages = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -58,7 +59,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), page_guard::resolve_user_and_guard))
         .layer(sessions)
-        .layer(middleware::from_fn(origin::reject_cross_origin))
+        .layer(middleware::from_fn(origin::reject_cross_origin));
+    // Machine-to-machine routes authenticate each call themselves (API key, webhook signature):
+    // no session, no page guard, no browser origin check.
+    Router::new()
+        .merge(api::router())
+        .merge(pages)
         .layer(middleware::from_fn(crate::server::monitoring::record_request_duration))
         .with_state(state)
 }
