@@ -44,6 +44,11 @@ pub struct PaypalConfig {
     /// After a failed refresh, when to try that merchant again.
     pub retry_after_failure: Duration,
     pub breaker_cooldown: Duration,
+    /// The id of our webhook at PayPal: incoming webhooks are verified against it. Without it
+    /// `/webhooks/paypal` refuses everything (and the reconciliation still fills disputes in).
+    pub webhook_id: Option<String>,
+    /// How often PayPal's webhook-event list is read to fill in missed webhooks.
+    pub reconcile_interval: Duration,
     /// Benchmark only: call PayPal inside the page request, as the old dashboard did.
     pub naive_request_path: bool,
 }
@@ -189,6 +194,11 @@ impl Config {
         let sync_concurrency = parse_u64(&get, "PAYPAL_SYNC_CONCURRENCY", 4, &mut errors).clamp(1, 64) as usize;
         let sync_per_second = parse_u64(&get, "PAYPAL_SYNC_PER_SECOND", 5, &mut errors).clamp(1, 1000) as u32;
         let naive_request_path = parse_bool(&get, "VETTED_BENCH_NAIVE_PAYPAL", false, &mut errors);
+        let webhook_id = get("PAYPAL_WEBHOOK_ID");
+        if webhook_id.as_deref().is_some_and(|id| id.is_empty() || id.len() > 50 || !id.chars().all(|c| c.is_ascii_alphanumeric())) {
+            errors.push("PAYPAL_WEBHOOK_ID: must be PayPal's webhook id (1 to 50 letters and digits)".to_string());
+        }
+        let reconcile_interval = seconds("PAYPAL_RECONCILE_INTERVAL_SECS", 300, &mut errors);
         let partner_id = get("PAYPAL_PARTNER_ID").unwrap_or_else(|| crate::server::paypal::simulator::SIM_PARTNER_ID.to_string());
 
         let metrics_token = get("METRICS_TOKEN").map(Secret);
@@ -222,6 +232,8 @@ impl Config {
                 sync_per_second,
                 retry_after_failure,
                 breaker_cooldown,
+                webhook_id,
+                reconcile_interval,
                 naive_request_path,
             },
             metrics_token,

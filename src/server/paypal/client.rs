@@ -23,6 +23,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 const TRANSACTION_PAGES: u32 = 5;
 const DISPUTE_PAGES: u32 = 4;
+/// Pages of webhook events read per reconciliation (100 events each).
+const EVENT_PAGES: u32 = 50;
 
 /// Why a PayPal call failed. `kind()` is the short, stable name used in metrics, logs and the
 /// database; no upstream text is ever kept.
@@ -87,6 +89,8 @@ impl PaypalError {
 pub enum Cause {
     Sync,
     PageLoad,
+    Webhook,
+    Reconcile,
 }
 
 impl Cause {
@@ -94,6 +98,8 @@ impl Cause {
         match self {
             Cause::Sync => "sync",
             Cause::PageLoad => "page_load",
+            Cause::Webhook => "webhook",
+            Cause::Reconcile => "reconcile",
         }
     }
 }
@@ -222,6 +228,35 @@ impl PaypalClient {
             merchant
         );
         self.get_json("merchant_integration", cause, None, |http| http.get(&url)).await
+    }
+
+    /// Asks PayPal whether a webhook delivery really came from PayPal.
+    pub async fn verify_webhook_signature(&self, request: &wire::VerifyWebhookSignature) -> Result<bool, PaypalError> {
+        let url = format!("{}/v1/notifications/verify-webhook-signature", self.base());
+        let response: wire::VerifyWebhookSignatureResponse =
+            self.get_json("verify_webhook_signature", Cause::Webhook, None, |http| http.post(&url).json(request)).await?;
+        Ok(response.verification_status == "SUCCESS")
+    }
+
+    /// Webhook events created between `start` and `end`, following `next` links up to a bound.
+    pub async fn webhook_events(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<serde_json::Value>, PaypalError> {
+        let mut url = reqwest::Url::parse(&format!("{}/v1/notifications/webhooks-events", self.base())).map_err(|_| PaypalError::Rejected)?;
+        url.query_pairs_mut()
+            .append_pair("page_size", "100")
+            .append_pair("start_time", &start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .append_pair("end_time", &end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let mut url = url.to_string();
+        let mut events = Vec::new();
+        for _ in 0..EVENT_PAGES {
+            let page: wire::EventList = self.get_json("webhooks_events", Cause::Reconcile, None, |http| http.get(&url)).await?;
+            events.extend(page.events);
+            match page.links.into_iter().find(|l| l.rel == "next") {
+                Some(next) if next.href.starts_with(self.base()) => url = next.href,
+                Some(next) if next.href.starts_with('/') => url = format!("{}{}", self.base(), next.href),
+                _ => break,
+            }
+        }
+        Ok(events)
     }
 
     fn base(&self) -> &str {

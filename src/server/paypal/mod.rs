@@ -6,6 +6,7 @@
 pub mod client;
 pub mod simulator;
 pub mod snapshot;
+pub mod webhooks;
 pub mod wire;
 
 use std::sync::Arc;

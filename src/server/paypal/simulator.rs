@@ -28,6 +28,8 @@ use super::client::payer_id_from_assertion;
 pub const SIM_CLIENT_ID: &str = "vetted-sim-client";
 pub const SIM_CLIENT_SECRET: &str = "vetted-sim-secret";
 pub const SIM_PARTNER_ID: &str = "VETTEDPARTNER";
+/// The id of the one webhook the simulator delivers to.
+pub const SIM_WEBHOOK_ID: &str = "SIMWEBHOOK0001";
 
 /// Run-time behaviour. Rates are probabilities per request, from 0 to 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +47,10 @@ pub struct Knobs {
     pub garbage_rate: f64,
     /// `expires_in` of issued tokens, and how long they are accepted.
     pub token_ttl_secs: u64,
+    /// Where webhook events are delivered (`POST`), if anywhere.
+    pub webhook_url: Option<String>,
+    /// Record webhook events but do not deliver them: the reconciliation must find them.
+    pub drop_webhooks: bool,
 }
 
 impl Default for Knobs {
@@ -57,6 +63,8 @@ impl Default for Knobs {
             outage: false,
             garbage_rate: 0.0,
             token_ttl_secs: 32_400,
+            webhook_url: None,
+            drop_webhooks: false,
         }
     }
 }
@@ -73,6 +81,8 @@ pub struct Simulator {
     knobs: RwLock<Knobs>,
     requests: Mutex<BTreeMap<String, u64>>,
     tokens: Mutex<HashMap<String, Instant>>,
+    /// Webhook events issued, oldest first (what `GET /v1/notifications/webhooks-events` lists).
+    events: Mutex<Vec<Value>>,
 }
 
 impl Simulator {
@@ -126,12 +136,15 @@ pub fn router(simulator: Arc<Simulator>) -> Router {
         .route("/v1/reporting/transactions", get(transactions))
         .route("/v1/customer/disputes", get(disputes))
         .route("/v1/customer/partners/{partner_id}/merchant-integrations/{merchant_id}", get(merchant_integration))
+        .route("/v1/notifications/verify-webhook-signature", post(webhooks::verify_signature))
+        .route("/v1/notifications/webhooks-events", get(webhooks::list_events))
         .layer(middleware::from_fn_with_state(simulator.clone(), faults));
     Router::new()
         .route("/__sim/knobs", get(get_knobs).post(patch_knobs))
         .route("/__sim/stats", get(stats))
         .route("/__sim/stats/reset", post(reset_stats))
         .route("/__sim/tokens/revoke", post(revoke_tokens))
+        .route("/__sim/disputes", post(webhooks::open_dispute))
         .merge(api)
         .with_state(simulator)
 }
@@ -143,6 +156,8 @@ fn endpoint_name(path: &str) -> &'static str {
         "/v1/reporting/transactions" => "transactions",
         "/v1/customer/disputes" => "disputes",
         p if p.contains("/merchant-integrations/") => "merchant_integration",
+        "/v1/notifications/verify-webhook-signature" => "verify_webhook_signature",
+        "/v1/notifications/webhooks-events" => "webhooks_events",
         _ => "other",
     }
 }
@@ -606,5 +621,165 @@ mod tests {
     fn money_is_formatted_as_paypal_decimal_strings() {
         assert_eq!(money("USD", 123_456)["value"], "1234.56");
         assert_eq!(money("USD", -5)["value"], "-0.05");
+    }
+}
+
+/// Webhooks: the simulator opens disputes on request (`POST /__sim/disputes`), records a
+/// `CUSTOMER.DISPUTE.CREATED` event for each, delivers it signed to the configured URL (unless
+/// `drop_webhooks`), verifies signatures like PayPal's verify-webhook-signature, and lists its
+/// events like `GET /v1/notifications/webhooks-events`.
+///
+/// The signature: SHA-256 over transmission id, time, webhook id and the SHA-256 of the event's
+/// canonical JSON (sorted keys), keyed by the simulator's client secret. PayPal's own scheme
+/// (an RSA signature over a CRC32 of the body) is opaque to its callers in the same way: the app
+/// only ever asks the verify endpoint.
+pub mod webhooks {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    pub fn signature(transmission_id: &str, transmission_time: &str, webhook_id: &str, event: &Value) -> String {
+        let event_digest = hex::encode(Sha256::digest(event.to_string().as_bytes()));
+        let material = format!("{SIM_CLIENT_SECRET}|{transmission_id}|{transmission_time}|{webhook_id}|{event_digest}");
+        format!("sig{}", hex::encode(Sha256::digest(material.as_bytes())))
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct OpenDispute {
+        /// The seller's PayPal merchant id.
+        pub merchant_id: String,
+        /// Decimal string, as PayPal writes amounts.
+        pub amount: String,
+        pub currency: String,
+        #[serde(default)]
+        pub reason: Option<String>,
+    }
+
+    /// Opens a dispute: records its event and delivers it. Answers with the event and what the
+    /// delivery got back.
+    pub async fn open_dispute(State(sim): State<Arc<Simulator>>, Json(request): Json<OpenDispute>) -> Response {
+        let now = Utc::now();
+        let n = sim.events.lock().unwrap().len() + 1;
+        let dispute_id = format!("PP-D-{}{:04}", now.timestamp(), n);
+        let event_id = format!("WH-{:016X}-{:08}", rand::random::<u64>(), n);
+        let time = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let event = json!({
+            "id": event_id,
+            "create_time": time,
+            "resource_type": "dispute",
+            "event_type": "CUSTOMER.DISPUTE.CREATED",
+            "summary": format!("A new dispute opened with Case # {dispute_id}"),
+            "resource_version": "1.0",
+            "event_version": "1.0",
+            "resource": {
+                "dispute_id": dispute_id,
+                "create_time": time,
+                "update_time": time,
+                "disputed_transactions": [{ "seller_transaction_id": format!("SIMTX{n:08}"), "seller": { "merchant_id": request.merchant_id } }],
+                "reason": request.reason.unwrap_or_else(|| "MERCHANDISE_OR_SERVICE_NOT_RECEIVED".to_string()),
+                "status": "WAITING_FOR_SELLER_RESPONSE",
+                "dispute_amount": { "currency_code": request.currency, "value": request.amount },
+                "dispute_life_cycle_stage": "INQUIRY",
+                "dispute_channel": "INTERNAL",
+                "seller_response_due_date": (now + chrono::Duration::days(20)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            },
+            "links": [],
+        });
+        sim.events.lock().unwrap().push(event.clone());
+        let knobs = sim.knobs();
+        let delivery = match (&knobs.webhook_url, knobs.drop_webhooks) {
+            (Some(url), false) => Some(deliver(url, &event).await),
+            _ => None,
+        };
+        Json(json!({ "event": event, "delivery_status": delivery })).into_response()
+    }
+
+    /// POSTs one event, signed, as PayPal does; returns the status (0 if unreachable).
+    pub async fn deliver(url: &str, event: &Value) -> u16 {
+        let transmission_id = format!("tx{:032x}", rand::random::<u128>());
+        let transmission_time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let sig = signature(&transmission_id, &transmission_time, SIM_WEBHOOK_ID, event);
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("static client configuration");
+        let sent = client
+            .post(url)
+            .header("PAYPAL-TRANSMISSION-ID", transmission_id)
+            .header("PAYPAL-TRANSMISSION-TIME", transmission_time)
+            .header("PAYPAL-TRANSMISSION-SIG", sig)
+            .header("PAYPAL-CERT-URL", "https://api-m.sandbox.paypal.com/v1/notifications/certs/CERT-SIMULATOR")
+            .header("PAYPAL-AUTH-ALGO", "SHA256withRSA")
+            .json(event)
+            .send()
+            .await;
+        sent.map_or(0, |r| r.status().as_u16())
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct VerifyRequest {
+        pub auth_algo: String,
+        pub cert_url: String,
+        pub transmission_id: String,
+        pub transmission_sig: String,
+        pub transmission_time: String,
+        pub webhook_id: String,
+        pub webhook_event: Value,
+    }
+
+    pub async fn verify_signature(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: String) -> Response {
+        if let Err(denied) = authorize(&sim, &headers) {
+            return denied;
+        }
+        let Ok(request) = serde_json::from_str::<VerifyRequest>(&body) else {
+            return paypal_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates schema.");
+        };
+        let expected = signature(&request.transmission_id, &request.transmission_time, &request.webhook_id, &request.webhook_event);
+        let valid = request.webhook_id == SIM_WEBHOOK_ID && request.transmission_sig == expected && !request.auth_algo.is_empty() && !request.cert_url.is_empty();
+        Json(json!({ "verification_status": if valid { "SUCCESS" } else { "FAILURE" } })).into_response()
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct EventsQuery {
+        pub start_time: Option<String>,
+        pub end_time: Option<String>,
+        pub page_size: Option<usize>,
+        /// Our paging cursor, carried in the `next` link.
+        pub page: Option<usize>,
+    }
+
+    pub async fn list_events(State(sim): State<Arc<Simulator>>, headers: HeaderMap, Query(query): Query<EventsQuery>) -> Response {
+        if let Err(denied) = authorize(&sim, &headers) {
+            return denied;
+        }
+        let parse = |t: &Option<String>| t.as_deref().map(DateTime::parse_from_rfc3339);
+        let (start, end) = match (parse(&query.start_time), parse(&query.end_time)) {
+            (Some(Err(_)), _) | (_, Some(Err(_))) => {
+                return paypal_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "start_time and end_time must be RFC 3339 date-times.")
+            }
+            (start, end) => (start.and_then(Result::ok), end.and_then(Result::ok)),
+        };
+        let page_size = query.page_size.unwrap_or(10).clamp(1, 300);
+        let page = query.page.unwrap_or(0);
+        let events: Vec<Value> = sim
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|event| {
+                let created = event["create_time"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+                created.is_some_and(|c| start.is_none_or(|s| c >= s) && end.is_none_or(|e| c <= e))
+            })
+            .cloned()
+            .collect();
+        let slice: Vec<Value> = events.iter().skip(page * page_size).take(page_size).cloned().collect();
+        let mut links = Vec::new();
+        if (page + 1) * page_size < events.len() {
+            let mut next = format!("/v1/notifications/webhooks-events?page_size={page_size}&page={}", page + 1);
+            for (name, value) in [("start_time", &query.start_time), ("end_time", &query.end_time)] {
+                if let Some(value) = value {
+                    next.push_str(&format!("&{name}={}", value.replace('+', "%2B").replace(':', "%3A")));
+                }
+            }
+            links.push(json!({ "href": next, "rel": "next", "method": "GET" }));
+        }
+        Json(json!({ "events": slice, "count": slice.len(), "links": links })).into_response()
     }
 }

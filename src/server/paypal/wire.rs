@@ -108,3 +108,30 @@ pub struct MerchantIntegration {
     pub primary_email_confirmed: Option<bool>,
     pub primary_email: Option<String>,
 }
+
+/// `POST /v1/notifications/verify-webhook-signature`: the headers PayPal sent and the event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyWebhookSignature {
+    pub auth_algo: String,
+    pub cert_url: String,
+    pub transmission_id: String,
+    pub transmission_sig: String,
+    pub transmission_time: String,
+    pub webhook_id: String,
+    pub webhook_event: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VerifyWebhookSignatureResponse {
+    pub verification_status: String,
+}
+
+/// `GET /v1/notifications/webhooks-events`. Events stay raw JSON: each is processed as a webhook
+/// body would be.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventList {
+    #[serde(default)]
+    pub events: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
