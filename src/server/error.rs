@@ -27,6 +27,50 @@ impl From<ServiceError> for AppError {
     }
 }
 
+impl From<crate::server::fraud::versions::VersionError> for AppError {
+    fn from(err: crate::server::fraud::versions::VersionError) -> AppError {
+        use crate::server::fraud::versions::VersionError;
+        match err {
+            VersionError::Database(e) => ServiceError::Database(e).into(),
+            VersionError::Invalid(problems) => {
+                let first = problems.iter().take(3).map(|p| match (p.line, p.column) {
+                    (Some(line), Some(column)) => format!("{} (line {line}, column {column}): {}", p.rule_name, p.message),
+                    _ if p.rule_name.is_empty() => p.message.clone(),
+                    _ => format!("{}: {}", p.rule_name, p.message),
+                });
+                AppError::Invalid(format!("The ruleset has {} problem(s): {}", problems.len(), first.collect::<Vec<_>>().join("; ")))
+            }
+            other => AppError::Invalid(capitalised(&other.to_string())),
+        }
+    }
+}
+
+impl From<crate::server::fraud::list_store::ListStoreError> for AppError {
+    fn from(err: crate::server::fraud::list_store::ListStoreError) -> AppError {
+        match err {
+            crate::server::fraud::list_store::ListStoreError::Database(e) => ServiceError::Database(e).into(),
+            other => AppError::Invalid(capitalised(&other.to_string())),
+        }
+    }
+}
+
+impl From<crate::server::fraud::api_keys::ApiKeyError> for AppError {
+    fn from(err: crate::server::fraud::api_keys::ApiKeyError) -> AppError {
+        match err {
+            crate::server::fraud::api_keys::ApiKeyError::Database(e) => ServiceError::Database(e).into(),
+            other => AppError::Invalid(capitalised(&other.to_string())),
+        }
+    }
+}
+
+fn capitalised(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
 /// The HTTP status a server function answers with for each error.
 pub fn status_of(err: &AppError) -> StatusCode {
     match err {

@@ -1,4 +1,5 @@
 //! Server function declarations. Each is a public POST endpoint under `/rpc/`: it checks the
 //! caller's role itself, calls one service function and returns a DTO.
+pub mod admin;
 pub mod auth;
 pub mod dashboard;

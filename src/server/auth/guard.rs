@@ -27,6 +27,10 @@ pub fn require_role(allowed: &[Role]) -> Result<SessionUser, AppError> {
     }
 }
 
+pub fn require_admin() -> Result<SessionUser, AppError> {
+    require_role(&[Role::Admin])
+}
+
 /// A merchant user linked to a merchant: returns that merchant's id.
 pub fn require_merchant() -> Result<i32, AppError> {
     require_role(&[Role::Merchant])?.merchant_id.ok_or(AppError::Forbidden)
