@@ -2,6 +2,8 @@
 //! OpenAPI schemas (tests/paypal-contract, copied unchanged from PayPal).
 mod common;
 
+use common::assert_matches_schema;
+
 use std::time::Duration;
 
 use chrono::Utc;
@@ -30,20 +32,6 @@ fn client(base_url: &str) -> PaypalClient {
         breaker_threshold: 3,
         breaker_cooldown: Duration::from_secs(3600),
     })
-}
-
-/// Validates `instance` against `#/components/schemas/<schema>` of one of PayPal's documents.
-fn assert_matches_schema(document: &str, schema: &str, instance: &Value) {
-    let path = format!("{}/tests/paypal-contract/{document}", env!("CARGO_MANIFEST_DIR"));
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let uri = format!("urn:paypal:{document}");
-    let registry = jsonschema::Registry::new().add(uri.as_str(), doc).unwrap().prepare().unwrap();
-    let validator = jsonschema::options()
-        .with_registry(&registry)
-        .build(&serde_json::json!({ "$ref": format!("{uri}#/components/schemas/{schema}") }))
-        .unwrap();
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "{schema} violations: {errors:#?}\n{instance:#}");
 }
 
 async fn token(http: &reqwest::Client, base: &str) -> String {

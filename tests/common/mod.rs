@@ -166,6 +166,9 @@ impl TestApp {
         vars.insert("DATABASE_URL".into(), db.url.clone());
         let (addr, state) = start_instance(&vars).await;
         seed::seed(state.db.primary(), &small_seed()).await.expect("seed");
+        // As `vetted serve` seeds before it starts deciding: load the seeded rules now rather
+        // than at the next refresh tick.
+        state.fraud.refresh().await.expect("load the seeded rules");
         TestApp { addr, state, db, sim, sim_url, vars }
     }
 
@@ -234,3 +237,18 @@ impl TestApp {
         client
     }
 }
+
+/// Validates `instance` against `#/components/schemas/<schema>` of one of PayPal's documents.
+pub fn assert_matches_schema(document: &str, schema: &str, instance: &serde_json::Value) {
+    let path = format!("{}/tests/paypal-contract/{document}", env!("CARGO_MANIFEST_DIR"));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let uri = format!("urn:paypal:{document}");
+    let registry = jsonschema::Registry::new().add(uri.as_str(), doc).unwrap().prepare().unwrap();
+    let validator = jsonschema::options()
+        .with_registry(&registry)
+        .build(&serde_json::json!({ "$ref": format!("{uri}#/components/schemas/{schema}") }))
+        .unwrap();
+    let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{schema} violations: {errors:#?}\n{instance:#}");
+}
+

@@ -396,7 +396,8 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
         ruleset_version: Set(loaded.ruleset_version),
         outcome: Set(outcome.to_string()),
         score: Set(evaluation.score),
-        results: Set(serde_json::to_string(&evaluation.results).expect("results serialise")),
+        // What the engine saw and what each rule said: the case view and backtests read it.
+        results: Set(serde_json::json!({ "rules": &evaluation.results, "facts": &facts }).to_string()),
         latency_micros: Set(latency_micros),
         created_at: Set(now),
         ..Default::default()

@@ -10,7 +10,7 @@ pub struct Model {
     pub ruleset_version: i32,
     pub outcome: String,
     pub score: f64,
-    /// JSON array of rule results.
+    /// JSON: `{"rules": [each rule's result], "facts": {what the rules saw}}`.
     pub results: String,
     pub latency_micros: i64,
     pub created_at: DateTimeUtc,

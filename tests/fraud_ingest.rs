@@ -1,0 +1,224 @@
+//! The ingest API over HTTP on SQLite and PostgreSQL: authentication, validation, decisions with
+//! their explanations, cases, exactly-once under 1,000 concurrent duplicates, batches, OpenAPI.
+mod common;
+
+use chrono::Utc;
+use common::{Backend, TestApp, Who};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{json, Value};
+use vetted::server::db::entities::{case, decision, transaction};
+use vetted::server::fraud::api_keys;
+
+async fn api_key(app: &TestApp) -> String {
+    api_keys::create(app.state.db.primary(), "tests", "tests", Utc::now()).await.unwrap().key
+}
+
+fn sale(external_id: &str) -> Value {
+    json!({
+        "external_id": external_id, "merchant_id": 1, "amount": 1999, "currency": "USD",
+        "buyer_email": format!("{external_id}@example.com"), "buyer_ip": "198.51.100.7", "ip_country": "US",
+        "card_fingerprint": format!("fp_{external_id}"), "card_bin": "424242", "card_country": "US"
+    })
+}
+
+async fn post(app: &TestApp, key: Option<&str>, path: &str, body: &Value, idempotency_key: Option<&str>) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = reqwest::Client::new().post(app.url(path)).json(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    if let Some(idem) = idempotency_key {
+        request = request.header("Idempotency-Key", idem);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+async fn transaction_count(app: &TestApp) -> u64 {
+    transaction::Entity::find().count(app.state.db.primary()).await.unwrap()
+}
+
+async fn refuses_bad_callers_and_bad_input_and_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let key = api_key(&app).await;
+    let before = transaction_count(&app).await;
+
+    let (status, _, body) = post(&app, None, "/api/v1/transactions", &sale("a1"), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    let (status, _, _) = post(&app, Some("vtd_0000"), "/api/v1/transactions", &sale("a1"), None).await;
+    assert_eq!(status, 401);
+
+    let mut bad = sale("a1");
+    bad["amount"] = json!(12.5);
+    bad["currency"] = json!("DOGE");
+    bad["buyer_ip"] = json!("localhost");
+    bad["extra"] = json!(1);
+    let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions", &bad, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("validation_failed")), "{body}");
+    let mut fields: Vec<&str> = body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    fields.sort();
+    assert_eq!(fields, ["amount", "buyer_ip", "currency", "extra"], "{body}");
+
+    let raw = reqwest::Client::new().post(app.url("/api/v1/transactions")).bearer_auth(&key).body("{not json").send().await.unwrap();
+    assert_eq!(raw.status(), 422);
+
+    let mut huge = sale("a1");
+    huge["buyer_email"] = json!(format!("{}@example.com", "x".repeat(20_000)));
+    let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions", &huge, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("body_too_large")));
+
+    let mut stranger = sale("a1");
+    stranger["merchant_id"] = json!(999_999);
+    let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions", &stranger, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_merchant")));
+
+    let (status, _, _) = post(&app, Some(&key), "/api/v1/transactions", &sale("a1"), Some("bad key with spaces")).await;
+    assert_eq!(status, 422);
+
+    assert_eq!(transaction_count(&app).await, before, "refused requests store nothing");
+
+    // A revoked key stops working at once.
+    let created = api_keys::create(app.state.db.primary(), "to revoke", "tests", Utc::now()).await.unwrap();
+    api_keys::revoke(app.state.db.primary(), created.summary.id, Utc::now()).await.unwrap();
+    let (status, _, _) = post(&app, Some(&created.key), "/api/v1/transactions", &sale("a2"), None).await;
+    assert_eq!(status, 401);
+}
+
+async fn decides_explains_and_stores(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let key = api_key(&app).await;
+
+    // An ordinary sale: allowed, stored as succeeded with its decision.
+    let (status, headers, allowed) = post(&app, Some(&key), "/api/v1/transactions", &sale("ok1"), None).await;
+    assert_eq!(status, 201, "{allowed}");
+    assert!(headers.get("idempotent-replayed").is_none());
+    assert_eq!(allowed["outcome"], "allow");
+    assert_eq!(allowed["ruleset_version"], 1, "the seeded ruleset is published as version 1");
+    let stored = transaction::Entity::find_by_id(allowed["transaction_id"].as_i64().unwrap()).one(app.state.db.primary()).await.unwrap().unwrap();
+    assert_eq!((stored.status.as_str(), stored.external_id.as_deref(), stored.amount_minor), ("succeeded", Some("ok1"), 1999));
+    let record = decision::Entity::find_by_id(allowed["decision_id"].as_i64().unwrap()).one(app.state.db.primary()).await.unwrap().unwrap();
+    let results: Value = serde_json::from_str(&record.results).unwrap();
+    assert_eq!(results["rules"].as_array().unwrap().len(), vetted::server::fraud::default_rules::ruleset().rules.len());
+    assert_eq!(results["facts"]["transaction"]["amount_usd"], 19.99);
+    assert_eq!(results["facts"]["velocity"]["card_count_1h"], 0);
+
+    // A listed email: blocked, and the response says which rule and why.
+    let mut fraud = sale("bad1");
+    fraud["buyer_email"] = json!("Fraudster@Example.net");
+    let (status, _, blocked) = post(&app, Some(&key), "/api/v1/transactions", &fraud, None).await;
+    assert_eq!((status, blocked["outcome"].as_str()), (201, Some("block")), "{blocked}");
+    let rule = &blocked["matched_rules"][0];
+    assert_eq!(rule["name"], "Blocked email");
+    assert_eq!(rule["effect"], "block");
+    assert_eq!(rule["explanation"], "The buyer's email is on the block list — transaction.buyer_email = \"fraudster@example.net\"");
+    assert_eq!(blocked["case_id"], Value::Null);
+
+    // A disposable email domain: review, which opens a case; the shadow rule is only recorded.
+    let mut risky = sale("rev1");
+    risky["buyer_email"] = json!("someone@mailinator.com");
+    let (status, _, review) = post(&app, Some(&key), "/api/v1/transactions", &risky, None).await;
+    assert_eq!((status, review["outcome"].as_str()), (201, Some("review")), "{review}");
+    let case_id = review["case_id"].as_i64().expect("a review opens a case");
+    let opened = case::Entity::find_by_id(case_id).one(app.state.db.primary()).await.unwrap().unwrap();
+    assert_eq!((opened.status.as_str(), opened.merchant_id, opened.transaction_id), ("open", 1, review["transaction_id"].as_i64().unwrap()));
+
+    // The merchant's fraud-review panel shows what is held.
+    let merchant = app.client_as(Who::Merchant).await;
+    let panel: Value = merchant.post(app.url("/rpc/dashboard/fraud_review_status")).send().await.unwrap().json().await.unwrap();
+    let held: Vec<i64> = panel["recent"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    assert!(held.contains(&review["transaction_id"].as_i64().unwrap()) && held.contains(&blocked["transaction_id"].as_i64().unwrap()), "{panel}");
+
+    // Retries return the original answer; a different request under the same names is refused.
+    let (status, headers, again) = post(&app, Some(&key), "/api/v1/transactions", &risky, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again, review);
+    let mut changed = risky.clone();
+    changed["amount"] = json!(5000);
+    let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions", &changed, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("external_id_reused")));
+    let (status, _, _) = post(&app, Some(&key), "/api/v1/transactions", &sale("k1"), Some("idem-1")).await;
+    assert_eq!(status, 201);
+    let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions", &sale("k2"), Some("idem-1")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("idempotency_key_reused")));
+
+    let keys = api_keys::list(app.state.db.primary()).await.unwrap();
+    assert!(keys.iter().all(|k| k.last_used_at.is_some()), "last_used_at is recorded: {keys:?}");
+}
+
+async fn a_thousand_concurrent_duplicates_create_one_transaction(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let key = api_key(&app).await;
+    let body = sale("dup1");
+    let client = reqwest::Client::new();
+    let requests = (0..1000).map(|_| {
+        let request = client.post(app.url("/api/v1/transactions")).bearer_auth(&key).header("Idempotency-Key", "dup-key").json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let created = answers.iter().filter(|(status, _)| *status == 201).count();
+    let replayed = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!((created, replayed), (1, 999), "statuses: {:?}", answers.iter().map(|a| a.0).collect::<std::collections::BTreeSet<_>>());
+    let decision_ids: std::collections::BTreeSet<i64> = answers.iter().map(|(_, b)| b["decision_id"].as_i64().unwrap()).collect();
+    assert_eq!(decision_ids.len(), 1);
+    let rows = transaction::Entity::find().filter(transaction::Column::ExternalId.eq("dup1")).count(app.state.db.primary()).await.unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(decision::Entity::find().count(app.state.db.primary()).await.unwrap(), 1);
+}
+
+async fn batches_are_validated_whole_and_decided_per_item(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let key = api_key(&app).await;
+    let (status, _, single) = post(&app, Some(&key), "/api/v1/transactions", &sale("b0"), None).await;
+    assert_eq!(status, 201);
+
+    let mut bad = sale("b2");
+    bad["amount"] = json!(0);
+    let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions/batch", &json!({ "transactions": [sale("b1"), bad] }), None).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["fields"][0]["field"], "transactions[1].amount");
+    assert_eq!(transaction::Entity::find().filter(transaction::Column::ExternalId.eq("b1")).count(app.state.db.primary()).await.unwrap(), 0);
+
+    let mut stranger = sale("b3");
+    stranger["merchant_id"] = json!(424_242);
+    let batch = json!({ "transactions": [sale("b1"), sale("b2"), sale("b0"), stranger] });
+    let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions/batch", &batch, None).await;
+    assert_eq!(status, 200, "{body}");
+    let statuses: Vec<u64> = body["results"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [201, 201, 200, 404]);
+    assert_eq!(body["results"][2]["decision"]["decision_id"], single["decision_id"]);
+    assert_eq!(body["results"][3]["error"]["code"], "unknown_merchant");
+
+    let too_many = json!({ "transactions": (0..1001).map(|i| sale(&format!("m{i}"))).collect::<Vec<_>>() });
+    let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions/batch", &too_many, None).await;
+    assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (422, Some("transactions")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_the_ingest_api() {
+    let app = TestApp::spawn(Backend::Sqlite, &[]).await;
+    let doc: Value = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/v1/transactions", "/api/v1/transactions/batch"] {
+        assert!(doc["paths"][path]["post"].is_object(), "{path} missing");
+    }
+    let input = &doc["components"]["schemas"]["TransactionInput"];
+    let required: Vec<&str> = input["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for field in ["external_id", "merchant_id", "amount", "currency", "buyer_email", "buyer_ip", "card_fingerprint", "card_country"] {
+        assert!(required.contains(&field), "{field} should be required: {required:?}");
+    }
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert!(doc["paths"]["/api/v1/transactions"]["post"]["responses"]["422"].is_object());
+}
+
+on_both_databases!(
+    refuses_bad_callers_and_bad_input_and_changes_nothing,
+    decides_explains_and_stores,
+    a_thousand_concurrent_duplicates_create_one_transaction,
+    batches_are_validated_whole_and_decided_per_item,
+);
