@@ -1,0 +1,276 @@
+//! The fraud engine across instances: velocity correct under concurrency (Redis shared by two
+//! instances, and the database), old velocity expiring with bounded memory, rulesets published
+//! and rolled back reaching every instance, lists changed on one instance matching on another,
+//! list expiry, save-time checks refusing bad rules.
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::{Backend, TestApp, Who, REDIS_TEST_URL};
+use sea_orm::{EntityTrait, TransactionTrait};
+use serde_json::{json, Value};
+use vetted::app::dto::{RuleEffectSpec, RuleModeSpec, RuleSpec};
+use vetted::server::db::entities::decision;
+use vetted::server::fraud::lists::ListEntry;
+use vetted::server::fraud::velocity::{Subject, Velocity};
+use vetted::server::fraud::{api_keys, list_store, velocity};
+
+async fn api_key(app: &TestApp) -> String {
+    api_keys::create(app.state.db.primary(), "tests", "tests", Utc::now()).await.unwrap().key
+}
+
+fn sale(external_id: &str, card: &str, amount: i64) -> Value {
+    json!({
+        "external_id": external_id, "merchant_id": 1, "amount": amount, "currency": "USD",
+        "buyer_email": format!("{external_id}@example.com"), "buyer_ip": "198.51.100.7", "ip_country": "US",
+        "card_fingerprint": card, "card_country": "US"
+    })
+}
+
+async fn ingest(app: &TestApp, key: &str, body: &Value) -> Value {
+    let response = reqwest::Client::new().post(app.url("/api/v1/transactions")).bearer_auth(key).json(body).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+/// The velocity a decision saw (kept with the decision).
+async fn seen_velocity(app: &TestApp, decision_id: i64, key: &str) -> Value {
+    let record = decision::Entity::find_by_id(decision_id).one(app.state.db.primary()).await.unwrap().unwrap();
+    let results: Value = serde_json::from_str(&record.results).unwrap();
+    results["facts"]["velocity"][key].clone()
+}
+
+/// 40 concurrent payments on one card, spread over the given instances: each must have seen a
+/// different number of earlier payments, 0 to 39, and the sums must match.
+async fn concurrent_payments_each_see_a_distinct_count(instances: &[&TestApp]) {
+    let key = api_key(instances[0]).await;
+    let card = format!("fp_vel_{}", Utc::now().timestamp_micros());
+    let requests = (0..40).map(|i| {
+        let app = instances[i % instances.len()];
+        let body = sale(&format!("v{i}"), &card, 100);
+        let key = key.clone();
+        async move { ingest(app, &key, &body).await }
+    });
+    let decisions = futures::future::join_all(requests).await;
+    let mut counts = BTreeSet::new();
+    let mut sums = BTreeSet::new();
+    for d in &decisions {
+        counts.insert(seen_velocity(instances[0], d["decision_id"].as_i64().unwrap(), "card_count_1h").await.as_i64().unwrap());
+        sums.insert((seen_velocity(instances[0], d["decision_id"].as_i64().unwrap(), "card_sum_usd_24h").await.as_f64().unwrap() * 100.0).round() as i64);
+    }
+    assert_eq!(counts, (0..40).collect::<BTreeSet<i64>>(), "every payment saw a distinct count of earlier ones");
+    assert_eq!(sums, (0..40).map(|n| n * 100).collect::<BTreeSet<i64>>(), "and the matching dollar sums");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn velocity_is_exact_across_two_instances_sharing_redis() {
+    let first = TestApp::spawn(Backend::Postgres, &[("REDIS_URL", REDIS_TEST_URL)]).await;
+    assert!(matches!(first.state.fraud.velocity, Velocity::Redis(_)));
+    let second = first.another_instance().await;
+    concurrent_payments_each_see_a_distinct_count(&[&first, &second]).await;
+}
+
+async fn velocity_is_exact_under_concurrency_in_the_database(backend: Backend) {
+    let first = TestApp::spawn(backend, &[]).await;
+    assert!(matches!(first.state.fraud.velocity, Velocity::Database));
+    let second = first.another_instance().await;
+    concurrent_payments_each_see_a_distinct_count(&[&first, &second]).await;
+}
+
+/// Old payments leave the windows; stored buckets are bounded and pruned.
+async fn old_velocity_expires(backend: Backend, redis: bool) {
+    let env: &[(&str, &str)] = if redis { &[("REDIS_URL", REDIS_TEST_URL)] } else { &[] };
+    let app = TestApp::spawn(backend, env).await;
+    let engine = &app.state.fraud;
+    let subject = Subject { card: format!("fp_old_{}", Utc::now().timestamp_micros()), email: "old@example.com".into(), ip: "192.0.2.1".into(), merchant: 1 };
+    let start = Utc::now() - chrono::Duration::days(30);
+    let db = app.state.db.primary();
+    let record = |at: chrono::DateTime<Utc>| {
+        let subject = subject.clone();
+        async move {
+            let txn = db.begin().await.unwrap();
+            let seen = engine.velocity.record(&txn, &subject, 500, at).await.unwrap();
+            txn.commit().await.unwrap();
+            seen
+        }
+    };
+    record(start).await;
+    let two_hours_later = record(start + chrono::Duration::hours(2)).await;
+    assert_eq!((two_hours_later["card_count_1h"].clone(), two_hours_later["card_count_24h"].clone()), (json!(0), json!(1)));
+    let two_days_later = record(start + chrono::Duration::days(2)).await;
+    assert_eq!((two_days_later["card_count_24h"].clone(), two_days_later["card_count_7d"].clone()), (json!(0), json!(2)));
+    assert_eq!(two_days_later["card_sum_usd_7d"], json!(10.0));
+    let ten_days_later = record(start + chrono::Duration::days(10)).await;
+    assert_eq!(ten_days_later["card_count_7d"], json!(0), "a week later nothing is left in the window");
+
+    // A busy card over 12 days: what is stored stays bounded.
+    for hour in 0..(12 * 24) {
+        record(start + chrono::Duration::days(11) + chrono::Duration::hours(hour)).await;
+    }
+    let now = start + chrono::Duration::days(23);
+    if let Velocity::Redis(_) = &engine.velocity {
+        let client = redis::Client::open(REDIS_TEST_URL).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let pattern = format!("{}:velocity:card:*", app.state.config.cache_namespace);
+        let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query_async(&mut conn).await.unwrap();
+        assert_eq!(keys.len(), 1, "one hash for the one card");
+        for key in &keys {
+            let fields: i64 = redis::cmd("HLEN").arg(key).query_async(&mut conn).await.unwrap();
+            let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut conn).await.unwrap();
+            assert!(fields <= 130, "{key} holds {fields} fields");
+            assert!(ttl > 0 && ttl <= 7 * 86400 + 21600, "{key} expires ({ttl} s)");
+        }
+    } else {
+        let deleted = velocity::prune_database(app.state.db.primary(), now).await.unwrap();
+        assert!(deleted > 0);
+        let after = velocity::prune_database(app.state.db.primary(), now).await.unwrap();
+        assert_eq!(after, 0, "pruning is complete in one pass");
+    }
+}
+
+async fn old_velocity_expires_in_the_database(backend: Backend) {
+    old_velocity_expires(backend, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_velocity_expires_in_redis() {
+    old_velocity_expires(Backend::Sqlite, true).await;
+}
+
+/// Waits (bounded) until `instance` has loaded ruleset `version`.
+async fn until_version(instance: &TestApp, version: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let loaded = instance.state.fraud.current().await.unwrap().ruleset_version;
+        if loaded == version {
+            return;
+        }
+        assert!(Instant::now() < deadline, "instance still on version {loaded}, expected {version}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn rulesets_publish_and_roll_back_on_every_instance(backend: Backend) {
+    let first = TestApp::spawn(backend, &[]).await;
+    let second = first.another_instance().await;
+    let key = api_key(&first).await;
+    let admin = first.client_as(Who::Admin).await;
+    let rpc = |path: &'static str, body: Value| {
+        let request = admin.post(first.url(path)).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+
+    // Save-time checks: bad syntax, an unknown field, a type mismatch — each with its position,
+    // and nothing saved.
+    let mut draft = vetted::server::fraud::default_rules::ruleset();
+    let bad = |name: &str, expression: &str| RuleSpec {
+        name: name.into(),
+        description: String::new(),
+        expression: expression.into(),
+        effect: RuleEffectSpec::Block,
+        enabled: true,
+        mode: RuleModeSpec::Live,
+    };
+    let mut broken = draft.clone();
+    broken.rules.extend([bad("syntax", "transaction.amount_usd >"), bad("unknown", "transaction.amout > 1.0"), bad("types", "transaction.buyer_email > 10")]);
+    let (status, problems) = rpc("/rpc/admin/validate_ruleset", json!({ "draft": broken })).await;
+    assert_eq!(status, 200);
+    let problems = problems.as_array().unwrap();
+    let named: BTreeSet<&str> = problems.iter().map(|p| p["rule_name"].as_str().unwrap()).collect();
+    assert_eq!(named, BTreeSet::from(["syntax", "types", "unknown"]), "{problems:?}");
+    assert!(problems.iter().all(|p| p["line"] == 1 && p["column"].as_u64().unwrap() >= 1), "{problems:?}");
+    assert!(problems.iter().any(|p| p["message"].as_str().unwrap().contains("amout")), "{problems:?}");
+    let (status, body) = rpc("/rpc/admin/save_ruleset_draft", json!({ "draft": broken })).await;
+    assert_eq!(status, 422, "{body}");
+    let (_, versions) = rpc("/rpc/admin/ruleset_versions", json!({})).await;
+    assert_eq!(versions.as_array().unwrap().len(), 1, "nothing saved");
+
+    // A new version that blocks anything above $100, published on the first instance…
+    draft.rules.push(RuleSpec {
+        name: "Over $100".into(),
+        description: "Blocks large payments".into(),
+        expression: "transaction.amount_usd > 100.0".into(),
+        effect: RuleEffectSpec::Block,
+        enabled: true,
+        mode: RuleModeSpec::Live,
+    });
+    draft.note = "block over $100".into();
+    let (status, saved) = rpc("/rpc/admin/save_ruleset_draft", json!({ "draft": draft })).await;
+    assert_eq!((status, saved["version"].as_i64(), saved["status"].as_str()), (200, Some(2), Some("draft")), "{saved}");
+    let before = ingest(&second, &key, &sale("r1", "fp_r1", 20_000)).await;
+    assert_eq!(before["outcome"], "allow", "a draft decides nothing");
+    let (status, _) = rpc("/rpc/admin/publish_ruleset", json!({ "version": 2 })).await;
+    assert_eq!(status, 200);
+
+    // …decides on the second instance, which reloads on its own.
+    until_version(&second, 2).await;
+    let after = ingest(&second, &key, &sale("r2", "fp_r2", 20_000)).await;
+    assert_eq!((after["outcome"].as_str(), after["ruleset_version"].as_i64()), (Some("block"), Some(2)), "{after}");
+
+    // Rolling back brings version 1 back everywhere; version 2 is kept.
+    let (status, rolled) = rpc("/rpc/admin/rollback_ruleset", json!({})).await;
+    assert_eq!((status, rolled["version"].as_i64()), (200, Some(1)));
+    until_version(&second, 1).await;
+    let again = ingest(&second, &key, &sale("r3", "fp_r3", 20_000)).await;
+    assert_eq!((again["outcome"].as_str(), again["ruleset_version"].as_i64()), (Some("allow"), Some(1)));
+    let (_, versions) = rpc("/rpc/admin/ruleset_versions", json!({})).await;
+    let statuses: Vec<(i64, &str)> = versions.as_array().unwrap().iter().map(|v| (v["version"].as_i64().unwrap(), v["status"].as_str().unwrap())).collect();
+    assert_eq!(statuses, [(2, "retired"), (1, "published")]);
+}
+
+async fn list_changes_reach_every_instance_and_entries_expire(backend: Backend) {
+    let first = TestApp::spawn(backend, &[]).await;
+    let second = first.another_instance().await;
+    let key = api_key(&first).await;
+    let admin = first.client_as(Who::Admin).await;
+
+    // Bad input is refused with a specific message and changes nothing.
+    let response = admin
+        .post(first.url("/rpc/admin/add_list_entry"))
+        .json(&json!({ "list": "blocked_ips", "value": "10.0.0.300", "reason": "x", "expires_at": null }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("not a valid IP address or CIDR range"));
+
+    let response = admin
+        .post(first.url("/rpc/admin/add_list_entry"))
+        .json(&json!({ "list": "blocked_cards", "value": "fp_stolen_77", "reason": "issuer report", "expires_at": null }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let decided = ingest(&second, &key, &sale(&format!("l{}", Utc::now().timestamp_micros()), "fp_stolen_77", 1000)).await;
+        if decided["outcome"] == "block" {
+            assert_eq!(decided["matched_rules"][0]["name"], "Blocked card");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the second instance never saw the new list entry");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An entry with an expiry stops matching once it has passed, also after a reload.
+    let now = Utc::now();
+    let entry = ListEntry { value: String::new(), reason: "for a day".into(), expires_at: Some(now + chrono::Duration::days(1)), added_by: "tests".into(), source: "admin".into() };
+    list_store::add_entry(first.state.db.primary(), "blocked_emails", "temp@example.com", entry, now).await.unwrap();
+    let today = list_store::load(first.state.db.primary(), now).await.unwrap();
+    assert!(today.find("blocked_emails", "temp@example.com", now).is_some());
+    assert!(today.find("blocked_emails", "temp@example.com", now + chrono::Duration::days(2)).is_none());
+    let in_two_days = list_store::load(first.state.db.primary(), now + chrono::Duration::days(2)).await.unwrap();
+    assert!(in_two_days.find("blocked_emails", "temp@example.com", now).is_none());
+}
+
+on_both_databases!(
+    velocity_is_exact_under_concurrency_in_the_database,
+    old_velocity_expires_in_the_database,
+    rulesets_publish_and_roll_back_on_every_instance,
+    list_changes_reach_every_instance_and_entries_expire,
+);
