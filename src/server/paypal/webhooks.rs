@@ -222,7 +222,8 @@ pub async fn reconcile(state: &AppState, now: DateTime<Utc>) -> Result<Reconcile
     let db = state.db.primary();
     let cursor = read_cursor(db).await?;
     let start = cursor.map_or(now - RECONCILE_FIRST_LOOKBACK, |at| at - RECONCILE_OVERLAP);
-    let events = client.webhook_events(start, now).await.map_err(WebhookError::Upstream)?;
+    // Times go to PayPal in whole seconds: end one second later so this second's events count.
+    let events = client.webhook_events(start, now + chrono::Duration::seconds(1)).await.map_err(WebhookError::Upstream)?;
     let mut filled_in = 0;
     for event in &events {
         let processed = process_event(db, event, "reconciliation", now).await?;
