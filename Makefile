@@ -34,8 +34,8 @@ test-e2e:
 bench-dashboard: deps services
 	@$(ENV) cargo bench --features ssr --bench dashboard
 
-## Fraud rule evaluation throughput (15 and 50 rules) on one core.
-bench-fraud: deps
+## Fraud rule evaluation throughput (seeded and 50 rules) and ingest → decision over HTTP on SQLite and PostgreSQL.
+bench-fraud: deps services
 	@$(ENV) cargo bench --features ssr --bench fraud
 
 fmt:

@@ -1,53 +1,62 @@
-//! `make bench-fraud` (first part): rule evaluation throughput — how many transactions per
-//! second one core can decide with a realistic 15-rule set and with 50 rules. Prints a table and
-//! appends it to docs/benchmarks.md. (Ingest → decision over HTTP comes with the ingest API.)
+//! `make bench-fraud`, in one run:
+//!
+//! 1. Rule evaluation on one core: the seeded ruleset, and 50 rules (the seeded live rules plus
+//!    shadow copies up to 50, all evaluated), with realistic list sizes.
+//! 2. Ingest → decision over HTTP (`POST /api/v1/transactions`, the real server and router):
+//!    - sustained: 32 clients, each sending its next transaction when the previous is answered;
+//!    - paced: an open loop at 1,000 transactions/s for 10 s; latency is measured from when each
+//!      request was due, so a server falling behind shows up in the percentiles;
+//!    on SQLite (velocity in the database), PostgreSQL (velocity in the database) and
+//!    PostgreSQL with Redis (velocity in Redis).
+//!
+//! Prints the tables and appends them to docs/benchmarks.md.
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use vetted::server::fraud::lists::{ListEntry, ListKind, Lists};
-use vetted::server::fraud::rules::{Action, Facts, Rule, RuleEffect, RuleMode, Ruleset};
+use rand::{Rng, SeedableRng};
+use sea_orm::{ConnectionTrait, Database};
+use vetted::app::dto::RuleModeSpec;
+use vetted::server::config::Config;
+use vetted::server::fraud::lists::{ListEntry, Lists};
+use vetted::server::fraud::rules::{Facts, Ruleset};
+use vetted::server::fraud::{api_keys, default_rules, versions};
+use vetted::server::seed::{self, SeedOptions};
+use vetted::server::{http, AppState};
 
-const RULES: &[(&str, &str, RuleEffect)] = &[
-    ("allow verified low value", "merchant.verified && transaction.amount_usd < 20.0", RuleEffect::Action(Action::Allow)),
-    ("block listed email", "in_list('blocked_emails', transaction.buyer_email)", RuleEffect::Action(Action::Block)),
-    ("block listed card", "in_list('blocked_cards', transaction.card_fingerprint)", RuleEffect::Action(Action::Block)),
-    ("block listed ip", "in_list('blocked_ips', transaction.ip)", RuleEffect::Action(Action::Block)),
-    ("review disposable email", "in_list('disposable_domains', transaction.email_domain)", RuleEffect::Action(Action::Review)),
-    ("card testing burst", "velocity.card_count_1h >= 5 && transaction.amount_usd < 5.0", RuleEffect::Action(Action::Block)),
-    ("email velocity", "velocity.email_count_24h > 10", RuleEffect::Score(30.0)),
-    ("ip velocity", "velocity.ip_count_1h > 20", RuleEffect::Score(30.0)),
-    ("country mismatch", "transaction.card_country != transaction.ip_country", RuleEffect::Score(25.0)),
-    ("new merchant big ticket", "merchant.age_days < 14 && transaction.amount_usd > 500.0", RuleEffect::Action(Action::Review)),
-    ("merchant disputes", "merchant.dispute_rate > 0.01", RuleEffect::Score(20.0)),
-    ("high amount", "transaction.amount_usd > 2000.0", RuleEffect::Score(40.0)),
-    ("merchant flagged", "merchant.risk_state == 'flagged_for_fraud'", RuleEffect::Action(Action::Review)),
-    ("card spend 24h", "velocity.card_sum_usd_24h > 3000.0", RuleEffect::Score(35.0)),
-    ("merchant spike", "velocity.merchant_count_1h > 200", RuleEffect::Score(15.0)),
-];
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const SUSTAINED_CLIENTS: usize = 32;
+const SUSTAINED_FOR: Duration = Duration::from_secs(10);
+const PACED_RATE: u64 = 1_000;
+const PACED_FOR: Duration = Duration::from_secs(10);
 
 fn ruleset(size: usize) -> Ruleset {
-    let rules = (0..size)
-        .map(|i| {
-            let (name, expression, effect) = RULES[i % RULES.len()];
-            let mode = if i < RULES.len() { RuleMode::Live } else { RuleMode::Shadow };
-            Rule::new(&format!("{name} #{i}"), expression, effect, mode).expect("benchmark rules check")
-        })
-        .collect();
-    Ruleset::new(rules, 50.0, 80.0)
+    let mut draft = default_rules::ruleset();
+    let seeded = draft.rules.clone();
+    let mut i = 0;
+    while draft.rules.len() < size {
+        let mut copy = seeded[i % seeded.len()].clone();
+        copy.name = format!("{} (shadow copy {i})", copy.name);
+        copy.mode = RuleModeSpec::Shadow;
+        draft.rules.push(copy);
+        i += 1;
+    }
+    versions::compile(&draft).expect("benchmark rules check")
 }
 
 fn lists() -> Arc<Lists> {
     let now = Utc::now();
     let mut lists = Lists::default();
     let entry = || ListEntry { value: String::new(), reason: "bench".into(), expires_at: None, added_by: "bench".into(), source: "import".into() };
-    for (name, kind) in [
-        ("blocked_emails", ListKind::Email),
-        ("blocked_cards", ListKind::CardFingerprint),
-        ("blocked_ips", ListKind::Ip),
-        ("disposable_domains", ListKind::EmailDomain),
-    ] {
-        lists.create(name, kind).unwrap();
+    for (name, kind, _, entries) in default_rules::LISTS {
+        lists.create(name, *kind).unwrap();
+        for (value, _) in *entries {
+            lists.add(name, value, entry(), now).unwrap();
+        }
     }
     for i in 0..10_000 {
         lists.add("blocked_emails", &format!("bad{i}@example.com"), entry(), now).unwrap();
@@ -56,7 +65,6 @@ fn lists() -> Arc<Lists> {
     for i in 0..200 {
         lists.add("blocked_ips", &format!("10.{}.{}.0/24", i / 256, i % 256), entry(), now).unwrap();
     }
-    lists.add("disposable_domains", "mailinator.com", entry(), now).unwrap();
     Arc::new(lists)
 }
 
@@ -77,9 +85,8 @@ fn facts(i: u64) -> Facts {
     facts
 }
 
-fn measure(ruleset: &Ruleset, lists: &Arc<Lists>) -> (f64, Duration) {
+fn measure_rules(ruleset: &Ruleset, lists: &Arc<Lists>) -> (f64, Duration) {
     let inputs: Vec<Facts> = (0..1_000).map(facts).collect();
-    // Warm up, then run for about two seconds.
     for f in inputs.iter().take(200) {
         ruleset.evaluate(f, lists.clone());
     }
@@ -95,29 +102,202 @@ fn measure(ruleset: &Ruleset, lists: &Arc<Lists>) -> (f64, Duration) {
         }
     }
     per_call.sort();
-    (evaluations as f64 / started.elapsed().as_secs_f64(), per_call[per_call.len() * 99 / 100])
+    (evaluations as f64 / started.elapsed().as_secs_f64(), pct(&per_call, 0.99))
 }
 
-fn main() {
+fn rule_table() -> String {
     let lists = lists();
+    let seeded = default_rules::ruleset().rules.len();
     let mut table = String::from("| ruleset | transactions decided / s (one core) | rule evaluations / s | p99 per transaction |\n|---|---|---|---|\n");
-    for size in [RULES.len(), 50] {
-        let ruleset = ruleset(size);
-        let (per_second, p99) = measure(&ruleset, &lists);
-        table.push_str(&format!(
-            "| {size} rules | {per_second:.0} | {:.0} | {:.1} µs |\n",
-            per_second * size as f64,
-            p99.as_secs_f64() * 1e6
+    for size in [seeded, 50] {
+        let (per_second, p99) = measure_rules(&ruleset(size), &lists);
+        let label = if size == seeded { format!("seeded ({size} rules)") } else { format!("{size} rules") };
+        table.push_str(&format!("| {label} | {per_second:.0} | {:.0} | {:.1} µs |\n", per_second * size as f64, p99.as_secs_f64() * 1e6));
+    }
+    table
+}
+
+struct HttpResult {
+    backend: &'static str,
+    sustained_rate: f64,
+    sustained: Vec<Duration>,
+    sustained_errors: usize,
+    paced_rate: f64,
+    paced: Vec<Duration>,
+    paced_errors: usize,
+}
+
+fn body(rng: &mut impl Rng, n: u64) -> String {
+    let merchant = rng.random_range(1..=200);
+    let card = rng.random_range(0..5_000);
+    let buyer = rng.random_range(0..20_000);
+    let amount = rng.random_range(100..50_000);
+    serde_json::json!({
+        "external_id": format!("bench-{n}"), "merchant_id": merchant, "amount": amount, "currency": "USD",
+        "buyer_email": format!("buyer{buyer}@example.com"), "buyer_ip": format!("198.51.{}.{}", buyer % 200, card % 250),
+        "ip_country": "US", "card_fingerprint": format!("fp_bench_{card}"), "card_bin": "424242", "card_country": "US"
+    })
+    .to_string()
+}
+
+async fn run_http(backend: &'static str, vars: HashMap<String, String>) -> HttpResult {
+    let state = AppState::connect(Config::from_vars(&vars).unwrap()).await.unwrap();
+    eprintln!("{backend}: seeding 200 merchants / 50,000 transactions…");
+    seed::seed(state.db.primary(), &SeedOptions { show_progress: false, ..SeedOptions::demo(Utc::now()) }).await.unwrap();
+    state.fraud.refresh().await.unwrap();
+    let key = api_keys::create(state.db.primary(), "bench", "bench", Utc::now()).await.unwrap().key;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let router = http::router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(http::without_nagle(listener), router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    let url = format!("http://{addr}/api/v1/transactions");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let send = |client: reqwest::Client, url: String, key: String, body: String| async move {
+        matches!(client.post(&url).bearer_auth(&key).header("content-type", "application/json").body(body).send().await, Ok(r) if r.status() == 201)
+    };
+
+    eprintln!("{backend}: warm-up…");
+    for n in 0..200u64 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(n);
+        send(client.clone(), url.clone(), key.clone(), body(&mut rng, 1_000_000_000 + n)).await;
+    }
+
+    eprintln!("{backend}: sustained, {SUSTAINED_CLIENTS} clients for {SUSTAINED_FOR:?}…");
+    let started = Instant::now();
+    let workers = (0..SUSTAINED_CLIENTS).map(|w| {
+        let (client, url, key, counter) = (client.clone(), url.clone(), key.clone(), counter.clone());
+        tokio::spawn(async move {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(w as u64);
+            let (mut latencies, mut errors) = (Vec::new(), 0usize);
+            while started.elapsed() < SUSTAINED_FOR {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let t = Instant::now();
+                if send(client.clone(), url.clone(), key.clone(), body(&mut rng, n)).await {
+                    latencies.push(t.elapsed());
+                } else {
+                    errors += 1;
+                }
+            }
+            (latencies, errors)
+        })
+    });
+    let mut sustained = Vec::new();
+    let mut sustained_errors = 0;
+    for worker in futures::future::join_all(workers).await {
+        let (latencies, errors) = worker.unwrap();
+        sustained.extend(latencies);
+        sustained_errors += errors;
+    }
+    let sustained_rate = sustained.len() as f64 / started.elapsed().as_secs_f64();
+    sustained.sort();
+
+    eprintln!("{backend}: paced at {PACED_RATE}/s for {PACED_FOR:?}…");
+    let total = PACED_RATE * PACED_FOR.as_secs();
+    let interval = Duration::from_secs(1) / PACED_RATE as u32;
+    let started = tokio::time::Instant::now();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = started + interval * i as u32;
+        tokio::time::sleep_until(due).await;
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let request = send(client.clone(), url.clone(), key.clone(), body(&mut rng, n));
+        tasks.push(tokio::spawn(async move {
+            let ok = request.await;
+            (ok, due.elapsed())
+        }));
+    }
+    let mut paced = Vec::new();
+    let mut paced_errors = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (true, latency) => paced.push(latency),
+            (false, _) => paced_errors += 1,
+        }
+    }
+    let paced_rate = paced.len() as f64 / started.elapsed().as_secs_f64();
+    paced.sort();
+    HttpResult { backend, sustained_rate, sustained, sustained_errors, paced_rate, paced, paced_errors }
+}
+
+fn pct(v: &[Duration], p: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    v[((v.len() as f64 * p).ceil() as usize).saturating_sub(1).min(v.len() - 1)]
+}
+
+fn http_table(results: &[HttpResult]) -> String {
+    let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
+    let mut out = String::from(
+        "| backend | sustained tx/s (32 in flight) | sustained p50 / p99 ms | at 1,000/s: achieved tx/s | at 1,000/s: p50 / p99 ms | errors (sustained + paced) |\n|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        out.push_str(&format!(
+            "| {} | {:.0} | {} / {} | {:.0} | {} / {} | {} |\n",
+            r.backend,
+            r.sustained_rate,
+            ms(pct(&r.sustained, 0.5)),
+            ms(pct(&r.sustained, 0.99)),
+            r.paced_rate,
+            ms(pct(&r.paced, 0.5)),
+            ms(pct(&r.paced, 0.99)),
+            r.sustained_errors + r.paced_errors,
         ));
     }
-    println!("\n{table}");
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    eprintln!("rule evaluation…");
+    let rules = rule_table();
+    println!("\n{rules}");
+
+    let dir = std::env::temp_dir().join(format!("vetted-bench-fraud-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let postgres_admin = std::env::var("VETTED_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base_vars = |database_url: String, extra: &[(&str, &str)]| -> HashMap<String, String> {
+        let mut vars: HashMap<String, String> = [("DATABASE_URL".to_string(), database_url)].into_iter().collect();
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        vars
+    };
+    let fresh_postgres = |name: String| {
+        let admin_url = postgres_admin.clone();
+        async move {
+            let admin = Database::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432");
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+            format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
+        }
+    };
+    let pid = std::process::id();
+    let mut results = Vec::new();
+    results.push(run_http("SQLite", base_vars(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), &[])).await);
+    results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[])).await);
+    let namespace = format!("vetted_bench_{pid}");
+    results.push(
+        run_http(
+            "PostgreSQL + Redis velocity",
+            base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", "redis://127.0.0.1:6379"), ("CACHE_NAMESPACE", &namespace)]),
+        )
+        .await,
+    );
+    let http = http_table(&results);
+    println!("\n{http}");
+
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let entry = format!(
-        "\n### bench-fraud (rule evaluation) — {}\n\nCommand: `make bench-fraud` (release build, one thread; lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the 15 realistic rules live plus 35 more in shadow mode, all evaluated).\n\n{table}",
+        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, in one database transaction; 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due):\n\n{http}",
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     );
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
     text.push_str(&entry);
     std::fs::write(&path, text).unwrap();
     eprintln!("recorded in {}", path.display());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,7 @@ pub mod entities;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use migration::{Migrator, MigratorTrait};
 
@@ -54,15 +54,18 @@ async fn connect_one(url: &str) -> Result<DatabaseConnection, DbErr> {
         .max_connections(if url.starts_with("sqlite:") { 8 } else { 20 })
         .connect_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
-    let conn = Database::connect(options).await?;
-    if url.starts_with("sqlite:") {
-        // WAL lets readers proceed while a writer commits; the busy timeout turns lock contention
-        // into a short wait instead of an error.
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"] {
-            conn.execute_unprepared(pragma).await?;
-        }
-    }
-    Ok(conn)
+    // On every pooled SQLite connection (a PRAGMA run once reaches only one of them): WAL lets
+    // readers proceed while a writer commits; synchronous=FULL syncs every commit, so an
+    // acknowledged transaction survives a power cut (NORMAL could lose the last ones); the busy
+    // timeout turns lock contention into a short wait instead of an error.
+    options.map_sqlx_sqlite_opts(|opts| {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        opts.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+    });
+    Database::connect(options).await
 }
 
 /// `sqlite://data/vetted.db?mode=rwc` → `data/vetted.db`; None for in-memory or other databases.
