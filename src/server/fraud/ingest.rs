@@ -299,8 +299,12 @@ pub fn request_hash(input: &TransactionInput) -> String {
 pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine, caller: &Caller, input: TransactionInput) -> Result<Ingested, IngestError> {
     let started = Instant::now();
     let hash = request_hash(&input);
-    if let Some(done) = find_previous(db, caller, &input, &hash).await? {
-        return Ok(done);
+    // A reused Idempotency-Key is answered before anything is counted. Retries by external_id
+    // alone meet the claim's unique index below and are answered from there.
+    if caller.idempotency_key.is_some() {
+        if let Some(done) = find_previous(db, caller, &input, &hash).await? {
+            return Ok(done);
+        }
     }
     let merchant = merchant_facts(db, cache, input.merchant_id).await?.ok_or(IngestError::UnknownMerchant(input.merchant_id))?;
     let loaded = engine.current().await?;
