@@ -24,14 +24,6 @@ impl MigrationTrait for Migration {
         // (merchant, external_id) is how the platform names a transaction: at most one each.
         // Seeded rows have no external id; NULLs never collide.
         unique_index(manager, "idx_transactions_merchant_external", Transactions::Table, &[Transactions::MerchantId, Transactions::ExternalId]).await?;
-        // Velocity in the database counts per card, email and IP; the merchant has its index.
-        for (name, col) in [
-            ("idx_transactions_card_created", Transactions::CardFingerprint),
-            ("idx_transactions_email_created", Transactions::BuyerEmail),
-            ("idx_transactions_ip_created", Transactions::BuyerIp),
-        ] {
-            index(manager, name, Transactions::Table, &[col, Transactions::CreatedAt]).await?;
-        }
 
         manager
             .create_table(
@@ -250,9 +242,7 @@ impl MigrationTrait for Migration {
         ] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
-        for name in ["idx_transactions_merchant_external", "idx_transactions_card_created", "idx_transactions_email_created", "idx_transactions_ip_created"] {
-            manager.drop_index(Index::drop().name(name).table(Transactions::Table).to_owned()).await?;
-        }
+        manager.drop_index(Index::drop().name("idx_transactions_merchant_external").table(Transactions::Table).to_owned()).await?;
         for column in [Transactions::ExternalId, Transactions::CardBin, Transactions::IpCountry] {
             manager.alter_table(Table::alter().table(Transactions::Table).drop_column(column).to_owned()).await?;
         }
@@ -286,10 +276,6 @@ enum Transactions {
     ExternalId,
     CardBin,
     IpCountry,
-    CardFingerprint,
-    BuyerEmail,
-    BuyerIp,
-    CreatedAt,
 }
 
 #[derive(DeriveIden, Clone, Copy)]

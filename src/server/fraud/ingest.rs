@@ -371,7 +371,8 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
         Action::Review => TransactionStatus::InReview,
         Action::Block => TransactionStatus::Blocked,
     };
-    let stored = transaction::ActiveModel {
+    // Inserts return only their ids: the rows are ours already.
+    let transaction_id = transaction::Entity::insert(transaction::ActiveModel {
         merchant_id: Set(input.merchant_id),
         product_id: Set(input.product_id),
         amount_minor: Set(input.amount),
@@ -386,33 +387,35 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
         card_bin: Set(input.card_bin.clone()),
         ip_country: Set(input.ip_country.clone()),
         ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    })
+    .exec(&txn)
+    .await?
+    .last_insert_id;
     let outcome = match evaluation.action {
         Action::Allow => "allow",
         Action::Review => "review",
         Action::Block => "block",
     };
     let latency_micros = started.elapsed().as_micros() as i64;
-    let decided = decision::ActiveModel {
-        transaction_id: Set(stored.id),
+    let decision_id = decision::Entity::insert(decision::ActiveModel {
+        transaction_id: Set(transaction_id),
         ruleset_version: Set(loaded.ruleset_version),
         outcome: Set(outcome.to_string()),
         score: Set(evaluation.score),
         // What the engine saw and what each rule said: the case view and backtests read it.
-        results: Set(serde_json::json!({ "rules": &evaluation.results, "facts": &facts }).to_string()),
+        results: Set(decision_record(&evaluation.results, &facts)),
         latency_micros: Set(latency_micros),
         created_at: Set(now),
         ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    })
+    .exec(&txn)
+    .await?
+    .last_insert_id;
     let case_id = if evaluation.action == Action::Review {
         let opened = case::ActiveModel {
-            transaction_id: Set(stored.id),
+            transaction_id: Set(transaction_id),
             merchant_id: Set(input.merchant_id),
-            decision_id: Set(decided.id),
+            decision_id: Set(decision_id),
             status: Set("open".into()),
             created_at: Set(now),
             updated_at: Set(now),
@@ -426,8 +429,8 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
     };
 
     let mut response = DecisionResponse {
-        decision_id: decided.id,
-        transaction_id: stored.id,
+        decision_id,
+        transaction_id,
         merchant_id: input.merchant_id,
         external_id: input.external_id.clone(),
         outcome: outcome.to_string(),
@@ -460,7 +463,7 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
     }
     ingest_request::Entity::update(ingest_request::ActiveModel {
         id: Set(claim_id),
-        transaction_id: Set(Some(stored.id)),
+        transaction_id: Set(Some(transaction_id)),
         response: Set(Some(serde_json::to_string(&response).expect("response serialises"))),
         ..Default::default()
     })
@@ -470,6 +473,17 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
     metrics::counter!("vetted_fraud_decisions_total", "outcome" => outcome).increment(1);
     metrics::histogram!("vetted_fraud_decision_seconds").record(started.elapsed().as_secs_f64());
     Ok(Ingested { response, replayed: false })
+}
+
+/// The decision as stored: each rule's result, and the facts the rules saw with velocity keys
+/// that were 0 left out — small enough to stay inline in the row (PostgreSQL moves values over
+/// ~2 KB out of line, at the cost of two more writes).
+fn decision_record(results: &[super::rules::RuleResult], facts: &Facts) -> String {
+    let mut facts = serde_json::to_value(facts).expect("facts serialise");
+    if let Some(Value::Object(velocity)) = facts.get_mut("velocity") {
+        velocity.retain(|_, v| v.as_f64().is_some_and(|n| n != 0.0));
+    }
+    serde_json::json!({ "rules": results, "facts": facts }).to_string()
 }
 
 /// The stored answer to an earlier request with the same (merchant, external_id) or the same
