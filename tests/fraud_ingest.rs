@@ -95,6 +95,7 @@ async fn decides_explains_and_stores(backend: Backend) {
     assert_eq!(status, 201, "{allowed}");
     assert!(headers.get("idempotent-replayed").is_none());
     assert_eq!(allowed["outcome"], "allow");
+    assert_eq!(allowed["score"].to_string(), "0.0", "no rule scored");
     assert_eq!(allowed["ruleset_version"], 1, "the seeded ruleset is published as version 1");
     let stored = transaction::Entity::find_by_id(allowed["transaction_id"].as_i64().unwrap()).one(app.state.db.primary()).await.unwrap().unwrap();
     assert_eq!((stored.status.as_str(), stored.external_id.as_deref(), stored.amount_minor), ("succeeded", Some("ok1"), 1999));

@@ -514,7 +514,8 @@ fn decide(rules: &[Rule], results: Vec<RuleResult>, review_score: f64, block_sco
             RuleEffect::Score(s) => Some(s),
             RuleEffect::Action(_) => None,
         })
-        .sum();
+        // From +0.0: `sum()` of no f64s is -0.0, which would reach the API as "score": -0.0.
+        .fold(0.0, |total, points| total + points);
     let action = if has(Action::Allow) {
         Action::Allow
     } else if has(Action::Block) || score >= block_score {
