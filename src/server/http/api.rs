@@ -97,6 +97,11 @@ fn ingest_error(err: IngestError) -> (StatusCode, ApiError) {
     (status, ApiError { code: code.into(), message: err.to_string(), fields: vec![] })
 }
 
+fn ingest_error_response(err: IngestError) -> Response {
+    let (status, body) = ingest_error(err);
+    (status, Json(ApiErrorBody { error: body })).into_response()
+}
+
 /// The API key from `Authorization: Bearer …`, or the 401 to send.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<api_key::Model, Response> {
     let unauthorized = |message: &str| error(StatusCode::UNAUTHORIZED, "unauthorized", message, vec![]);
@@ -108,7 +113,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<api_key::
     match api_keys::authenticate(state.db.primary(), token.trim(), Utc::now()).await {
         Ok(Some(key)) => Ok(key),
         Ok(None) => Err(unauthorized("This API key is unknown or revoked.")),
-        Err(e) => Err(ingest_error(IngestError::Database(e))).map_err(|(status, body)| (status, Json(ApiErrorBody { error: body })).into_response()),
+        Err(e) => Err(ingest_error_response(IngestError::Database(e))),
     }
 }
 
@@ -176,10 +181,7 @@ pub async fn create_transaction(State(state): State<AppState>, headers: HeaderMa
             response
         }
         Ok(done) => (StatusCode::CREATED, Json(done.response)).into_response(),
-        Err(err) => {
-            let (status, body) = ingest_error(err);
-            (status, Json(ApiErrorBody { error: body })).into_response()
-        }
+        Err(err) => ingest_error_response(err),
     }
 }
 
