@@ -59,7 +59,7 @@ async fn webhooks_are_verified_stored_once_and_reconciled(backend: Backend) {
     forged["id"] = json!("WH-FORGED-1");
     forged["resource"]["dispute_id"] = json!("PP-D-FORGED");
     let transmission_time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let signature = sim_webhooks::signature("txforged", &transmission_time, SIM_WEBHOOK_ID, &event);
+    let signature = sim_webhooks::signature("txforged", &transmission_time, SIM_WEBHOOK_ID, &event.to_string());
     let refused = reqwest::Client::new()
         .post(&endpoint)
         .header("PAYPAL-TRANSMISSION-ID", "txforged")
@@ -67,7 +67,8 @@ async fn webhooks_are_verified_stored_once_and_reconciled(backend: Backend) {
         .header("PAYPAL-TRANSMISSION-SIG", signature)
         .header("PAYPAL-CERT-URL", "https://api-m.sandbox.paypal.com/v1/notifications/certs/CERT")
         .header("PAYPAL-AUTH-ALGO", "SHA256withRSA")
-        .json(&forged)
+        .header("content-type", "application/json")
+        .body(forged.to_string())
         .send()
         .await
         .unwrap();
@@ -119,10 +120,10 @@ async fn webhook_messages_follow_paypal_schemas() {
         auth_algo: "SHA256withRSA".into(),
         cert_url: "https://api-m.sandbox.paypal.com/v1/notifications/certs/CERT-1".into(),
         transmission_id: "tx0a1b2c".into(),
-        transmission_sig: sim_webhooks::signature("tx0a1b2c", &time, SIM_WEBHOOK_ID, &event),
+        transmission_sig: sim_webhooks::signature("tx0a1b2c", &time, SIM_WEBHOOK_ID, &event.to_string()),
         transmission_time: time,
         webhook_id: SIM_WEBHOOK_ID.into(),
-        webhook_event: event,
+        webhook_event: serde_json::value::RawValue::from_string(event.to_string()).unwrap(),
     };
     assert_matches_schema("notifications_webhooks_v1.json", "verify_webhook_signature", &serde_json::to_value(&request).unwrap());
     let verified: Value = http
@@ -137,6 +138,20 @@ async fn webhook_messages_follow_paypal_schemas() {
         .unwrap();
     assert_matches_schema("notifications_webhooks_v1.json", "verify_webhook_signature_response", &verified);
     assert_eq!(verified["verification_status"], "SUCCESS");
+    // The same event with its bytes changed (pretty-printed) no longer verifies.
+    let mut reencoded = request.clone();
+    reencoded.webhook_event = serde_json::value::RawValue::from_string(serde_json::to_string_pretty(&serde_json::from_str::<Value>(request.webhook_event.get()).unwrap()).unwrap()).unwrap();
+    let refused: Value = http
+        .post(format!("{}/v1/notifications/verify-webhook-signature", app.sim_url))
+        .bearer_auth(token)
+        .json(&reencoded)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["verification_status"], "FAILURE");
     let list: Value = http
         .get(format!("{}/v1/notifications/webhooks-events?page_size=10", app.sim_url))
         .bearer_auth(token)

@@ -238,8 +238,9 @@ impl PaypalClient {
         Ok(response.verification_status == "SUCCESS")
     }
 
-    /// Webhook events created between `start` and `end`, following `next` links up to a bound.
-    pub async fn webhook_events(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<serde_json::Value>, PaypalError> {
+    /// Webhook events created between `start` and `end`, following `next` links up to a bound;
+    /// the flag is false when the bound cut the list short.
+    pub async fn webhook_events(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(Vec<serde_json::Value>, bool), PaypalError> {
         let mut url = reqwest::Url::parse(&format!("{}/v1/notifications/webhooks-events", self.base())).map_err(|_| PaypalError::Rejected)?;
         url.query_pairs_mut()
             .append_pair("page_size", "100")
@@ -253,10 +254,10 @@ impl PaypalClient {
             match page.links.into_iter().find(|l| l.rel == "next") {
                 Some(next) if next.href.starts_with(self.base()) => url = next.href,
                 Some(next) if next.href.starts_with('/') => url = format!("{}{}", self.base(), next.href),
-                _ => break,
+                _ => return Ok((events, true)),
             }
         }
-        Ok(events)
+        Ok((events, false))
     }
 
     fn base(&self) -> &str {

@@ -629,16 +629,17 @@ mod tests {
 /// `drop_webhooks`), verifies signatures like PayPal's verify-webhook-signature, and lists its
 /// events like `GET /v1/notifications/webhooks-events`.
 ///
-/// The signature: SHA-256 over transmission id, time, webhook id and the SHA-256 of the event's
-/// canonical JSON (sorted keys), keyed by the simulator's client secret. PayPal's own scheme
+/// The signature: SHA-256 over transmission id, time, webhook id and the SHA-256 of the exact
+/// body delivered, keyed by the simulator's client secret — like PayPal's, it breaks if the
+/// receiver re-encodes the body before asking for verification. PayPal's own scheme
 /// (an RSA signature over a CRC32 of the body) is opaque to its callers in the same way: the app
 /// only ever asks the verify endpoint.
 pub mod webhooks {
     use super::*;
     use sha2::{Digest, Sha256};
 
-    pub fn signature(transmission_id: &str, transmission_time: &str, webhook_id: &str, event: &Value) -> String {
-        let event_digest = hex::encode(Sha256::digest(event.to_string().as_bytes()));
+    pub fn signature(transmission_id: &str, transmission_time: &str, webhook_id: &str, body: &str) -> String {
+        let event_digest = hex::encode(Sha256::digest(body.as_bytes()));
         let material = format!("{SIM_CLIENT_SECRET}|{transmission_id}|{transmission_time}|{webhook_id}|{event_digest}");
         format!("sig{}", hex::encode(Sha256::digest(material.as_bytes())))
     }
@@ -698,7 +699,9 @@ pub mod webhooks {
     pub async fn deliver(url: &str, event: &Value) -> u16 {
         let transmission_id = format!("tx{:032x}", rand::random::<u128>());
         let transmission_time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let sig = signature(&transmission_id, &transmission_time, SIM_WEBHOOK_ID, event);
+        // Indented, as PayPal's bodies are: a receiver that re-encodes them cannot verify.
+        let body = serde_json::to_string_pretty(event).expect("events serialise");
+        let sig = signature(&transmission_id, &transmission_time, SIM_WEBHOOK_ID, &body);
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("static client configuration");
         let sent = client
             .post(url)
@@ -707,7 +710,8 @@ pub mod webhooks {
             .header("PAYPAL-TRANSMISSION-SIG", sig)
             .header("PAYPAL-CERT-URL", "https://api-m.sandbox.paypal.com/v1/notifications/certs/CERT-SIMULATOR")
             .header("PAYPAL-AUTH-ALGO", "SHA256withRSA")
-            .json(event)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
             .send()
             .await;
         sent.map_or(0, |r| r.status().as_u16())
@@ -721,7 +725,7 @@ pub mod webhooks {
         pub transmission_sig: String,
         pub transmission_time: String,
         pub webhook_id: String,
-        pub webhook_event: Value,
+        pub webhook_event: Box<serde_json::value::RawValue>,
     }
 
     pub async fn verify_signature(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: String) -> Response {
@@ -731,7 +735,7 @@ pub mod webhooks {
         let Ok(request) = serde_json::from_str::<VerifyRequest>(&body) else {
             return paypal_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates schema.");
         };
-        let expected = signature(&request.transmission_id, &request.transmission_time, &request.webhook_id, &request.webhook_event);
+        let expected = signature(&request.transmission_id, &request.transmission_time, &request.webhook_id, request.webhook_event.get());
         let valid = request.webhook_id == SIM_WEBHOOK_ID && request.transmission_sig == expected && !request.auth_algo.is_empty() && !request.cert_url.is_empty();
         Json(json!({ "verification_status": if valid { "SUCCESS" } else { "FAILURE" } })).into_response()
     }

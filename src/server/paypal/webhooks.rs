@@ -88,14 +88,18 @@ pub async fn receive(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resu
         transmission_sig: header("paypal-transmission-sig")?,
         transmission_time: header("paypal-transmission-time")?,
         webhook_id: webhook_id.clone(),
-        webhook_event: serde_json::from_slice::<Value>(body).ok().filter(|e| event_id(e).is_some()).ok_or(WebhookError::NotAnEvent)?,
+        webhook_event: std::str::from_utf8(body)
+            .ok()
+            .and_then(|text| serde_json::value::RawValue::from_string(text.to_string()).ok())
+            .ok_or(WebhookError::NotAnEvent)?,
     };
+    let event: Value = serde_json::from_slice(body).ok().filter(|e| event_id(e).is_some()).ok_or(WebhookError::NotAnEvent)?;
     if !client.verify_webhook_signature(&request).await.map_err(WebhookError::Upstream)? {
         metrics::counter!("vetted_paypal_webhooks_total", "outcome" => "unverified").increment(1);
         return Err(WebhookError::Unverified);
     }
-    let processed = process_event(state.db.primary(), &request.webhook_event, "webhook", Utc::now()).await?;
-    after_processing(state, &request.webhook_event, processed, "webhook").await;
+    let processed = process_event(state.db.primary(), &event, "webhook", Utc::now()).await?;
+    after_processing(state, &event, processed, "webhook").await;
     Ok(processed)
 }
 
@@ -216,14 +220,15 @@ pub struct ReconcileReport {
 }
 
 /// Lists PayPal's webhook events since the last run (with an overlap) and processes the ones
-/// not seen yet. The position only moves forward after every event was stored.
+/// not seen yet. The position only moves forward after every listed event was stored and the
+/// list was complete.
 pub async fn reconcile(state: &AppState, now: DateTime<Utc>) -> Result<ReconcileReport, WebhookError> {
     let Some(client) = &state.paypal.client else { return Err(WebhookError::NotConfigured) };
     let db = state.db.primary();
     let cursor = read_cursor(db).await?;
     let start = cursor.map_or(now - RECONCILE_FIRST_LOOKBACK, |at| at - RECONCILE_OVERLAP);
     // Times go to PayPal in whole seconds: end one second later so this second's events count.
-    let events = client.webhook_events(start, now + chrono::Duration::seconds(1)).await.map_err(WebhookError::Upstream)?;
+    let (events, complete) = client.webhook_events(start, now + chrono::Duration::seconds(1)).await.map_err(WebhookError::Upstream)?;
     let mut filled_in = 0;
     for event in &events {
         let processed = process_event(db, event, "reconciliation", now).await?;
@@ -232,7 +237,13 @@ pub async fn reconcile(state: &AppState, now: DateTime<Utc>) -> Result<Reconcile
             after_processing(state, event, processed, "reconciliation").await;
         }
     }
-    write_cursor(db, now).await?;
+    // Cut short (more events than one run reads): the next run starts from the same place;
+    // what was stored now is skipped then by its event id.
+    if complete {
+        write_cursor(db, now).await?;
+    } else {
+        tracing::warn!(listed = events.len(), "PayPal's event list was longer than one reconciliation reads; resuming from the same position");
+    }
     if filled_in > 0 {
         tracing::warn!(filled_in, "the reconciliation found PayPal events that never arrived as webhooks");
     }

@@ -118,7 +118,8 @@ pub struct VerifyWebhookSignature {
     pub transmission_sig: String,
     pub transmission_time: String,
     pub webhook_id: String,
-    pub webhook_event: serde_json::Value,
+    /// The delivery's body exactly as received: PayPal checks the signature against those bytes.
+    pub webhook_event: Box<serde_json::value::RawValue>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
