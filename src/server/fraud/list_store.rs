@@ -27,6 +27,8 @@ pub async fn create_list(db: &DatabaseConnection, name: &str, kind: ListKind, de
         return Err(ListStoreError::BadName);
     }
     let txn = db.begin().await?;
+    // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
+    super::engine::bump_generation(&txn).await?;
     if fraud_list::Entity::find_by_id(name.to_string()).one(&txn).await?.is_some() {
         return Err(ListError::DuplicateList(name.to_string()).into());
     }
@@ -38,7 +40,6 @@ pub async fn create_list(db: &DatabaseConnection, name: &str, kind: ListKind, de
     })
     .exec_without_returning(&txn)
     .await?;
-    super::engine::bump_generation(&txn).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -46,6 +47,8 @@ pub async fn create_list(db: &DatabaseConnection, name: &str, kind: ListKind, de
 /// Adds an entry, or replaces the one with the same normalised value. Returns that value.
 pub async fn add_entry(db: &DatabaseConnection, list: &str, raw_value: &str, entry: ListEntry, now: DateTime<Utc>) -> Result<String, ListStoreError> {
     let txn = db.begin().await?;
+    // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
+    super::engine::bump_generation(&txn).await?;
     let model = fraud_list::Entity::find_by_id(list.to_string()).one(&txn).await?.ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     let kind = ListKind::parse(&model.kind).ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     // The in-memory list's rules are the validation: one list of one, then store what it kept.
@@ -69,7 +72,6 @@ pub async fn add_entry(db: &DatabaseConnection, list: &str, raw_value: &str, ent
     })
     .exec_without_returning(&txn)
     .await?;
-    super::engine::bump_generation(&txn).await?;
     txn.commit().await?;
     Ok(value)
 }
@@ -77,6 +79,8 @@ pub async fn add_entry(db: &DatabaseConnection, list: &str, raw_value: &str, ent
 /// Removes an entry; false when the list did not hold it.
 pub async fn remove_entry(db: &DatabaseConnection, list: &str, raw_value: &str) -> Result<bool, ListStoreError> {
     let txn = db.begin().await?;
+    // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
+    super::engine::bump_generation(&txn).await?;
     let model = fraud_list::Entity::find_by_id(list.to_string()).one(&txn).await?.ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     let kind = ListKind::parse(&model.kind).ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     let value = kind.normalise(raw_value)?;
@@ -87,8 +91,7 @@ pub async fn remove_entry(db: &DatabaseConnection, list: &str, raw_value: &str) 
         .await?
         .rows_affected;
     if removed > 0 {
-        super::engine::bump_generation(&txn).await?;
-    }
+        }
     txn.commit().await?;
     Ok(removed > 0)
 }

@@ -110,6 +110,8 @@ pub async fn save_draft(db: &DatabaseConnection, draft: &RulesetDraft, author: &
     }
     let rules_json = serde_json::to_string(&draft.rules).expect("rules serialise");
     let txn = db.begin().await?;
+    // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
+    super::engine::bump_generation(&txn).await?;
     let existing = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Draft.as_str())).one(&txn).await?;
     let model = match existing {
         Some(model) => {
@@ -152,6 +154,8 @@ async fn next_version(db: &impl ConnectionTrait) -> Result<i32, sea_orm::DbErr> 
 /// Publishes a draft: the live version is retired (kept), this one goes live everywhere.
 pub async fn publish(db: &DatabaseConnection, version: i32, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
     let txn = db.begin().await?;
+    // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
+    super::engine::bump_generation(&txn).await?;
     let target = ruleset::Entity::find().filter(ruleset::Column::Version.eq(version)).one(&txn).await?.ok_or(VersionError::UnknownVersion(version))?;
     let status = RulesetStatus::parse(&target.status).unwrap_or(RulesetStatus::Retired);
     if status != RulesetStatus::Draft {
@@ -168,7 +172,6 @@ pub async fn publish(db: &DatabaseConnection, version: i32, now: DateTime<Utc>) 
     active.status = Set(RulesetStatus::Published.as_str().into());
     active.published_at = Set(Some(now));
     let model = active.update(&txn).await?;
-    super::engine::bump_generation(&txn).await?;
     txn.commit().await?;
     Ok(to_dto(model))
 }
@@ -176,6 +179,8 @@ pub async fn publish(db: &DatabaseConnection, version: i32, now: DateTime<Utc>) 
 /// Republishes the version that was live before the current one.
 pub async fn rollback(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
     let txn = db.begin().await?;
+    // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
+    super::engine::bump_generation(&txn).await?;
     let current = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Published.as_str())).one(&txn).await?;
     let previous = ruleset::Entity::find()
         .filter(ruleset::Column::Status.eq(RulesetStatus::Retired.as_str()))
@@ -192,7 +197,6 @@ pub async fn rollback(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Rul
     active.status = Set(RulesetStatus::Published.as_str().into());
     active.published_at = Set(Some(now));
     let model = active.update(&txn).await?;
-    super::engine::bump_generation(&txn).await?;
     txn.commit().await?;
     Ok(to_dto(model))
 }
