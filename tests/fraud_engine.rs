@@ -278,3 +278,20 @@ on_both_databases!(
     rulesets_publish_and_roll_back_on_every_instance,
     list_changes_reach_every_instance_and_entries_expire,
 );
+
+/// A payment counted in Redis whose ingest then failed is taken back, so the retry counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_ingest_takes_its_redis_velocity_back() {
+    let app = TestApp::spawn(Backend::Sqlite, &[("REDIS_URL", REDIS_TEST_URL)]).await;
+    let engine = &app.state.fraud;
+    let subject = Subject { card: format!("fp_undo_{}", Utc::now().timestamp_micros()), email: "undo@example.com".into(), ip: "192.0.2.9".into(), merchant: 2 };
+    let now = Utc::now();
+    let db = app.state.db.primary();
+    let first = engine.velocity.record(db, &subject, 700, now).await.unwrap();
+    assert_eq!(first["card_count_1h"], json!(0));
+    engine.velocity.undo(&subject, 700, now).await;
+    let retry = engine.velocity.record(db, &subject, 700, now).await.unwrap();
+    assert_eq!((retry["card_count_1h"].clone(), retry["card_sum_usd_1h"].clone()), (json!(0), json!(0.0)), "the failed attempt no longer counts");
+    let next = engine.velocity.record(db, &subject, 700, now).await.unwrap();
+    assert_eq!((next["card_count_1h"].clone(), next["card_sum_usd_1h"].clone()), (json!(1), json!(7.0)));
+}

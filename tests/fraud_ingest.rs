@@ -36,6 +36,12 @@ async fn post(app: &TestApp, key: Option<&str>, path: &str, body: &Value, idempo
     (status, headers, body)
 }
 
+async fn other_merchants_product(app: &TestApp) -> i64 {
+    use vetted::server::db::entities::product;
+    let theirs = product::Entity::find().filter(product::Column::MerchantId.ne(1)).one(app.state.db.primary()).await.unwrap().unwrap();
+    theirs.id as i64
+}
+
 async fn transaction_count(app: &TestApp) -> u64 {
     transaction::Entity::find().count(app.state.db.primary()).await.unwrap()
 }
@@ -77,6 +83,14 @@ async fn refuses_bad_callers_and_bad_input_and_changes_nothing(backend: Backend)
     let (status, _, _) = post(&app, Some(&key), "/api/v1/transactions", &sale("a1"), Some("bad key with spaces")).await;
     assert_eq!(status, 422);
 
+    // A product that does not exist, or is another merchant's, is a field error, not a 500.
+    for product_id in [999_999, other_merchants_product(&app).await] {
+        let mut foreign = sale("a1");
+        foreign["product_id"] = json!(product_id);
+        let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions", &foreign, None).await;
+        assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (422, Some("product_id")), "{body}");
+    }
+
     assert_eq!(transaction_count(&app).await, before, "refused requests store nothing");
 
     // A revoked key stops working at once.
@@ -91,7 +105,21 @@ async fn decides_explains_and_stores(backend: Backend) {
     let key = api_key(&app).await;
 
     // An ordinary sale: allowed, stored as succeeded with its decision.
-    let (status, headers, allowed) = post(&app, Some(&key), "/api/v1/transactions", &sale("ok1"), None).await;
+    let mut with_product = sale("ok1");
+    let own_product = {
+        use vetted::server::db::entities::product;
+        product::Entity::find().filter(product::Column::MerchantId.eq(1)).one(app.state.db.primary()).await.unwrap().unwrap().id
+    };
+    with_product["product_id"] = json!(own_product);
+    // The scheme name is case-insensitive.
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/transactions"))
+        .header("Authorization", format!("bearer {key}"))
+        .json(&with_product)
+        .send()
+        .await
+        .unwrap();
+    let (status, headers, allowed) = (response.status().as_u16(), response.headers().clone(), response.json::<Value>().await.unwrap());
     assert_eq!(status, 201, "{allowed}");
     assert!(headers.get("idempotent-replayed").is_none());
     assert_eq!(allowed["outcome"], "allow");
@@ -171,6 +199,17 @@ async fn a_thousand_concurrent_duplicates_create_one_transaction(backend: Backen
     let rows = transaction::Entity::find().filter(transaction::Column::ExternalId.eq("dup1")).count(app.state.db.primary()).await.unwrap();
     assert_eq!(rows, 1);
     assert_eq!(decision::Entity::find().count(app.state.db.primary()).await.unwrap(), 1);
+
+    // Retries without an Idempotency-Key meet the (merchant, external_id) claim instead.
+    let body = sale("dup2");
+    let requests = (0..200).map(|_| {
+        let request = client.post(app.url("/api/v1/transactions")).bearer_auth(&key).json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    assert_eq!((statuses.iter().filter(|s| **s == 201).count(), statuses.iter().filter(|s| **s == 200).count()), (1, 199));
+    let rows = transaction::Entity::find().filter(transaction::Column::ExternalId.eq("dup2")).count(app.state.db.primary()).await.unwrap();
+    assert_eq!(rows, 1);
 }
 
 async fn batches_are_validated_whole_and_decided_per_item(backend: Backend) {

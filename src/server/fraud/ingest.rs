@@ -26,7 +26,7 @@ use super::rules::{Action, Facts, MerchantFacts, RuleEffect, RuleMode, RuleOutco
 use super::velocity::Subject;
 use crate::app::dto::TransactionStatus;
 use crate::server::cache::Cache;
-use crate::server::db::entities::{case, decision, ingest_request, merchant, transaction};
+use crate::server::db::entities::{case, decision, ingest_request, merchant, product, transaction};
 
 pub const MAX_BATCH: usize = 1000;
 /// Merchant facts (age, volume, dispute rate) change slowly; a minute is fresh enough.
@@ -268,6 +268,8 @@ pub struct DecisionResponse {
 pub enum IngestError {
     #[error("merchant {0} does not exist")]
     UnknownMerchant(i32),
+    #[error("product {product_id} is not a product of merchant {merchant_id}")]
+    UnknownProduct { product_id: i32, merchant_id: i32 },
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("external_id {0:?} was already used for a different transaction of this merchant")]
@@ -307,8 +309,14 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
         }
     }
     let merchant = merchant_facts(db, cache, input.merchant_id).await?.ok_or(IngestError::UnknownMerchant(input.merchant_id))?;
+    if let Some(product_id) = input.product_id {
+        let owner = product::Entity::find_by_id(product_id).one(db).await?.map(|p| p.merchant_id);
+        if owner != Some(input.merchant_id) {
+            return Err(IngestError::UnknownProduct { product_id, merchant_id: input.merchant_id });
+        }
+    }
     let loaded = engine.current().await?;
-    let now = Utc::now();
+    let claimed_at = Utc::now();
 
     let txn = db.begin().await?;
     let claim = ingest_request::ActiveModel {
@@ -319,7 +327,7 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
         request_hash: Set(hash.clone()),
         transaction_id: Set(None),
         response: Set(None),
-        created_at: Set(now),
+        created_at: Set(claimed_at),
         ..Default::default()
     };
     let claimed = ingest_request::Entity::insert(claim)
@@ -336,10 +344,18 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
         }
     };
 
+    // The time of the decision is taken once the claim is ours (it may have waited on a duplicate),
+    // so velocity buckets follow the order in which payments are counted.
+    let now = Utc::now();
     let amount_usd = currency::to_usd(input.amount, &input.currency);
+    let amount_usd_cents = (amount_usd * 100.0).round() as i64;
     let email_domain = input.buyer_email.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
     let subject = Subject { card: input.card_fingerprint.clone(), email: input.buyer_email.clone(), ip: input.buyer_ip.clone(), merchant: input.merchant_id };
-    let velocity = engine.velocity.record(&txn, &subject, (amount_usd * 100.0).round() as i64, now).await;
+    let velocity = engine.velocity.record(&txn, &subject, amount_usd_cents, now).await;
+    // Redis is outside the database transaction: if the ingest fails from here on, the count is
+    // taken back so the client's retry is not counted twice.
+    let counted_in_redis = velocity.is_ok() && matches!(engine.velocity, super::velocity::Velocity::Redis(_));
+    let stored: Result<(DecisionResponse, &'static str), IngestError> = async move {
     let mut facts = Facts {
         transaction: TransactionFacts {
             amount: currency::to_major(input.amount, &input.currency),
@@ -470,6 +486,18 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
     .exec(&txn)
     .await?;
     txn.commit().await?;
+    Ok((response, outcome))
+    }
+    .await;
+    let (response, outcome) = match stored {
+        Ok(stored) => stored,
+        Err(err) => {
+            if counted_in_redis {
+                engine.velocity.undo(&subject, amount_usd_cents, now).await;
+            }
+            return Err(err);
+        }
+    };
     metrics::counter!("vetted_fraud_decisions_total", "outcome" => outcome).increment(1);
     metrics::histogram!("vetted_fraud_decision_seconds").record(started.elapsed().as_secs_f64());
     Ok(Ingested { response, replayed: false })

@@ -148,6 +148,34 @@ impl Velocity {
     }
 }
 
+const REDIS_UNDO_SCRIPT: &str = r#"
+local now = tonumber(ARGV[1])
+local amount = tonumber(ARGV[2])
+local windows = {{300, 12}, {3600, 24}, {21600, 28}}
+for _, key in ipairs(KEYS) do
+  for w, spec in ipairs(windows) do
+    local current = math.floor(now / spec[1])
+    redis.call('HINCRBY', key, 'c' .. w .. ':' .. current, -1)
+    redis.call('HINCRBY', key, 's' .. w .. ':' .. current, -amount)
+  end
+end
+return {}
+"#;
+
+impl Velocity {
+    /// Takes back a payment [`record`](Velocity::record)ed in Redis whose ingest then failed.
+    /// (In the database the transaction's rollback does it.)
+    pub async fn undo(&self, subject: &Subject, amount_usd_cents: i64, now: DateTime<Utc>) {
+        if let Velocity::Redis(redis) = self {
+            let key_names: Vec<String> = subject.keys().iter().map(|(_, k)| format!("velocity:{k}")).collect();
+            if redis.run_script(&redis::Script::new(REDIS_UNDO_SCRIPT), &key_names, &[now.timestamp(), amount_usd_cents]).await.is_none() {
+                metrics::counter!("vetted_fraud_velocity_undo_failed_total").increment(1);
+                tracing::warn!("could not take back the velocity of a failed ingest");
+            }
+        }
+    }
+}
+
 /// `?` placeholders for SQLite, `$n` for PostgreSQL.
 fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {

@@ -82,6 +82,10 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>, fields: Vec
 
 fn ingest_error(err: IngestError) -> (StatusCode, ApiError) {
     let (status, code) = match &err {
+        IngestError::UnknownProduct { .. } => {
+            let field = FieldError { field: "product_id".into(), message: err.to_string() };
+            return (StatusCode::UNPROCESSABLE_ENTITY, ApiError { code: "validation_failed".into(), message: "The transaction has invalid fields.".into(), fields: vec![field] });
+        }
         IngestError::UnknownMerchant(_) => (StatusCode::NOT_FOUND, "unknown_merchant"),
         IngestError::IdempotencyKeyReused => (StatusCode::CONFLICT, "idempotency_key_reused"),
         IngestError::ExternalIdReused(_) => (StatusCode::CONFLICT, "external_id_reused"),
@@ -108,7 +112,9 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<api_key::
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .ok_or_else(|| unauthorized("Send an API key as `Authorization: Bearer <key>`."))?;
     match api_keys::authenticate(state.db.primary(), token.trim(), Utc::now()).await {
         Ok(Some(key)) => Ok(key),
