@@ -2,7 +2,7 @@
 //! OpenAPI schemas (tests/paypal-contract, copied unchanged from PayPal).
 mod common;
 
-use common::assert_matches_schema;
+use common::{assert_matches_schema, sim_token as token};
 
 use std::time::Duration;
 
@@ -34,19 +34,6 @@ fn client(base_url: &str) -> PaypalClient {
     })
 }
 
-async fn token(http: &reqwest::Client, base: &str) -> String {
-    let body: Value = http
-        .post(format!("{base}/v1/oauth2/token"))
-        .basic_auth(simulator::SIM_CLIENT_ID, Some(simulator::SIM_CLIENT_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
 
 fn assertion(merchant: &str) -> String {
     use base64::Engine;

@@ -104,17 +104,11 @@ async fn webhook_messages_follow_paypal_schemas() {
     set_knobs(&app, json!({ "drop_webhooks": true })).await;
     let event = open_dispute(&app, "12.34").await["event"].clone();
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/v1/oauth2/token", app.sim_url))
-        .basic_auth(vetted::server::paypal::simulator::SIM_CLIENT_ID, Some(vetted::server::paypal::simulator::SIM_CLIENT_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap();
+    let token = common::sim_token(&http, &app.sim_url).await;
+    let verify = |request: &vetted::server::paypal::wire::VerifyWebhookSignature| {
+        let sent = http.post(format!("{}/v1/notifications/verify-webhook-signature", app.sim_url)).bearer_auth(&token).json(request).send();
+        async move { sent.await.unwrap().json::<Value>().await.unwrap() }
+    };
     let time = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let request = vetted::server::paypal::wire::VerifyWebhookSignature {
         auth_algo: "SHA256withRSA".into(),
@@ -126,35 +120,17 @@ async fn webhook_messages_follow_paypal_schemas() {
         webhook_event: serde_json::value::RawValue::from_string(event.to_string()).unwrap(),
     };
     assert_matches_schema("notifications_webhooks_v1.json", "verify_webhook_signature", &serde_json::to_value(&request).unwrap());
-    let verified: Value = http
-        .post(format!("{}/v1/notifications/verify-webhook-signature", app.sim_url))
-        .bearer_auth(token)
-        .json(&request)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verified = verify(&request).await;
     assert_matches_schema("notifications_webhooks_v1.json", "verify_webhook_signature_response", &verified);
     assert_eq!(verified["verification_status"], "SUCCESS");
     // The same event with its bytes changed (pretty-printed) no longer verifies.
     let mut reencoded = request.clone();
     reencoded.webhook_event = serde_json::value::RawValue::from_string(serde_json::to_string_pretty(&serde_json::from_str::<Value>(request.webhook_event.get()).unwrap()).unwrap()).unwrap();
-    let refused: Value = http
-        .post(format!("{}/v1/notifications/verify-webhook-signature", app.sim_url))
-        .bearer_auth(token)
-        .json(&reencoded)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let refused = verify(&reencoded).await;
     assert_eq!(refused["verification_status"], "FAILURE");
     let list: Value = http
         .get(format!("{}/v1/notifications/webhooks-events?page_size=10", app.sim_url))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()

@@ -252,3 +252,18 @@ pub fn assert_matches_schema(document: &str, schema: &str, instance: &serde_json
     assert!(errors.is_empty(), "{schema} violations: {errors:#?}\n{instance:#}");
 }
 
+
+/// An access token from a PayPal simulator at `base`.
+pub async fn sim_token(http: &reqwest::Client, base: &str) -> String {
+    let body: serde_json::Value = http
+        .post(format!("{base}/v1/oauth2/token"))
+        .basic_auth(simulator::SIM_CLIENT_ID, Some(simulator::SIM_CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}

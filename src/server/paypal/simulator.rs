@@ -717,22 +717,11 @@ pub mod webhooks {
         sent.map_or(0, |r| r.status().as_u16())
     }
 
-    #[derive(Debug, Deserialize)]
-    pub struct VerifyRequest {
-        pub auth_algo: String,
-        pub cert_url: String,
-        pub transmission_id: String,
-        pub transmission_sig: String,
-        pub transmission_time: String,
-        pub webhook_id: String,
-        pub webhook_event: Box<serde_json::value::RawValue>,
-    }
-
     pub async fn verify_signature(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: String) -> Response {
         if let Err(denied) = authorize(&sim, &headers) {
             return denied;
         }
-        let Ok(request) = serde_json::from_str::<VerifyRequest>(&body) else {
+        let Ok(request) = serde_json::from_str::<super::super::wire::VerifyWebhookSignature>(&body) else {
             return paypal_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates schema.");
         };
         let expected = signature(&request.transmission_id, &request.transmission_time, &request.webhook_id, request.webhook_event.get());

@@ -110,7 +110,7 @@ pub struct MerchantIntegration {
 }
 
 /// `POST /v1/notifications/verify-webhook-signature`: the headers PayPal sent and the event.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 pub struct VerifyWebhookSignature {
     pub auth_algo: String,
     pub cert_url: String,
