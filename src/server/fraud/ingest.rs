@@ -564,7 +564,7 @@ struct VolumeRow {
 async fn lifetime_volume_usd(db: &impl ConnectionTrait, merchant_id: i32) -> Result<f64, sea_orm::DbErr> {
     use sea_orm::FromQueryResult;
     let sql = "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) AS total FROM transactions WHERE merchant_id = ? AND status IN ('succeeded', 'refunded') GROUP BY currency";
-    let stmt = super::velocity::sql_statement(db.get_database_backend(), sql, vec![merchant_id.into()]);
+    let stmt = crate::server::db::statement(db.get_database_backend(), sql, vec![merchant_id.into()]);
     let rows = VolumeRow::find_by_statement(stmt).all(db).await?;
     Ok(rows.iter().map(|r| currency::to_usd(r.total, &r.currency)).sum())
 }
@@ -579,7 +579,7 @@ async fn dispute_rate(db: &impl ConnectionTrait, merchant_id: i32, now: DateTime
     use sea_orm::FromQueryResult;
     let since = now - chrono::Duration::days(90);
     let backend = db.get_database_backend();
-    let count = |sql: &str| super::velocity::sql_statement(backend, sql, vec![merchant_id.into(), since.into()]);
+    let count = |sql: &str| crate::server::db::statement(backend, sql, vec![merchant_id.into(), since.into()]);
     let disputes = CountRow::find_by_statement(count("SELECT COUNT(*) AS n FROM disputes WHERE merchant_id = ? AND opened_at >= ?")).one(db).await?.map_or(0, |r| r.n);
     let payments = CountRow::find_by_statement(count("SELECT COUNT(*) AS n FROM transactions WHERE merchant_id = ? AND created_at >= ?")).one(db).await?.map_or(0, |r| r.n);
     Ok(if payments == 0 { 0.0 } else { disputes as f64 / payments as f64 })

@@ -14,7 +14,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, Value};
+
+use crate::server::db::statement;
 use sha2::{Digest, Sha256};
 
 use crate::server::cache::RedisCache;
@@ -176,27 +178,6 @@ impl Velocity {
     }
 }
 
-/// `?` placeholders for SQLite, `$n` for PostgreSQL.
-fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = match backend {
-        DbBackend::Postgres => {
-            let mut n = 0;
-            sql.chars()
-                .flat_map(|c| {
-                    if c == '?' {
-                        n += 1;
-                        format!("${n}").chars().collect::<Vec<_>>()
-                    } else {
-                        vec![c]
-                    }
-                })
-                .collect()
-        }
-        _ => sql.to_string(),
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
 async fn record_in_database(db: &impl ConnectionTrait, keys: &[(&'static str, String); 4], amount: i64, now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
     let backend = db.get_database_backend();
     // The current buckets first: the upsert takes their row locks (PostgreSQL) or the write
@@ -272,8 +253,4 @@ pub async fn prune_database(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Re
         deleted += db.execute_raw(statement(backend, sql, vec![(granularity as i32).into(), oldest_kept.into()])).await?.rows_affected();
     }
     Ok(deleted)
-}
-
-pub(crate) fn sql_statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    statement(backend, sql, values)
 }

@@ -257,13 +257,13 @@ struct CursorRow {
 
 async fn read_cursor(db: &DatabaseConnection) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
     use sea_orm::FromQueryResult;
-    let stmt = crate::server::fraud::velocity::sql_statement(db.get_database_backend(), "SELECT position FROM job_cursors WHERE name = ?", vec![CURSOR.into()]);
+    let stmt = crate::server::db::statement(db.get_database_backend(), "SELECT position FROM job_cursors WHERE name = ?", vec![CURSOR.into()]);
     Ok(CursorRow::find_by_statement(stmt).one(db).await?.map(|r| r.position))
 }
 
 async fn write_cursor(db: &DatabaseConnection, at: DateTime<Utc>) -> Result<(), sea_orm::DbErr> {
     let sql = "INSERT INTO job_cursors (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position";
-    db.execute_raw(crate::server::fraud::velocity::sql_statement(db.get_database_backend(), sql, vec![CURSOR.into(), at.into()])).await?;
+    db.execute_raw(crate::server::db::statement(db.get_database_backend(), sql, vec![CURSOR.into(), at.into()])).await?;
     Ok(())
 }
 
