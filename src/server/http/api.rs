@@ -123,6 +123,18 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<api_key::
     }
 }
 
+/// Every ingest route starts here: the caller's key first (a 401 before anything about the
+/// body), then the body within its limit (a 413 in the API's error shape).
+async fn authenticated_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<(api_key::Model, Bytes), Response> {
+    let key = authenticate(state, headers).await?;
+    Ok((key, body_or_413(body, limit)?))
+}
+
 fn body_or_413(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, Response> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -163,12 +175,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
     )
 )]
 pub async fn create_transaction(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let key = match authenticate(&state, &headers).await {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
-    let body = match body_or_413(body, MAX_TRANSACTION_BODY) {
-        Ok(body) => body,
+    let (key, body) = match authenticated_body(&state, &headers, body, MAX_TRANSACTION_BODY).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let idempotency_key = match idempotency_key(&headers) {
@@ -221,12 +229,8 @@ pub struct BatchResponse {
     )
 )]
 pub async fn create_batch(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let key = match authenticate(&state, &headers).await {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
-    let body = match body_or_413(body, MAX_BATCH_BODY) {
-        Ok(body) => body,
+    let (key, body) = match authenticated_body(&state, &headers, body, MAX_BATCH_BODY).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let inputs = match ingest::decode_batch(&body) {
