@@ -3,7 +3,7 @@ pub mod entities;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value};
 
 use migration::{Migrator, MigratorTrait};
 
@@ -97,6 +97,17 @@ mod tests {
         assert_eq!(sqlite_file_path("sqlite::memory:"), None);
         assert_eq!(sqlite_file_path("postgres://x/y"), None);
     }
+}
+
+/// `INSERT INTO table (columns) VALUES (…), (…) tail`: many rows in one statement, with `tail`
+/// for `ON CONFLICT …` and `RETURNING …`; the rows the statement returned.
+pub async fn insert_rows(db: &impl ConnectionTrait, table: &str, columns: &[&str], rows: Vec<Vec<Value>>, tail: &str) -> Result<Vec<QueryResult>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    let sql = format!("INSERT INTO {table} ({}) VALUES {} {tail}", columns.join(", "), vec![row.as_str(); rows.len()].join(", "));
+    db.query_all_raw(statement(db.get_database_backend(), &sql, rows.into_iter().flatten().collect())).await
 }
 
 /// A raw statement written with `?` placeholders, as SQLite takes them; rewritten to `$1, $2, …`

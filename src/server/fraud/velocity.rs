@@ -5,10 +5,14 @@
 //! window is its buckets: the hour is the current 5-minute bucket and the 11 before it. Reading
 //! the window and adding the payment happen as one atomic step, so concurrent payments on the
 //! same card each see a different count, on one instance or many:
-//! - Redis (when configured): one Lua script per payment over one hash per key; keys expire a
-//!   week after their last use and stale buckets are pruned, so memory stays bounded.
-//! - The database otherwise: an upsert of the current buckets (which takes their row locks) and a
-//!   read of the older ones, inside the ingest's database transaction; a job deletes old buckets.
+//! - Redis (when configured): one Lua script per batch of payments over one hash per key; keys
+//!   expire a week after their last use and stale buckets are pruned, so memory stays bounded.
+//! - The database otherwise: one upsert of the current buckets for the whole batch (which takes
+//!   their row locks, in key order) and one read of the older ones, inside the batch's database
+//!   transaction; a job deletes old buckets.
+//!
+//! A batch is counted in order: each payment sees what came before it, the batch's earlier
+//! payments included — the same counts as recording them one by one.
 //!
 //! Keys are SHA-256 digests of the values: no email or IP is stored in the counters.
 use std::collections::BTreeMap;
@@ -74,91 +78,122 @@ impl std::fmt::Debug for Velocity {
     }
 }
 
+/// KEYS: four per payment (card, email, ip, merchant), payments in order; ARGV: now, then each
+/// payment's amount. Returns, per payment and key, (count, sum) for each window before it.
 const REDIS_SCRIPT: &str = r#"
 local now = tonumber(ARGV[1])
-local amount = tonumber(ARGV[2])
 local windows = {{300, 12}, {3600, 24}, {21600, 28}}
 local out = {}
-for _, key in ipairs(KEYS) do
-  for w, spec in ipairs(windows) do
-    local size, n = spec[1], spec[2]
-    local current = math.floor(now / size)
-    local fields = {}
-    for b = current - n + 1, current do
-      fields[#fields + 1] = 'c' .. w .. ':' .. b
-      fields[#fields + 1] = 's' .. w .. ':' .. b
+for p = 2, #ARGV do
+  local amount = tonumber(ARGV[p])
+  for k = 1, 4 do
+    local key = KEYS[(p - 2) * 4 + k]
+    for w, spec in ipairs(windows) do
+      local size, n = spec[1], spec[2]
+      local current = math.floor(now / size)
+      local fields = {}
+      for b = current - n + 1, current do
+        fields[#fields + 1] = 'c' .. w .. ':' .. b
+        fields[#fields + 1] = 's' .. w .. ':' .. b
+      end
+      local values = redis.call('HMGET', key, unpack(fields))
+      local count, sum = 0, 0
+      for j = 1, #values, 2 do
+        count = count + (tonumber(values[j]) or 0)
+        sum = sum + (tonumber(values[j + 1]) or 0)
+      end
+      out[#out + 1] = count
+      out[#out + 1] = sum
+      redis.call('HINCRBY', key, 'c' .. w .. ':' .. current, 1)
+      redis.call('HINCRBY', key, 's' .. w .. ':' .. current, amount)
     end
-    local values = redis.call('HMGET', key, unpack(fields))
-    local count, sum = 0, 0
-    for j = 1, #values, 2 do
-      count = count + (tonumber(values[j]) or 0)
-      sum = sum + (tonumber(values[j + 1]) or 0)
-    end
-    out[#out + 1] = count
-    out[#out + 1] = sum
-    redis.call('HINCRBY', key, 'c' .. w .. ':' .. current, 1)
-    redis.call('HINCRBY', key, 's' .. w .. ':' .. current, amount)
-  end
-  -- A live hash holds at most 128 fields; beyond that, drop buckets that left their window.
-  if redis.call('HLEN', key) > 128 then
-    for _, field in ipairs(redis.call('HKEYS', key)) do
-      local w, b = string.match(field, '^%a(%d):(%-?%d+)$')
-      local spec = windows[tonumber(w)]
-      if spec and tonumber(b) <= math.floor(now / spec[1]) - spec[2] then
-        redis.call('HDEL', key, field)
+    -- A live hash holds at most 128 fields; beyond that, drop buckets that left their window.
+    if redis.call('HLEN', key) > 128 then
+      for _, field in ipairs(redis.call('HKEYS', key)) do
+        local w, b = string.match(field, '^%a(%d):(%-?%d+)$')
+        local spec = windows[tonumber(w)]
+        if spec and tonumber(b) <= math.floor(now / spec[1]) - spec[2] then
+          redis.call('HDEL', key, field)
+        end
       end
     end
+    redis.call('EXPIRE', key, 7 * 86400 + 21600)
   end
-  redis.call('EXPIRE', key, 7 * 86400 + 21600)
 end
 return out
 "#;
 
+/// One payment to count: who paid, and how many US cents.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    pub subject: Subject,
+    pub amount_usd_cents: i64,
+}
+
+/// What one payment saw: `card_count_1h`, `card_sum_usd_1h`, … as the rule context names them.
+pub type Counts = BTreeMap<String, serde_json::Value>;
+
+const NUMBERS_PER_PAYMENT: usize = DIMENSIONS.len() * WINDOWS.len() * 2;
+
 impl Velocity {
     /// Adds one payment of `amount_usd_cents` at `now` and returns the counts and sums from
-    /// before it, keyed as the rule context names them. `db` is the ingest's transaction.
-    pub async fn record(
-        &self,
-        db: &impl ConnectionTrait,
-        subject: &Subject,
-        amount_usd_cents: i64,
-        now: DateTime<Utc>,
-    ) -> Result<BTreeMap<String, serde_json::Value>, VelocityError> {
-        let keys = subject.keys();
+    /// before it. `db` is the ingest's transaction.
+    pub async fn record(&self, db: &impl ConnectionTrait, subject: &Subject, amount_usd_cents: i64, now: DateTime<Utc>) -> Result<Counts, VelocityError> {
+        let payment = Payment { subject: subject.clone(), amount_usd_cents };
+        Ok(self.record_all(db, std::slice::from_ref(&payment), now).await?.remove(0))
+    }
+
+    /// Adds several payments at `now`, in order, as one atomic step: each sees the ones before
+    /// it, and concurrent callers see all of them or none. `db` is the ingest's transaction.
+    pub async fn record_all(&self, db: &impl ConnectionTrait, payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<Counts>, VelocityError> {
+        if payments.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<[(&'static str, String); 4]> = payments.iter().map(|p| p.subject.keys()).collect();
         let numbers = match self {
             Velocity::Redis(redis) => {
                 let script = redis::Script::new(REDIS_SCRIPT);
-                let key_names: Vec<String> = keys.iter().map(|(_, k)| format!("velocity:{k}")).collect();
+                let key_names: Vec<String> = keys.iter().flatten().map(|(_, k)| format!("velocity:{k}")).collect();
+                let args: Vec<i64> = std::iter::once(now.timestamp()).chain(payments.iter().map(|p| p.amount_usd_cents)).collect();
                 redis
-                    .run_script(&script, &key_names, &[now.timestamp(), amount_usd_cents])
+                    .run_script(&script, &key_names, &args)
                     .await
-                    .filter(|numbers| numbers.len() == keys.len() * WINDOWS.len() * 2)
+                    .filter(|numbers| numbers.len() == payments.len() * NUMBERS_PER_PAYMENT)
                     .ok_or(VelocityError::Unavailable)?
             }
-            Velocity::Database => record_in_database(db, &keys, amount_usd_cents, now).await?,
+            Velocity::Database => record_in_database(db, &keys, payments, now).await?,
         };
-        let mut out = BTreeMap::new();
-        let mut at = 0;
-        for (dimension, _) in &keys {
-            for (window, _, _) in WINDOWS {
-                out.insert(format!("{dimension}_count_{window}"), serde_json::json!(numbers[at]));
-                out.insert(format!("{dimension}_sum_usd_{window}"), serde_json::json!(numbers[at + 1] as f64 / 100.0));
-                at += 2;
-            }
-        }
-        Ok(out)
+        Ok(numbers
+            .chunks(NUMBERS_PER_PAYMENT)
+            .zip(&keys)
+            .map(|(numbers, keys)| {
+                let mut out = Counts::new();
+                let mut at = 0;
+                for (dimension, _) in keys {
+                    for (window, _, _) in WINDOWS {
+                        out.insert(format!("{dimension}_count_{window}"), serde_json::json!(numbers[at]));
+                        out.insert(format!("{dimension}_sum_usd_{window}"), serde_json::json!(numbers[at + 1] as f64 / 100.0));
+                        at += 2;
+                    }
+                }
+                out
+            })
+            .collect())
     }
 }
 
 const REDIS_UNDO_SCRIPT: &str = r#"
 local now = tonumber(ARGV[1])
-local amount = tonumber(ARGV[2])
 local windows = {{300, 12}, {3600, 24}, {21600, 28}}
-for _, key in ipairs(KEYS) do
-  for w, spec in ipairs(windows) do
-    local current = math.floor(now / spec[1])
-    redis.call('HINCRBY', key, 'c' .. w .. ':' .. current, -1)
-    redis.call('HINCRBY', key, 's' .. w .. ':' .. current, -amount)
+for p = 2, #ARGV do
+  local amount = tonumber(ARGV[p])
+  for k = 1, 4 do
+    local key = KEYS[(p - 2) * 4 + k]
+    for w, spec in ipairs(windows) do
+      local current = math.floor(now / spec[1])
+      redis.call('HINCRBY', key, 'c' .. w .. ':' .. current, -1)
+      redis.call('HINCRBY', key, 's' .. w .. ':' .. current, -amount)
+    end
   end
 end
 return {}
@@ -168,76 +203,91 @@ impl Velocity {
     /// Takes back a payment [`record`](Velocity::record)ed in Redis whose ingest then failed.
     /// (In the database the transaction's rollback does it.)
     pub async fn undo(&self, subject: &Subject, amount_usd_cents: i64, now: DateTime<Utc>) {
-        if let Velocity::Redis(redis) = self {
-            let key_names: Vec<String> = subject.keys().iter().map(|(_, k)| format!("velocity:{k}")).collect();
-            if redis.run_script(&redis::Script::new(REDIS_UNDO_SCRIPT), &key_names, &[now.timestamp(), amount_usd_cents]).await.is_none() {
-                metrics::counter!("vetted_fraud_velocity_undo_failed_total").increment(1);
-                tracing::warn!("could not take back the velocity of a failed ingest");
+        self.undo_all(&[Payment { subject: subject.clone(), amount_usd_cents }], now).await
+    }
+
+    /// Takes back payments [`record_all`](Velocity::record_all)ed in Redis at `now`.
+    pub async fn undo_all(&self, payments: &[Payment], now: DateTime<Utc>) {
+        if let (Velocity::Redis(redis), false) = (self, payments.is_empty()) {
+            let key_names: Vec<String> = payments.iter().flat_map(|p| p.subject.keys()).map(|(_, k)| format!("velocity:{k}")).collect();
+            let args: Vec<i64> = std::iter::once(now.timestamp()).chain(payments.iter().map(|p| p.amount_usd_cents)).collect();
+            if redis.run_script(&redis::Script::new(REDIS_UNDO_SCRIPT), &key_names, &args).await.is_none() {
+                metrics::counter!("vetted_fraud_velocity_undo_failed_total").increment(payments.len() as u64);
+                tracing::warn!(payments = payments.len(), "could not take back the velocity of a failed ingest");
             }
         }
     }
 }
 
-async fn record_in_database(db: &impl ConnectionTrait, keys: &[(&'static str, String); 4], amount: i64, now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
+async fn record_in_database(db: &impl ConnectionTrait, keys: &[[(&'static str, String); 4]], payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
     let backend = db.get_database_backend();
-    // The current buckets first: the upsert takes their row locks (PostgreSQL) or the write
-    // lock (SQLite), so a concurrent payment on the same key waits and then sees this one.
-    // Rows in a fixed order (sorted keys) so two payments never wait on each other in a cycle.
-    let mut rows: Vec<(String, i32, i64)> = Vec::new();
-    for (_, key) in keys {
-        for (granularity, (_, size, _)) in WINDOWS.iter().enumerate() {
-            rows.push((key.clone(), granularity as i32, now.timestamp().div_euclid(*size)));
+    let current_bucket = |granularity: usize| now.timestamp().div_euclid(WINDOWS[granularity].1);
+    // What the payments add to each current bucket, all together.
+    let mut added: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
+    for (payment, keys) in payments.iter().zip(keys) {
+        for (_, key) in keys {
+            for granularity in 0..WINDOWS.len() {
+                let total = added.entry((key.clone(), granularity as i32)).or_default();
+                total.0 += 1;
+                total.1 += payment.amount_usd_cents;
+            }
         }
     }
-    rows.sort();
-    let placeholders = vec!["(?, ?, ?, 1, ?)"; rows.len()].join(", ");
-    let mut values = Vec::new();
-    for (key, granularity, bucket) in &rows {
-        values.extend([key.clone().into(), (*granularity).into(), (*bucket).into(), amount.into()]);
+    // The current buckets first: the upsert takes their row locks (PostgreSQL) or the write
+    // lock (SQLite), so a concurrent payment on the same key waits and then sees these. Rows in
+    // a fixed order (sorted keys) so two writers never wait on each other in a cycle.
+    let placeholders = vec!["(?, ?, ?, ?, ?)"; added.len()].join(", ");
+    let mut values: Vec<Value> = Vec::with_capacity(added.len() * 5);
+    for ((key, granularity), (count, sum)) in &added {
+        values.extend([key.clone().into(), (*granularity).into(), current_bucket(*granularity as usize).into(), (*count).into(), (*sum).into()]);
     }
     let upsert = format!(
         "INSERT INTO velocity_buckets (key, granularity, bucket, count, sum_usd_cents) VALUES {placeholders} \
-         ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + 1, \
+         ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + excluded.count, \
          sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents \
          RETURNING key, granularity, count, sum_usd_cents"
     );
-    let mut totals: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
+    // Per (key, window): the total before the first of these payments.
+    let mut before: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
     for row in db.query_all_raw(statement(backend, &upsert, values)).await? {
         let key: String = row.try_get("", "key")?;
         let granularity: i32 = row.try_get("", "granularity")?;
         let count: i64 = row.try_get("", "count")?;
         let sum: i64 = row.try_get("", "sum_usd_cents")?;
-        // Before this payment: the bucket less the one just added.
-        totals.insert((key, granularity), (count - 1, sum - amount));
+        let (added_count, added_sum) = added.get(&(key.clone(), granularity)).copied().unwrap_or_default();
+        before.insert((key, granularity), (count - added_count, sum - added_sum));
     }
-    // Then the older buckets of each window: every bucket row of the four keys (at most 64
-    // each, fewer once pruned), summed here. `key IN (…)` is a range scan of the primary key;
-    // an OR of per-window conditions made PostgreSQL's generic plan scan the whole table.
-    let older = format!(
-        "SELECT key, granularity, bucket, count, sum_usd_cents FROM velocity_buckets WHERE key IN ({})",
-        vec!["?"; keys.len()].join(", ")
-    );
-    let values: Vec<Value> = keys.iter().map(|(_, key)| key.clone().into()).collect();
+    // Then the older buckets of each window: every bucket row of the keys (at most 64 each,
+    // fewer once pruned), summed here. `key IN (…)` is a range scan of the primary key; an OR
+    // of per-window conditions made PostgreSQL's generic plan scan the whole table.
+    let distinct: Vec<&String> = added.keys().map(|(key, _)| key).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let older = format!("SELECT key, granularity, bucket, count, sum_usd_cents FROM velocity_buckets WHERE key IN ({})", vec!["?"; distinct.len()].join(", "));
+    let values: Vec<Value> = distinct.iter().map(|key| (*key).clone().into()).collect();
     for row in db.query_all_raw(statement(backend, &older, values)).await? {
         let key: String = row.try_get("", "key")?;
         let granularity: i32 = row.try_get("", "granularity")?;
         let bucket: i64 = row.try_get("", "bucket")?;
-        let Some((_, size, buckets)) = WINDOWS.get(granularity as usize) else { continue };
-        let current = now.timestamp().div_euclid(*size);
+        let Some((_, _, buckets)) = WINDOWS.get(granularity as usize) else { continue };
+        let current = current_bucket(granularity as usize);
         if bucket <= current - buckets || bucket >= current {
             continue; // outside the window, or the current bucket (counted above)
         }
         let count: i64 = row.try_get("", "count")?;
         let sum: i64 = row.try_get("", "sum_usd_cents")?;
-        let total = totals.entry((key, granularity)).or_default();
+        let total = before.entry((key, granularity)).or_default();
         total.0 += count;
         total.1 += sum;
     }
-    let mut numbers = Vec::new();
-    for (_, key) in keys {
-        for granularity in 0..WINDOWS.len() as i32 {
-            let (count, sum) = totals.get(&(key.clone(), granularity)).copied().unwrap_or_default();
-            numbers.extend([count, sum]);
+    // Each payment sees the totals plus the payments before it in the list.
+    let mut numbers = Vec::with_capacity(payments.len() * NUMBERS_PER_PAYMENT);
+    for (payment, keys) in payments.iter().zip(keys) {
+        for (_, key) in keys {
+            for granularity in 0..WINDOWS.len() as i32 {
+                let total = before.entry((key.clone(), granularity)).or_default();
+                numbers.extend([total.0, total.1]);
+                total.0 += 1;
+                total.1 += payment.amount_usd_cents;
+            }
         }
     }
     Ok(numbers)
