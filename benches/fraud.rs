@@ -291,7 +291,7 @@ async fn main() {
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let entry = format!(
-        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, in one database transaction; 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due):\n\n{http}",
+        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due):\n\n{http}",
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     );

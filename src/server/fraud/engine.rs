@@ -11,6 +11,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 use super::lists::Lists;
 use super::rules::Ruleset;
 use super::velocity::Velocity;
+use super::writer::IngestWriter;
 use super::{list_store, versions};
 use crate::server::cache::Cache;
 use crate::server::db::Db;
@@ -30,6 +31,8 @@ pub struct Loaded {
 pub struct FraudEngine {
     db: Db,
     pub velocity: Velocity,
+    /// Decides and stores ingests, those that arrive together in one database transaction.
+    pub writer: IngestWriter,
     current: RwLock<Option<Arc<Loaded>>>,
     reload: tokio::sync::Mutex<()>,
 }
@@ -47,7 +50,8 @@ impl FraudEngine {
             Some(redis) => Velocity::Redis(redis.clone()),
             None => Velocity::Database,
         };
-        FraudEngine { db, velocity, current: RwLock::new(None), reload: tokio::sync::Mutex::new(()) }
+        let writer = IngestWriter::new(db.primary().clone(), velocity.clone());
+        FraudEngine { db, velocity, writer, current: RwLock::new(None), reload: tokio::sync::Mutex::new(()) }
     }
 
     /// The current rules and lists, loading them on first use.

@@ -1,32 +1,29 @@
 //! Ingest: a transaction comes in, is decided, and is stored with its decision — exactly once.
 //!
-//! Exactly once: the first thing written, inside the ingest's database transaction, is the
+//! Exactly once: the first thing written, inside the database transaction that stores it, is the
 //! idempotency record, unique per (merchant, external_id) and per (API key, Idempotency-Key). A
 //! concurrent duplicate waits on that unique index (PostgreSQL) or the write lock (SQLite) until
 //! the first commits, then finds the record and returns its response. Nothing is acknowledged
-//! before the transaction, its decision, its case and the record are committed together.
+//! before the transaction, its decision, its case and the record are committed together (see
+//! [`super::writer`] for how ingests that arrive together share that database transaction).
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
-    TryInsertResult,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::currency;
-use super::engine::FraudEngine;
-use super::rules::{Action, Facts, MerchantFacts, RuleEffect, RuleMode, RuleOutcome, TransactionFacts};
-use super::velocity::Subject;
-use crate::app::dto::TransactionStatus;
+use super::engine::{FraudEngine, Loaded};
+use super::rules::{Action, Evaluation, Facts, MerchantFacts, RuleEffect, RuleMode, RuleOutcome, TransactionFacts};
+use super::velocity::{Counts, Payment, Subject};
+use super::writer::{Pending, Stored};
 use crate::server::cache::Cache;
-use crate::server::db::entities::{case, decision, ingest_request, merchant, product, transaction};
+use crate::server::db::entities::{ingest_request, merchant, product};
 
 pub const MAX_BATCH: usize = 1000;
 /// Merchant facts (age, volume, dispute rate) change slowly; a minute is fresh enough.
@@ -297,12 +294,13 @@ pub fn request_hash(input: &TransactionInput) -> String {
 }
 
 /// Decides and stores one transaction, or returns the stored decision of an earlier identical
-/// request.
+/// request. The checks run here, concurrently; deciding and storing go through the engine's
+/// writer, which commits the ingests that arrive together in one transaction.
 pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine, caller: &Caller, input: TransactionInput) -> Result<Ingested, IngestError> {
     let started = Instant::now();
     let hash = request_hash(&input);
     // A reused Idempotency-Key is answered before anything is counted. Retries by external_id
-    // alone meet the claim's unique index below and are answered from there.
+    // alone meet the claim's unique index in the writer and are answered from there.
     if caller.idempotency_key.is_some() {
         if let Some(done) = find_previous(db, caller, &input, &hash).await? {
             return Ok(done);
@@ -316,53 +314,35 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
         }
     }
     let loaded = engine.current().await?;
-    let claimed_at = Utc::now();
-
-    let txn = db.begin().await?;
-    let claim = ingest_request::ActiveModel {
-        merchant_id: Set(input.merchant_id),
-        external_id: Set(input.external_id.clone()),
-        api_key_id: Set(caller.api_key_id),
-        idempotency_key: Set(caller.idempotency_key.clone()),
-        request_hash: Set(hash.clone()),
-        transaction_id: Set(None),
-        response: Set(None),
-        created_at: Set(claimed_at),
-        ..Default::default()
-    };
-    let claimed = ingest_request::Entity::insert(claim)
-        .on_conflict(OnConflict::new().do_nothing().to_owned())
-        .try_insert()
-        .exec(&txn)
-        .await?;
-    let claim_id = match claimed {
-        TryInsertResult::Inserted(result) => result.last_insert_id,
-        TryInsertResult::Conflicted | TryInsertResult::Empty => {
-            // A duplicate committed first (we waited for it): answer with its response.
-            txn.rollback().await?;
-            return find_previous(db, caller, &input, &hash).await?.ok_or_else(|| IngestError::Database(sea_orm::DbErr::RecordNotInserted));
+    let pending = Pending { input: input.clone(), caller: caller.clone(), hash: hash.clone(), merchant, loaded, started };
+    match engine.writer.store(pending).await? {
+        Stored::Decided { response, outcome } => {
+            metrics::counter!("vetted_fraud_decisions_total", "outcome" => outcome).increment(1);
+            metrics::histogram!("vetted_fraud_decision_seconds").record(started.elapsed().as_secs_f64());
+            Ok(Ingested { response, replayed: false })
         }
-    };
+        // A duplicate was stored first (its commit is what we waited for): answer with its response.
+        Stored::Duplicate => find_previous(db, caller, &input, &hash).await?.ok_or(IngestError::Database(sea_orm::DbErr::RecordNotInserted)),
+    }
+}
 
-    // The time of the decision is taken once the claim is ours (it may have waited on a duplicate),
-    // so velocity buckets follow the order in which payments are counted.
-    let now = Utc::now();
-    let amount_usd = currency::to_usd(input.amount, &input.currency);
-    let amount_usd_cents = (amount_usd * 100.0).round() as i64;
-    let email_domain = input.buyer_email.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
-    let subject = Subject { card: input.card_fingerprint.clone(), email: input.buyer_email.clone(), ip: input.buyer_ip.clone(), merchant: input.merchant_id };
-    let velocity = engine.velocity.record(&txn, &subject, amount_usd_cents, now).await;
-    // Redis is outside the database transaction: if the ingest fails from here on, the count is
-    // taken back so the client's retry is not counted twice.
-    let counted_in_redis = velocity.is_ok() && matches!(engine.velocity, super::velocity::Velocity::Redis(_));
-    let stored: Result<(DecisionResponse, &'static str), IngestError> = async move {
-    let mut facts = Facts {
+/// What velocity counts of a transaction.
+pub fn payment(input: &TransactionInput) -> Payment {
+    Payment {
+        subject: Subject { card: input.card_fingerprint.clone(), email: input.buyer_email.clone(), ip: input.buyer_ip.clone(), merchant: input.merchant_id },
+        amount_usd_cents: (currency::to_usd(input.amount, &input.currency) * 100.0).round() as i64,
+    }
+}
+
+/// What the rules see; `velocity` is None when the velocity store did not answer.
+pub fn facts(input: &TransactionInput, merchant: MerchantFacts, velocity: Option<Counts>) -> Facts {
+    Facts {
         transaction: TransactionFacts {
             amount: currency::to_major(input.amount, &input.currency),
             currency: input.currency.clone(),
-            amount_usd,
+            amount_usd: currency::to_usd(input.amount, &input.currency),
             buyer_email: input.buyer_email.clone(),
-            email_domain,
+            email_domain: input.buyer_email.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default(),
             ip: input.buyer_ip.clone(),
             ip_country: input.ip_country.clone().unwrap_or_default(),
             card_fingerprint: input.card_fingerprint.clone(),
@@ -370,101 +350,47 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
             card_country: input.card_country.clone(),
         },
         merchant,
-        ..Default::default()
-    };
-    match velocity {
-        Ok(counts) => facts.velocity = counts,
-        Err(super::velocity::VelocityError::Database(e)) => return Err(e.into()),
-        Err(super::velocity::VelocityError::Unavailable) => {
-            metrics::counter!("vetted_fraud_velocity_unavailable_total").increment(1);
-            facts.velocity_unavailable = true;
-        }
+        velocity_unavailable: velocity.is_none(),
+        velocity: velocity.unwrap_or_default(),
     }
-    let evaluation = loaded.ruleset.evaluate(&facts, loaded.lists.clone());
+}
 
-    let status = match evaluation.action {
-        Action::Allow => TransactionStatus::Succeeded,
-        Action::Review => TransactionStatus::InReview,
-        Action::Block => TransactionStatus::Blocked,
-    };
-    // Inserts return only their ids: the rows are ours already.
-    let transaction_id = transaction::Entity::insert(transaction::ActiveModel {
-        merchant_id: Set(input.merchant_id),
-        product_id: Set(input.product_id),
-        amount_minor: Set(input.amount),
-        currency: Set(input.currency.clone()),
-        buyer_email: Set(input.buyer_email.clone()),
-        buyer_ip: Set(input.buyer_ip.clone()),
-        card_fingerprint: Set(input.card_fingerprint.clone()),
-        card_country: Set(input.card_country.clone()),
-        status: Set(status.as_str().to_string()),
-        created_at: Set(now),
-        external_id: Set(Some(input.external_id.clone())),
-        card_bin: Set(input.card_bin.clone()),
-        ip_country: Set(input.ip_country.clone()),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await?
-    .last_insert_id;
-    let outcome = match evaluation.action {
+pub fn outcome_name(action: Action) -> &'static str {
+    match action {
         Action::Allow => "allow",
         Action::Review => "review",
         Action::Block => "block",
-    };
-    let latency_micros = started.elapsed().as_micros() as i64;
-    let decision_id = decision::Entity::insert(decision::ActiveModel {
-        transaction_id: Set(transaction_id),
-        ruleset_version: Set(loaded.ruleset_version),
-        outcome: Set(outcome.to_string()),
-        score: Set(evaluation.score),
-        // What the engine saw and what each rule said: the case view and backtests read it.
-        results: Set(decision_record(&evaluation.results, &facts)),
-        latency_micros: Set(latency_micros),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await?
-    .last_insert_id;
-    let case_id = if evaluation.action == Action::Review {
-        let opened = case::ActiveModel {
-            transaction_id: Set(transaction_id),
-            merchant_id: Set(input.merchant_id),
-            decision_id: Set(decision_id),
-            status: Set("open".into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        Some(opened.id)
-    } else {
-        None
-    };
+    }
+}
 
+/// The rows a decided transaction was stored as.
+pub struct StoredIds {
+    pub transaction_id: i64,
+    pub decision_id: i64,
+    pub case_id: Option<i64>,
+}
+
+/// The API's answer: the outcome, and each rule that matched or failed with its explanation.
+pub fn response(input: &TransactionInput, loaded: &Loaded, evaluation: &Evaluation, ids: StoredIds, now: DateTime<Utc>) -> DecisionResponse {
     let mut response = DecisionResponse {
-        decision_id,
-        transaction_id,
+        decision_id: ids.decision_id,
+        transaction_id: ids.transaction_id,
         merchant_id: input.merchant_id,
         external_id: input.external_id.clone(),
-        outcome: outcome.to_string(),
+        outcome: outcome_name(evaluation.action).to_string(),
         score: evaluation.score,
         ruleset_version: loaded.ruleset_version,
         matched_rules: Vec::new(),
         shadow_matches: Vec::new(),
         rule_errors: Vec::new(),
-        case_id,
+        case_id: ids.case_id,
         decided_at: now,
     };
     for (rule, result) in loaded.ruleset.rules.iter().zip(&evaluation.results) {
         match &result.outcome {
             RuleOutcome::Matched => {
                 let effect = match rule.effect {
-                    RuleEffect::Action(Action::Allow) => "allow".to_string(),
-                    RuleEffect::Action(Action::Review) => "review".to_string(),
-                    RuleEffect::Action(Action::Block) => "block".to_string(),
+                    RuleEffect::Action(action) => outcome_name(action).to_string(),
                     RuleEffect::Score(points) => format!("score {points:+}"),
                 };
                 let matched = MatchedRule { name: rule.name.clone(), effect, explanation: result.explanation.clone().unwrap_or_default() };
@@ -477,36 +403,13 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
             RuleOutcome::NotMatched => {}
         }
     }
-    ingest_request::Entity::update(ingest_request::ActiveModel {
-        id: Set(claim_id),
-        transaction_id: Set(Some(transaction_id)),
-        response: Set(Some(serde_json::to_string(&response).expect("response serialises"))),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok((response, outcome))
-    }
-    .await;
-    let (response, outcome) = match stored {
-        Ok(stored) => stored,
-        Err(err) => {
-            if counted_in_redis {
-                engine.velocity.undo(&subject, amount_usd_cents, now).await;
-            }
-            return Err(err);
-        }
-    };
-    metrics::counter!("vetted_fraud_decisions_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("vetted_fraud_decision_seconds").record(started.elapsed().as_secs_f64());
-    Ok(Ingested { response, replayed: false })
+    response
 }
 
 /// The decision as stored: each rule's result, and the facts the rules saw with velocity keys
 /// that were 0 left out — small enough to stay inline in the row (PostgreSQL moves values over
 /// ~2 KB out of line, at the cost of two more writes).
-fn decision_record(results: &[super::rules::RuleResult], facts: &Facts) -> String {
+pub fn decision_record(results: &[super::rules::RuleResult], facts: &Facts) -> String {
     let mut facts = serde_json::to_value(facts).expect("facts serialise");
     if let Some(Value::Object(velocity)) = facts.get_mut("velocity") {
         velocity.retain(|_, v| v.as_f64().is_some_and(|n| n != 0.0));

@@ -11,3 +11,4 @@ pub mod lists;
 pub mod rules;
 pub mod velocity;
 pub mod versions;
+pub mod writer;

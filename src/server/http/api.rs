@@ -24,8 +24,9 @@ use crate::server::AppState;
 pub const MAX_TRANSACTION_BODY: usize = 16 * 1024;
 /// 1,000 transactions of up to ~2 KB each.
 pub const MAX_BATCH_BODY: usize = 2 * 1024 * 1024;
-/// Batch items decided at once (each is one database transaction).
-const BATCH_CONCURRENCY: usize = 8;
+/// Batch items in flight at once: enough to fill the writer's batches, which store the items
+/// that arrive together in one database transaction.
+const BATCH_CONCURRENCY: usize = crate::server::fraud::writer::MAX_BATCH;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,0 +1,352 @@
+//! Group commit: ingests that arrive together are decided and stored in one database transaction.
+//!
+//! Each ingest is checked on its own request (API key, fields, merchant, product) and then handed
+//! to a writer task. A writer takes every ingest that is waiting, up to [`MAX_BATCH`], and stores
+//! them together: claims, velocity, decisions, transactions, cases and responses, many rows per
+//! statement and one commit (one fsync) for all. Under light load a batch is one ingest and
+//! nothing waits for company; under heavy load batches grow while statements and commits per
+//! ingest shrink — which is what lets one instance keep up with thousands per second.
+//!
+//! Exactly once, as before: the claims go in first, `ON CONFLICT DO NOTHING` against the unique
+//! (merchant, external_id) and (API key, Idempotency-Key); an ingest whose claim is refused (or
+//! that repeats one earlier in its own batch) is answered, after the commit, with the stored
+//! response of the one that won. Nothing is acknowledged before its batch has committed.
+//! If a batch fails, its ingests are retried one by one, so a bad one fails only itself.
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait, Value};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::engine::Loaded;
+use super::ingest::{self, Caller, DecisionResponse, IngestError, TransactionInput};
+use super::rules::{Action, MerchantFacts};
+use super::velocity::{Payment, Velocity, VelocityError};
+use crate::app::dto::TransactionStatus;
+use crate::server::db::{insert_rows, statement};
+
+/// The most ingests one database transaction stores (and the parameters stay far below
+/// SQLite's 32,766 and PostgreSQL's 65,535 per statement).
+pub const MAX_BATCH: usize = 256;
+/// Ingests waiting beyond this make their senders wait: back-pressure instead of memory.
+const QUEUE: usize = 4 * MAX_BATCH;
+
+/// An ingest that passed its checks, ready to be decided and stored.
+pub struct Pending {
+    pub input: TransactionInput,
+    pub caller: Caller,
+    /// SHA-256 of the input: a retry must be the same transaction.
+    pub hash: String,
+    pub merchant: MerchantFacts,
+    /// The rules and lists in force when the request came in.
+    pub loaded: Arc<Loaded>,
+    pub started: Instant,
+}
+
+pub enum Stored {
+    Decided { response: DecisionResponse, outcome: &'static str },
+    /// An ingest with the same (merchant, external_id) or Idempotency-Key was stored first; its
+    /// response is in the database.
+    Duplicate,
+}
+
+struct Job {
+    pending: Pending,
+    reply: oneshot::Sender<Result<Stored, IngestError>>,
+}
+
+pub struct IngestWriter {
+    db: DatabaseConnection,
+    velocity: Velocity,
+    queue: OnceLock<mpsc::Sender<Job>>,
+}
+
+impl IngestWriter {
+    pub fn new(db: DatabaseConnection, velocity: Velocity) -> IngestWriter {
+        IngestWriter { db, velocity, queue: OnceLock::new() }
+    }
+
+    /// Decides and stores one ingest together with whatever else is waiting.
+    pub async fn store(&self, pending: Pending) -> Result<Stored, IngestError> {
+        let queue = self.queue.get_or_init(|| self.spawn_writers());
+        let (reply, answer) = oneshot::channel();
+        match queue.send(Job { pending, reply }).await {
+            Ok(()) => answer.await.unwrap_or_else(|_| Err(IngestError::Database(sea_orm::DbErr::Custom("the ingest writer stopped".into())))),
+            // The writers' runtime is gone (a test's, say): store it here, alone.
+            Err(mpsc::error::SendError(job)) => store_batch(&self.db, &self.velocity, &[&job.pending]).await.map(|mut stored| stored.remove(0)),
+        }
+    }
+
+    /// SQLite has one writer at a time anyway; PostgreSQL overlaps one batch's round trips with
+    /// another's work.
+    fn spawn_writers(&self) -> mpsc::Sender<Job> {
+        let writers = if self.db.get_database_backend() == DbBackend::Sqlite { 1 } else { 2 };
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..writers {
+            let (db, velocity, receiver) = (self.db.clone(), self.velocity.clone(), receiver.clone());
+            tokio::spawn(async move {
+                let mut jobs = Vec::with_capacity(MAX_BATCH);
+                loop {
+                    // Whatever is waiting, or the next to arrive.
+                    if receiver.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+                        return; // every sender is gone
+                    }
+                    store_jobs(&db, &velocity, std::mem::take(&mut jobs)).await;
+                }
+            });
+        }
+        sender
+    }
+}
+
+async fn store_jobs(db: &DatabaseConnection, velocity: &Velocity, jobs: Vec<Job>) {
+    metrics::histogram!("vetted_fraud_ingest_batch_size").record(jobs.len() as f64);
+    let pending: Vec<&Pending> = jobs.iter().map(|job| &job.pending).collect();
+    let answers = store_together(db, velocity, &pending).await;
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// Decides and stores `pending` in one database transaction; if that fails, one by one, so that
+/// a bad ingest fails only itself. One answer per ingest, in order.
+pub async fn store_together(db: &DatabaseConnection, velocity: &Velocity, pending: &[&Pending]) -> Vec<Result<Stored, IngestError>> {
+    match store_batch(db, velocity, pending).await {
+        Ok(stored) => stored.into_iter().map(Ok).collect(),
+        Err(err) if pending.len() == 1 => vec![Err(err)],
+        Err(err) => {
+            if let IngestError::Database(e) = &err {
+                tracing::warn!(kind = crate::server::db::error_kind(e), ingests = pending.len(), "an ingest batch failed; storing its ingests one by one");
+            }
+            let mut answers = Vec::with_capacity(pending.len());
+            for one in pending {
+                answers.push(store_batch(db, velocity, &[one]).await.map(|mut stored| stored.remove(0)));
+            }
+            answers
+        }
+    }
+}
+
+/// Decides and stores `pending` in one database transaction; one answer per ingest, in order.
+async fn store_batch(db: &DatabaseConnection, velocity: &Velocity, pending: &[&Pending]) -> Result<Vec<Stored>, IngestError> {
+    let txn = db.begin().await?;
+
+    // 1. Claims. An ingest that repeats one earlier in the batch is answered from it afterwards.
+    let (mut external_ids, mut idempotency_keys) = (HashSet::new(), HashSet::new());
+    let firsts: Vec<&Pending> = pending
+        .iter()
+        .copied()
+        .filter(|p| {
+            let new_external_id = external_ids.insert((p.input.merchant_id, p.input.external_id.as_str()));
+            let new_key = p.caller.idempotency_key.as_deref().is_none_or(|key| idempotency_keys.insert((p.caller.api_key_id, key)));
+            new_external_id && new_key
+        })
+        .collect();
+    let claimed_at = Utc::now();
+    // Rows in a fixed order, so two writers claiming overlapping ingests never wait on each
+    // other in a cycle (PostgreSQL takes the unique-index locks row by row).
+    let mut in_claim_order = firsts.clone();
+    in_claim_order.sort_by(|a, b| (a.input.merchant_id, &a.input.external_id).cmp(&(b.input.merchant_id, &b.input.external_id)));
+    let claims = insert_rows(
+        &txn,
+        "ingest_requests",
+        &["merchant_id", "external_id", "api_key_id", "idempotency_key", "request_hash", "created_at"],
+        in_claim_order
+            .iter()
+            .map(|p| {
+                vec![
+                    p.input.merchant_id.into(),
+                    p.input.external_id.clone().into(),
+                    p.caller.api_key_id.into(),
+                    p.caller.idempotency_key.clone().into(),
+                    p.hash.clone().into(),
+                    claimed_at.into(),
+                ]
+            })
+            .collect(),
+        "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id",
+    )
+    .await?;
+    let mut claim_ids = HashMap::new();
+    for row in claims {
+        claim_ids.insert((row.try_get::<i32>("", "merchant_id")?, row.try_get::<String>("", "external_id")?), row.try_get::<i64>("", "id")?);
+    }
+    // The ingests that are ours to decide, with their claim; in arrival order.
+    let accepted: Vec<(&Pending, i64)> = firsts.iter().filter_map(|p| claim_ids.get(&(p.input.merchant_id, p.input.external_id.clone())).map(|id| (*p, *id))).collect();
+    if accepted.is_empty() {
+        txn.rollback().await?;
+        return Ok(pending.iter().map(|_| Stored::Duplicate).collect());
+    }
+
+    // 2. Velocity, counted once the claims are ours (they may have waited on a duplicate), so
+    // buckets follow the order in which payments are counted.
+    let now = Utc::now();
+    let payments: Vec<Payment> = accepted.iter().map(|(p, _)| ingest::payment(&p.input)).collect();
+    let counted = velocity.record_all(&txn, &payments, now).await;
+    // Redis is outside the database transaction: if the batch fails from here on, the counts
+    // are taken back so the clients' retries are not counted twice.
+    let counted_in_redis = counted.is_ok() && matches!(velocity, Velocity::Redis(_));
+    let decided = async {
+        let counts = match counted {
+            Ok(counts) => counts.into_iter().map(Some).collect(),
+            Err(VelocityError::Database(e)) => return Err(IngestError::Database(e)),
+            Err(VelocityError::Unavailable) => {
+                metrics::counter!("vetted_fraud_velocity_unavailable_total").increment(accepted.len() as u64);
+                vec![None; accepted.len()]
+            }
+        };
+        let decided = decide_and_insert(&txn, &accepted, counts, now).await?;
+        txn.commit().await?;
+        Ok(decided)
+    }
+    .await;
+    let mut decided = match decided {
+        Ok(decided) => decided,
+        Err(err) => {
+            if counted_in_redis {
+                velocity.undo_all(&payments, now).await;
+            }
+            return Err(err);
+        }
+    };
+    // Answers in the order asked; the ones not decided here are duplicates.
+    Ok(pending
+        .iter()
+        .map(|p| match decided.remove(&(p.input.merchant_id, p.input.external_id.clone())) {
+            Some((response, outcome)) => Stored::Decided { response, outcome },
+            None => Stored::Duplicate,
+        })
+        .collect())
+}
+
+/// Evaluates the rules for each accepted ingest and inserts its transaction, decision, case
+/// and response. Answers keyed by (merchant, external_id), unique among the accepted.
+async fn decide_and_insert(
+    txn: &impl ConnectionTrait,
+    accepted: &[(&Pending, i64)],
+    counts: Vec<Option<super::velocity::Counts>>,
+    now: chrono::DateTime<Utc>,
+) -> Result<HashMap<(i32, String), (DecisionResponse, &'static str)>, IngestError> {
+    let backend = txn.get_database_backend();
+    struct Decided<'a> {
+        pending: &'a Pending,
+        claim_id: i64,
+        facts: super::rules::Facts,
+        evaluation: super::rules::Evaluation,
+        action: Action,
+    }
+    let decided: Vec<Decided> = accepted
+        .iter()
+        .zip(counts)
+        .map(|((pending, claim_id), counts)| {
+            let facts = ingest::facts(&pending.input, pending.merchant.clone(), counts);
+            let evaluation = pending.loaded.ruleset.evaluate(&facts, pending.loaded.lists.clone());
+            Decided { pending, claim_id: *claim_id, facts, action: evaluation.action, evaluation }
+        })
+        .collect();
+
+    let transactions = insert_rows(
+        txn,
+        "transactions",
+        &[
+            "merchant_id", "product_id", "amount_minor", "currency", "buyer_email", "buyer_ip", "card_fingerprint", "card_country", "status", "created_at",
+            "external_id", "card_bin", "ip_country",
+        ],
+        decided
+            .iter()
+            .map(|d| {
+                let input = &d.pending.input;
+                let status = match d.action {
+                    Action::Allow => TransactionStatus::Succeeded,
+                    Action::Review => TransactionStatus::InReview,
+                    Action::Block => TransactionStatus::Blocked,
+                };
+                vec![
+                    input.merchant_id.into(),
+                    input.product_id.into(),
+                    input.amount.into(),
+                    input.currency.clone().into(),
+                    input.buyer_email.clone().into(),
+                    input.buyer_ip.clone().into(),
+                    input.card_fingerprint.clone().into(),
+                    input.card_country.clone().into(),
+                    status.as_str().into(),
+                    now.into(),
+                    Some(input.external_id.clone()).into(),
+                    input.card_bin.clone().into(),
+                    input.ip_country.clone().into(),
+                ]
+            })
+            .collect(),
+        "RETURNING id, merchant_id, external_id",
+    )
+    .await?;
+    let mut transaction_ids = HashMap::new();
+    for row in transactions {
+        transaction_ids.insert((row.try_get::<i32>("", "merchant_id")?, row.try_get::<String>("", "external_id")?), row.try_get::<i64>("", "id")?);
+    }
+    let transaction_id = |d: &Decided| -> Result<i64, IngestError> {
+        transaction_ids.get(&(d.pending.input.merchant_id, d.pending.input.external_id.clone())).copied().ok_or(IngestError::Database(sea_orm::DbErr::RecordNotInserted))
+    };
+
+    let mut rows = Vec::with_capacity(decided.len());
+    for d in &decided {
+        rows.push(vec![
+            transaction_id(d)?.into(),
+            d.pending.loaded.ruleset_version.into(),
+            ingest::outcome_name(d.action).into(),
+            d.evaluation.score.into(),
+            // What the engine saw and what each rule said: the case view and backtests read it.
+            ingest::decision_record(&d.evaluation.results, &d.facts).into(),
+            (d.pending.started.elapsed().as_micros() as i64).into(),
+            now.into(),
+        ]);
+    }
+    let decisions =
+        insert_rows(txn, "decisions", &["transaction_id", "ruleset_version", "outcome", "score", "results", "latency_micros", "created_at"], rows, "RETURNING id, transaction_id")
+            .await?;
+    let mut decision_ids = HashMap::new();
+    for row in decisions {
+        decision_ids.insert(row.try_get::<i64>("", "transaction_id")?, row.try_get::<i64>("", "id")?);
+    }
+
+    let mut rows = Vec::new();
+    for d in decided.iter().filter(|d| d.action == Action::Review) {
+        let transaction_id = transaction_id(d)?;
+        rows.push(vec![
+            transaction_id.into(),
+            d.pending.input.merchant_id.into(),
+            decision_ids[&transaction_id].into(),
+            "open".into(),
+            now.into(),
+            now.into(),
+        ]);
+    }
+    let mut case_ids = HashMap::new();
+    if !rows.is_empty() {
+        let cases = insert_rows(txn, "cases", &["transaction_id", "merchant_id", "decision_id", "status", "created_at", "updated_at"], rows, "RETURNING id, transaction_id").await?;
+        for row in cases {
+            case_ids.insert(row.try_get::<i64>("", "transaction_id")?, row.try_get::<i64>("", "id")?);
+        }
+    }
+
+    // The responses, stored with the claims so that a retry gets the same answer.
+    let mut answers = HashMap::with_capacity(decided.len());
+    let mut values: Vec<Value> = Vec::with_capacity(decided.len() * 3);
+    for d in &decided {
+        let transaction_id = transaction_id(d)?;
+        let ids = ingest::StoredIds { transaction_id, decision_id: decision_ids[&transaction_id], case_id: case_ids.get(&transaction_id).copied() };
+        let response = ingest::response(&d.pending.input, &d.pending.loaded, &d.evaluation, ids, now);
+        values.extend([d.claim_id.into(), transaction_id.into(), serde_json::to_string(&response).expect("response serialises").into()]);
+        answers.insert((d.pending.input.merchant_id, d.pending.input.external_id.clone()), (response, ingest::outcome_name(d.action)));
+    }
+    let update = format!(
+        "UPDATE ingest_requests SET transaction_id = v.column2, response = v.column3 FROM (VALUES {}) AS v WHERE ingest_requests.id = v.column1",
+        vec!["(?, ?, ?)"; decided.len()].join(", ")
+    );
+    txn.execute_raw(statement(backend, &update, values)).await?;
+    Ok(answers)
+}

@@ -1,0 +1,171 @@
+//! Group commit, driven directly: ingests stored together see each other's velocity in order, a
+//! repeat within the batch is answered as a duplicate, a batch with one bad ingest stores the
+//! others and fails only that one (taking its Redis velocity back), and batching the velocity
+//! gives exactly what counting one payment at a time gives.
+mod common;
+
+use std::time::Instant;
+
+use chrono::Utc;
+use common::{Backend, TestApp, REDIS_TEST_URL};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use serde_json::json;
+use vetted::server::db::entities::{ingest_request, transaction};
+use vetted::server::fraud::ingest::{self, Caller, IngestError, TransactionInput};
+use vetted::server::fraud::velocity::{Payment, Subject};
+use vetted::server::fraud::writer::{store_together, Pending, Stored};
+
+fn input(external_id: &str, card: &str, amount: i64) -> TransactionInput {
+    TransactionInput {
+        external_id: external_id.into(),
+        merchant_id: 1,
+        amount,
+        currency: "USD".into(),
+        buyer_email: format!("{external_id}@example.com"),
+        buyer_ip: "198.51.100.7".into(),
+        ip_country: Some("US".into()),
+        card_fingerprint: card.into(),
+        card_bin: None,
+        card_country: "US".into(),
+        product_id: None,
+    }
+}
+
+async fn pending(app: &TestApp, input: TransactionInput) -> Pending {
+    let merchant = ingest::merchant_facts(app.state.db.primary(), &app.state.cache, input.merchant_id).await.unwrap().unwrap();
+    Pending {
+        hash: ingest::request_hash(&input),
+        caller: Caller { api_key_id: 0, idempotency_key: None },
+        merchant,
+        loaded: app.state.fraud.current().await.unwrap(),
+        started: Instant::now(),
+        input,
+    }
+}
+
+async fn a_batch_is_stored_together_and_a_bad_ingest_fails_alone(backend: Backend, redis: bool) {
+    let env: &[(&str, &str)] = if redis { &[("REDIS_URL", REDIS_TEST_URL)] } else { &[] };
+    let app = TestApp::spawn(backend, env).await;
+    let db = app.state.db.primary();
+    let api_key = vetted::server::fraud::api_keys::create(db, "tests", "tests", Utc::now()).await.unwrap();
+    let tag = Utc::now().timestamp_micros();
+    let card = format!("fp_group_{tag}");
+    let with_key = |mut p: Pending| {
+        p.caller.api_key_id = api_key.summary.id;
+        p
+    };
+
+    // One batch: three payments on one card, a repeat of the first, and one naming a product
+    // that does not exist (the database refuses it).
+    let mut bad = input(&format!("g{tag}-bad"), &card, 400);
+    bad.product_id = Some(i32::MAX);
+    let batch = vec![
+        with_key(pending(&app, input(&format!("g{tag}-0"), &card, 100)).await),
+        with_key(pending(&app, input(&format!("g{tag}-1"), &card, 200)).await),
+        with_key(pending(&app, input(&format!("g{tag}-0"), &card, 100)).await),
+        with_key(pending(&app, bad).await),
+        with_key(pending(&app, input(&format!("g{tag}-2"), &card, 300)).await),
+    ];
+    let refs: Vec<&Pending> = batch.iter().collect();
+    let answers = store_together(db, &app.state.fraud.velocity, &refs).await;
+
+    let decided: Vec<_> = answers
+        .iter()
+        .map(|a| match a {
+            Ok(Stored::Decided { response, .. }) => Some(response.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(decided[0].is_some() && decided[1].is_some() && decided[4].is_some(), "the good ingests are stored");
+    assert!(matches!(answers[2], Ok(Stored::Duplicate)), "the repeat is answered from the first");
+    assert!(matches!(answers[3], Err(IngestError::Database(_))), "the bad ingest fails alone");
+
+    // Each saw the payments on the card before it, in order, and nothing of the failed one.
+    let seen = |i: usize, key: &'static str| {
+        let id = decided[i].as_ref().unwrap().decision_id;
+        async move {
+            let record = vetted::server::db::entities::decision::Entity::find_by_id(id).one(db).await.unwrap().unwrap();
+            let results: serde_json::Value = serde_json::from_str(&record.results).unwrap();
+            results["facts"]["velocity"].get(key).cloned().unwrap_or(json!(0))
+        }
+    };
+    assert_eq!(seen(0, "card_count_1h").await, json!(0));
+    assert_eq!(seen(1, "card_count_1h").await, json!(1));
+    assert_eq!(seen(4, "card_count_1h").await, json!(2));
+    assert_eq!(seen(4, "card_sum_usd_24h").await, json!(3.0), "$1 + $2 before the third");
+
+    // Stored exactly once: three transactions and three answered claims for this card's batch.
+    let stored = transaction::Entity::find().filter(transaction::Column::CardFingerprint.eq(card.clone())).count(db).await.unwrap();
+    assert_eq!(stored, 3);
+    let claims = ingest_request::Entity::find().filter(ingest_request::Column::ExternalId.starts_with(format!("g{tag}-"))).all(db).await.unwrap();
+    assert_eq!(claims.len(), 3, "no claim is left behind by the failed ingest");
+    assert!(claims.iter().all(|c| c.response.is_some() && c.transaction_id.is_some()));
+
+    // The next payment on the card sees exactly the three stored ones: the failed one's velocity
+    // was rolled back (database) or taken back (Redis).
+    let next = store_together(db, &app.state.fraud.velocity, &[&with_key(pending(&app, input(&format!("g{tag}-3"), &card, 100)).await)]).await;
+    let Ok(Stored::Decided { response, .. }) = &next[0] else { panic!("the next payment is stored") };
+    let record = vetted::server::db::entities::decision::Entity::find_by_id(response.decision_id).one(db).await.unwrap().unwrap();
+    let results: serde_json::Value = serde_json::from_str(&record.results).unwrap();
+    assert_eq!(results["facts"]["velocity"]["card_count_1h"], json!(3));
+    assert_eq!(results["facts"]["velocity"]["card_sum_usd_1h"], json!(6.0));
+}
+
+async fn batch_on_the_database(backend: Backend) {
+    a_batch_is_stored_together_and_a_bad_ingest_fails_alone(backend, false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_with_redis_velocity() {
+    a_batch_is_stored_together_and_a_bad_ingest_fails_alone(Backend::Postgres, true).await
+}
+
+/// Counting many payments at once gives each what counting them one at a time would have.
+async fn counting_together_equals_counting_one_by_one(backend: Backend, redis: bool) {
+    let env: &[(&str, &str)] = if redis { &[("REDIS_URL", REDIS_TEST_URL)] } else { &[] };
+    let app = TestApp::spawn(backend, env).await;
+    let velocity = &app.state.fraud.velocity;
+    let db = app.state.db.primary();
+    let tag = Utc::now().timestamp_micros();
+    // Two cards, three emails, shared IP and merchant, in an interleaved order.
+    let payments = |prefix: &str| -> Vec<Payment> {
+        (0..12)
+            .map(|i: i64| Payment {
+                subject: Subject { card: format!("{prefix}{tag}-card{}", i % 2), email: format!("{prefix}{tag}-{}@example.com", i % 3), ip: format!("203.0.113.{}", tag % 200), merchant: 3 },
+                amount_usd_cents: 100 * (i + 1),
+            })
+            .collect()
+    };
+    let now = Utc::now();
+    let txn = db.begin().await.unwrap();
+    let together = velocity.record_all(&txn, &payments("t"), now).await.unwrap();
+    txn.commit().await.unwrap();
+    let mut one_by_one = Vec::new();
+    for payment in payments("s") {
+        let txn = db.begin().await.unwrap();
+        one_by_one.push(velocity.record(&txn, &payment.subject, payment.amount_usd_cents, now).await.unwrap());
+        txn.commit().await.unwrap();
+    }
+    // The IP is shared by both runs: compare it as an offset from each run's first payment.
+    for (t, s) in together.iter().zip(&one_by_one) {
+        for key in t.keys().filter(|k| k.starts_with("card") || k.starts_with("email")) {
+            assert_eq!(t[key], s[key], "{key}");
+        }
+    }
+    assert_eq!(together[11]["card_count_1h"], json!(5), "six payments per card, the last sees five");
+    assert_eq!(together[11]["email_sum_usd_24h"], json!((3 + 6 + 9) as f64), "email 2 paid $3, $6, $9 before");
+    let ip_first = together[0]["ip_count_1h"].as_i64().unwrap();
+    assert_eq!(together[11]["ip_count_1h"].as_i64().unwrap() - ip_first, 11);
+    assert_eq!(one_by_one[0]["ip_count_1h"].as_i64().unwrap(), ip_first + 12, "the second run sees the first");
+}
+
+async fn counting_in_the_database(backend: Backend) {
+    counting_together_equals_counting_one_by_one(backend, false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counting_in_redis() {
+    counting_together_equals_counting_one_by_one(Backend::Sqlite, true).await
+}
+
+on_both_databases!(batch_on_the_database, counting_in_the_database);
