@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use crate::server::db::statement;
 use sha2::{Digest, Sha256};
@@ -258,10 +258,18 @@ async fn record_in_database(db: &impl ConnectionTrait, keys: &[[(&'static str, S
         before.insert((key, granularity), (count - added_count, sum - added_sum));
     }
     // Then the older buckets of each window: every bucket row of the keys (at most 64 each,
-    // fewer once pruned), summed here. `key IN (…)` is a range scan of the primary key; an OR
-    // of per-window conditions made PostgreSQL's generic plan scan the whole table.
+    // fewer once pruned), summed here, read by primary-key range per key. PostgreSQL is told so
+    // with a lateral join (OFFSET 0 keeps it from being flattened): for `key IN (…)` of a
+    // batch's hundred keys, without fresh statistics, it chose to scan the whole table.
     let distinct: Vec<&String> = added.keys().map(|(key, _)| key).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let older = format!("SELECT key, granularity, bucket, count, sum_usd_cents FROM velocity_buckets WHERE key IN ({})", vec!["?"; distinct.len()].join(", "));
+    let older = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT b.key, b.granularity, b.bucket, b.count, b.sum_usd_cents FROM (VALUES {}) AS k(key) \
+             CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b",
+            vec!["(?)"; distinct.len()].join(", ")
+        ),
+        _ => format!("SELECT key, granularity, bucket, count, sum_usd_cents FROM velocity_buckets WHERE key IN ({})", vec!["?"; distinct.len()].join(", ")),
+    };
     let values: Vec<Value> = distinct.iter().map(|key| (*key).clone().into()).collect();
     for row in db.query_all_raw(statement(backend, &older, values)).await? {
         let key: String = row.try_get("", "key")?;
