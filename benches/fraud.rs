@@ -33,6 +33,10 @@ const SUSTAINED_CLIENTS: usize = 32;
 const SUSTAINED_FOR: Duration = Duration::from_secs(10);
 const PACED_RATE: u64 = 1_000;
 const PACED_FOR: Duration = Duration::from_secs(10);
+/// Bulk ingest: clients posting `/batch` calls of this many transactions.
+const BATCH_CLIENTS: usize = 4;
+const BATCH_SIZE: u64 = 100;
+const BATCH_FOR: Duration = Duration::from_secs(10);
 
 fn ruleset(size: usize) -> Ruleset {
     let mut draft = default_rules::ruleset();
@@ -125,6 +129,8 @@ struct HttpResult {
     paced_rate: f64,
     paced: Vec<Duration>,
     paced_errors: usize,
+    bulk_rate: f64,
+    bulk_errors: usize,
 }
 
 fn body(rng: &mut impl Rng, n: u64) -> String {
@@ -220,7 +226,38 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>) -> HttpR
     }
     let paced_rate = paced.len() as f64 / started.elapsed().as_secs_f64();
     paced.sort();
-    HttpResult { backend, sustained_rate, sustained, sustained_errors, paced_rate, paced, paced_errors }
+
+    eprintln!("{backend}: bulk, {BATCH_CLIENTS} clients posting batches of {BATCH_SIZE} for {BATCH_FOR:?}…");
+    let batch_url = format!("{url}/batch");
+    let started = Instant::now();
+    let workers = (0..BATCH_CLIENTS).map(|w| {
+        let (client, url, key, counter) = (client.clone(), batch_url.clone(), key.clone(), counter.clone());
+        tokio::spawn(async move {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1_000 + w as u64);
+            let (mut decided, mut errors) = (0usize, 0usize);
+            while started.elapsed() < BATCH_FOR {
+                let first = counter.fetch_add(BATCH_SIZE, std::sync::atomic::Ordering::Relaxed);
+                let items: Vec<serde_json::Value> = (first..first + BATCH_SIZE).map(|n| serde_json::from_str(&body(&mut rng, n)).unwrap()).collect();
+                let answer = client.post(&url).bearer_auth(&key).json(&serde_json::json!({ "transactions": items })).send().await;
+                let results = match answer {
+                    Ok(r) if r.status() == 200 => r.json::<serde_json::Value>().await.ok(),
+                    _ => None,
+                };
+                let created = results.as_ref().and_then(|r| r["results"].as_array()).map_or(0, |items| items.iter().filter(|i| i["status"] == 201).count());
+                decided += created;
+                errors += BATCH_SIZE as usize - created;
+            }
+            (decided, errors)
+        })
+    });
+    let (mut bulk_decided, mut bulk_errors) = (0, 0);
+    for worker in futures::future::join_all(workers).await {
+        let (decided, errors) = worker.unwrap();
+        bulk_decided += decided;
+        bulk_errors += errors;
+    }
+    let bulk_rate = bulk_decided as f64 / started.elapsed().as_secs_f64();
+    HttpResult { backend, sustained_rate, sustained, sustained_errors, paced_rate, paced, paced_errors, bulk_rate, bulk_errors }
 }
 
 fn pct(v: &[Duration], p: f64) -> Duration {
@@ -233,11 +270,11 @@ fn pct(v: &[Duration], p: f64) -> Duration {
 fn http_table(results: &[HttpResult]) -> String {
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
     let mut out = String::from(
-        "| backend | sustained tx/s (32 in flight) | sustained p50 / p99 ms | at 1,000/s: achieved tx/s | at 1,000/s: p50 / p99 ms | errors (sustained + paced) |\n|---|---|---|---|---|---|\n",
+        "| backend | sustained tx/s (32 in flight) | sustained p50 / p99 ms | at 1,000/s: achieved tx/s | at 1,000/s: p50 / p99 ms | bulk tx/s (/batch of 100, 4 in flight) | errors (sustained + paced + bulk) |\n|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         out.push_str(&format!(
-            "| {} | {:.0} | {} / {} | {:.0} | {} / {} | {} |\n",
+            "| {} | {:.0} | {} / {} | {:.0} | {} / {} | {:.0} | {} |\n",
             r.backend,
             r.sustained_rate,
             ms(pct(&r.sustained, 0.5)),
@@ -245,7 +282,8 @@ fn http_table(results: &[HttpResult]) -> String {
             r.paced_rate,
             ms(pct(&r.paced, 0.5)),
             ms(pct(&r.paced, 0.99)),
-            r.sustained_errors + r.paced_errors,
+            r.bulk_rate,
+            r.sustained_errors + r.paced_errors + r.bulk_errors,
         ));
     }
     out
@@ -291,7 +329,7 @@ async fn main() {
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let entry = format!(
-        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due):\n\n{http}",
+        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due; bulk: each `/batch` call's items go to the writer together):\n\n{http}",
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     );

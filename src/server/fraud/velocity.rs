@@ -83,20 +83,26 @@ impl std::fmt::Debug for Velocity {
 const REDIS_SCRIPT: &str = r#"
 local now = tonumber(ARGV[1])
 local windows = {{300, 12}, {3600, 24}, {21600, 28}}
+-- Each window's bucket fields, the same for every key: built once per call.
+local fields, current_count, current_sum = {}, {}, {}
+for w, spec in ipairs(windows) do
+  local size, n = spec[1], spec[2]
+  local current = math.floor(now / size)
+  fields[w] = {}
+  for b = current - n + 1, current do
+    fields[w][#fields[w] + 1] = 'c' .. w .. ':' .. b
+    fields[w][#fields[w] + 1] = 's' .. w .. ':' .. b
+  end
+  current_count[w] = 'c' .. w .. ':' .. current
+  current_sum[w] = 's' .. w .. ':' .. current
+end
 local out = {}
 for p = 2, #ARGV do
   local amount = tonumber(ARGV[p])
   for k = 1, 4 do
     local key = KEYS[(p - 2) * 4 + k]
-    for w, spec in ipairs(windows) do
-      local size, n = spec[1], spec[2]
-      local current = math.floor(now / size)
-      local fields = {}
-      for b = current - n + 1, current do
-        fields[#fields + 1] = 'c' .. w .. ':' .. b
-        fields[#fields + 1] = 's' .. w .. ':' .. b
-      end
-      local values = redis.call('HMGET', key, unpack(fields))
+    for w = 1, #windows do
+      local values = redis.call('HMGET', key, unpack(fields[w]))
       local count, sum = 0, 0
       for j = 1, #values, 2 do
         count = count + (tonumber(values[j]) or 0)
@@ -104,8 +110,8 @@ for p = 2, #ARGV do
       end
       out[#out + 1] = count
       out[#out + 1] = sum
-      redis.call('HINCRBY', key, 'c' .. w .. ':' .. current, 1)
-      redis.call('HINCRBY', key, 's' .. w .. ':' .. current, amount)
+      redis.call('HINCRBY', key, current_count[w], 1)
+      redis.call('HINCRBY', key, current_sum[w], amount)
     end
     -- A live hash holds at most 128 fields; beyond that, drop buckets that left their window.
     if redis.call('HLEN', key) > 128 then
