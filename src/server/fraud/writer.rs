@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, TransactionTrait, Value};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::engine::Loaded;
@@ -170,10 +170,7 @@ async fn store_batch(db: &DatabaseConnection, velocity: &Velocity, pending: &[&P
         "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id",
     )
     .await?;
-    let mut claim_ids = HashMap::new();
-    for row in claims {
-        claim_ids.insert((row.try_get::<i32>("", "merchant_id")?, row.try_get::<String>("", "external_id")?), row.try_get::<i64>("", "id")?);
-    }
+    let claim_ids = ids_by_external_id(claims)?;
     // The ingests that are ours to decide, with their claim; in arrival order.
     let accepted: Vec<(&Pending, i64)> = firsts.iter().filter_map(|p| claim_ids.get(&(p.input.merchant_id, p.input.external_id.clone())).map(|id| (*p, *id))).collect();
     if accepted.is_empty() {
@@ -220,6 +217,11 @@ async fn store_batch(db: &DatabaseConnection, velocity: &Velocity, pending: &[&P
             None => Stored::Duplicate,
         })
         .collect())
+}
+
+/// `RETURNING id, merchant_id, external_id` rows, as id by (merchant, external_id).
+fn ids_by_external_id(rows: Vec<QueryResult>) -> Result<HashMap<(i32, String), i64>, sea_orm::DbErr> {
+    rows.iter().map(|row| Ok(((row.try_get("", "merchant_id")?, row.try_get("", "external_id")?), row.try_get("", "id")?))).collect()
 }
 
 /// Evaluates the rules for each accepted ingest and inserts its transaction, decision, case
@@ -284,10 +286,7 @@ async fn decide_and_insert(
         "RETURNING id, merchant_id, external_id",
     )
     .await?;
-    let mut transaction_ids = HashMap::new();
-    for row in transactions {
-        transaction_ids.insert((row.try_get::<i32>("", "merchant_id")?, row.try_get::<String>("", "external_id")?), row.try_get::<i64>("", "id")?);
-    }
+    let transaction_ids = ids_by_external_id(transactions)?;
     let transaction_id = |d: &Decided| -> Result<i64, IngestError> {
         transaction_ids.get(&(d.pending.input.merchant_id, d.pending.input.external_id.clone())).copied().ok_or(IngestError::Database(sea_orm::DbErr::RecordNotInserted))
     };
