@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use super::currency;
 use super::engine::{FraudEngine, Loaded};
-use super::rules::{Action, Evaluation, Facts, MerchantFacts, RuleEffect, RuleMode, RuleOutcome, TransactionFacts};
+use super::rules::{Evaluation, Facts, MerchantFacts, RuleEffect, RuleMode, RuleOutcome, TransactionFacts};
 use super::velocity::{Counts, Payment, Subject};
 use super::writer::{Pending, Stored};
 use crate::server::cache::Cache;
@@ -316,8 +316,8 @@ pub async fn ingest(db: &DatabaseConnection, cache: &Cache, engine: &FraudEngine
     let loaded = engine.current().await?;
     let pending = Pending { input: input.clone(), caller: caller.clone(), hash: hash.clone(), merchant, loaded, started };
     match engine.writer.store(pending).await? {
-        Stored::Decided { response, outcome } => {
-            metrics::counter!("vetted_fraud_decisions_total", "outcome" => outcome).increment(1);
+        Stored::Decided { response } => {
+            metrics::counter!("vetted_fraud_decisions_total", "outcome" => response.outcome.clone()).increment(1);
             metrics::histogram!("vetted_fraud_decision_seconds").record(started.elapsed().as_secs_f64());
             Ok(Ingested { response, replayed: false })
         }
@@ -355,14 +355,6 @@ pub fn facts(input: &TransactionInput, merchant: MerchantFacts, velocity: Option
     }
 }
 
-pub fn outcome_name(action: Action) -> &'static str {
-    match action {
-        Action::Allow => "allow",
-        Action::Review => "review",
-        Action::Block => "block",
-    }
-}
-
 /// The rows a decided transaction was stored as.
 pub struct StoredIds {
     pub transaction_id: i64,
@@ -377,7 +369,7 @@ pub fn response(input: &TransactionInput, loaded: &Loaded, evaluation: &Evaluati
         transaction_id: ids.transaction_id,
         merchant_id: input.merchant_id,
         external_id: input.external_id.clone(),
-        outcome: outcome_name(evaluation.action).to_string(),
+        outcome: evaluation.action.as_str().to_string(),
         score: evaluation.score,
         ruleset_version: loaded.ruleset_version,
         matched_rules: Vec::new(),
@@ -390,7 +382,7 @@ pub fn response(input: &TransactionInput, loaded: &Loaded, evaluation: &Evaluati
         match &result.outcome {
             RuleOutcome::Matched => {
                 let effect = match rule.effect {
-                    RuleEffect::Action(action) => outcome_name(action).to_string(),
+                    RuleEffect::Action(action) => action.as_str().to_string(),
                     RuleEffect::Score(points) => format!("score {points:+}"),
                 };
                 let matched = MatchedRule { name: rule.name.clone(), effect, explanation: result.explanation.clone().unwrap_or_default() };

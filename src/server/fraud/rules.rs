@@ -297,6 +297,17 @@ pub enum Action {
     Block,
 }
 
+impl Action {
+    /// The outcome's name, as the API and the decisions table spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Review => "review",
+            Action::Block => "block",
+        }
+    }
+}
+
 /// What a matching rule does: decide, or add to the score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -46,7 +46,7 @@ pub struct Pending {
 }
 
 pub enum Stored {
-    Decided { response: DecisionResponse, outcome: &'static str },
+    Decided { response: DecisionResponse },
     /// An ingest with the same (merchant, external_id) or Idempotency-Key was stored first; its
     /// response is in the database.
     Duplicate,
@@ -213,7 +213,7 @@ async fn store_batch(db: &DatabaseConnection, velocity: &Velocity, pending: &[&P
     Ok(pending
         .iter()
         .map(|p| match decided.remove(&(p.input.merchant_id, p.input.external_id.clone())) {
-            Some((response, outcome)) => Stored::Decided { response, outcome },
+            Some(response) => Stored::Decided { response },
             None => Stored::Duplicate,
         })
         .collect())
@@ -231,7 +231,7 @@ async fn decide_and_insert(
     accepted: &[(&Pending, i64)],
     counts: Vec<Option<super::velocity::Counts>>,
     now: chrono::DateTime<Utc>,
-) -> Result<HashMap<(i32, String), (DecisionResponse, &'static str)>, IngestError> {
+) -> Result<HashMap<(i32, String), DecisionResponse>, IngestError> {
     let backend = txn.get_database_backend();
     struct Decided<'a> {
         pending: &'a Pending,
@@ -296,7 +296,7 @@ async fn decide_and_insert(
         rows.push(vec![
             transaction_id(d)?.into(),
             d.pending.loaded.ruleset_version.into(),
-            ingest::outcome_name(d.action).into(),
+            d.action.as_str().into(),
             d.evaluation.score.into(),
             // What the engine saw and what each rule said: the case view and backtests read it.
             ingest::decision_record(&d.evaluation.results, &d.facts).into(),
@@ -340,7 +340,7 @@ async fn decide_and_insert(
         let ids = ingest::StoredIds { transaction_id, decision_id: decision_ids[&transaction_id], case_id: case_ids.get(&transaction_id).copied() };
         let response = ingest::response(&d.pending.input, &d.pending.loaded, &d.evaluation, ids, now);
         values.extend([d.claim_id.into(), transaction_id.into(), serde_json::to_string(&response).expect("response serialises").into()]);
-        answers.insert((d.pending.input.merchant_id, d.pending.input.external_id.clone()), (response, ingest::outcome_name(d.action)));
+        answers.insert((d.pending.input.merchant_id, d.pending.input.external_id.clone()), response);
     }
     let update = format!(
         "UPDATE ingest_requests SET transaction_id = v.column2, response = v.column3 FROM (VALUES {}) AS v WHERE ingest_requests.id = v.column1",
