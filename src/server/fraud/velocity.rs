@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
-use crate::server::db::statement;
+use crate::server::db::{insert_rows, statement};
 use sha2::{Digest, Sha256};
 
 use crate::server::cache::RedisCache;
@@ -158,11 +158,9 @@ impl Velocity {
         let keys: Vec<[(&'static str, String); 4]> = payments.iter().map(|p| p.subject.keys()).collect();
         let numbers = match self {
             Velocity::Redis(redis) => {
-                let script = redis::Script::new(REDIS_SCRIPT);
-                let key_names: Vec<String> = keys.iter().flatten().map(|(_, k)| format!("velocity:{k}")).collect();
-                let args: Vec<i64> = std::iter::once(now.timestamp()).chain(payments.iter().map(|p| p.amount_usd_cents)).collect();
+                let (key_names, args) = script_arguments(payments, now);
                 redis
-                    .run_script(&script, &key_names, &args)
+                    .run_script(&redis::Script::new(REDIS_SCRIPT), &key_names, &args)
                     .await
                     .filter(|numbers| numbers.len() == payments.len() * NUMBERS_PER_PAYMENT)
                     .ok_or(VelocityError::Unavailable)?
@@ -186,6 +184,13 @@ impl Velocity {
             })
             .collect())
     }
+}
+
+/// The Redis scripts' KEYS (four per payment, in order) and ARGV (now, then each amount).
+fn script_arguments(payments: &[Payment], now: DateTime<Utc>) -> (Vec<String>, Vec<i64>) {
+    let keys = payments.iter().flat_map(|p| p.subject.keys()).map(|(_, key)| format!("velocity:{key}")).collect();
+    let args = std::iter::once(now.timestamp()).chain(payments.iter().map(|p| p.amount_usd_cents)).collect();
+    (keys, args)
 }
 
 const REDIS_UNDO_SCRIPT: &str = r#"
@@ -215,8 +220,7 @@ impl Velocity {
     /// Takes back payments [`record_all`](Velocity::record_all)ed in Redis at `now`.
     pub async fn undo_all(&self, payments: &[Payment], now: DateTime<Utc>) {
         if let (Velocity::Redis(redis), false) = (self, payments.is_empty()) {
-            let key_names: Vec<String> = payments.iter().flat_map(|p| p.subject.keys()).map(|(_, k)| format!("velocity:{k}")).collect();
-            let args: Vec<i64> = std::iter::once(now.timestamp()).chain(payments.iter().map(|p| p.amount_usd_cents)).collect();
+            let (key_names, args) = script_arguments(payments, now);
             if redis.run_script(&redis::Script::new(REDIS_UNDO_SCRIPT), &key_names, &args).await.is_none() {
                 metrics::counter!("vetted_fraud_velocity_undo_failed_total").increment(payments.len() as u64);
                 tracing::warn!(payments = payments.len(), "could not take back the velocity of a failed ingest");
@@ -242,20 +246,25 @@ async fn record_in_database(db: &impl ConnectionTrait, keys: &[[(&'static str, S
     // The current buckets first: the upsert takes their row locks (PostgreSQL) or the write
     // lock (SQLite), so a concurrent payment on the same key waits and then sees these. Rows in
     // a fixed order (sorted keys) so two writers never wait on each other in a cycle.
-    let placeholders = vec!["(?, ?, ?, ?, ?)"; added.len()].join(", ");
-    let mut values: Vec<Value> = Vec::with_capacity(added.len() * 5);
-    for ((key, granularity), (count, sum)) in &added {
-        values.extend([key.clone().into(), (*granularity).into(), current_bucket(*granularity as usize).into(), (*count).into(), (*sum).into()]);
-    }
-    let upsert = format!(
-        "INSERT INTO velocity_buckets (key, granularity, bucket, count, sum_usd_cents) VALUES {placeholders} \
-         ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + excluded.count, \
+    let rows = added
+        .iter()
+        .map(|((key, granularity), (count, sum))| {
+            vec![key.clone().into(), (*granularity).into(), current_bucket(*granularity as usize).into(), (*count).into(), (*sum).into()]
+        })
+        .collect();
+    let upserted = insert_rows(
+        db,
+        "velocity_buckets",
+        &["key", "granularity", "bucket", "count", "sum_usd_cents"],
+        rows,
+        "ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + excluded.count, \
          sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents \
-         RETURNING key, granularity, count, sum_usd_cents"
-    );
+         RETURNING key, granularity, count, sum_usd_cents",
+    )
+    .await?;
     // Per (key, window): the total before the first of these payments.
     let mut before: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
-    for row in db.query_all_raw(statement(backend, &upsert, values)).await? {
+    for row in upserted {
         let key: String = row.try_get("", "key")?;
         let granularity: i32 = row.try_get("", "granularity")?;
         let count: i64 = row.try_get("", "count")?;
