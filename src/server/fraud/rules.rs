@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
+use cel::common::types::{CelBool, CelDouble, CelInt, CelString};
+use cel::common::value::CowVal;
+use cel::context::VariableResolver;
 use cel::{Context, Env, Program, Value};
 use serde::Serialize;
 
@@ -448,34 +451,104 @@ impl Ruleset {
     }
 
     pub fn evaluate(&self, facts: &Facts, lists: Arc<dyn ListLookup>) -> Evaluation {
-        let mut facts = facts.clone();
-        for (key, ty) in VELOCITY.iter().filter(|_| !facts.velocity_unavailable) {
-            let zero = if *ty == Ty::Int { serde_json::json!(0) } else { serde_json::json!(0.0) };
-            facts.velocity.entry(key.to_string()).or_insert(zero);
-        }
         let mut context = Context::with_env(self.env.clone());
-        let results = match self.bind(&mut context, &facts, lists) {
+        // Names are answered straight from the facts: no maps are built per transaction.
+        context.set_variable_resolver(facts);
+        let bound = context.add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value));
+        let results = match bound {
             Ok(()) => self.rules.iter().map(|rule| run(rule, &context)).collect(),
-            Err(message) => self
+            Err(e) => self
                 .rules
                 .iter()
-                .map(|rule| RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome: RuleOutcome::Error(message.clone()), explanation: None })
+                .map(|rule| RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome: RuleOutcome::Error(e.to_string()), explanation: None })
                 .collect(),
         };
         let mut evaluation = decide(&self.rules, results, self.review_score, self.block_score);
-        explain(&self.rules, &mut evaluation.results, &facts);
+        explain(&self.rules, &mut evaluation.results, facts);
         evaluation
     }
+}
 
-    fn bind(&self, context: &mut Context, facts: &Facts, lists: Arc<dyn ListLookup>) -> Result<(), String> {
-        context.add_variable("transaction", &facts.transaction).map_err(|e| e.to_string())?;
-        context.add_variable("merchant", &facts.merchant).map_err(|e| e.to_string())?;
-        if !facts.velocity_unavailable {
-            context.add_variable("velocity", &facts.velocity).map_err(|e| e.to_string())?;
+/// One value of the context schema, as a rule reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fact<'f> {
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+    Text(&'f str),
+}
+
+impl Fact<'_> {
+    /// As the API and explanations write it: text quoted, numbers as JSON writes them.
+    fn json(self) -> serde_json::Value {
+        match self {
+            Fact::Int(n) => n.into(),
+            Fact::Double(x) => x.into(),
+            Fact::Bool(b) => b.into(),
+            Fact::Text(s) => s.into(),
         }
-        context
-            .add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value))
-            .map_err(|e| e.to_string())
+    }
+}
+
+impl Facts {
+    /// The value at `root.field`; None outside the schema, and for velocity when it is unavailable.
+    fn get(&self, root: &str, field: &str) -> Option<Fact<'_>> {
+        let t = &self.transaction;
+        let m = &self.merchant;
+        Some(match (root, field) {
+            ("transaction", "amount") => Fact::Double(t.amount),
+            ("transaction", "currency") => Fact::Text(&t.currency),
+            ("transaction", "amount_usd") => Fact::Double(t.amount_usd),
+            ("transaction", "buyer_email") => Fact::Text(&t.buyer_email),
+            ("transaction", "email_domain") => Fact::Text(&t.email_domain),
+            ("transaction", "ip") => Fact::Text(&t.ip),
+            ("transaction", "ip_country") => Fact::Text(&t.ip_country),
+            ("transaction", "card_fingerprint") => Fact::Text(&t.card_fingerprint),
+            ("transaction", "card_bin") => Fact::Text(&t.card_bin),
+            ("transaction", "card_country") => Fact::Text(&t.card_country),
+            ("merchant", "age_days") => Fact::Int(m.age_days),
+            ("merchant", "country") => Fact::Text(&m.country),
+            ("merchant", "risk_state") => Fact::Text(&m.risk_state),
+            ("merchant", "verified") => Fact::Bool(m.verified),
+            ("merchant", "lifetime_volume_usd") => Fact::Double(m.lifetime_volume_usd),
+            ("merchant", "dispute_rate") => Fact::Double(m.dispute_rate),
+            ("velocity", key) if !self.velocity_unavailable => {
+                let (_, ty) = VELOCITY.iter().find(|(name, _)| *name == key)?;
+                // Keys the store did not return are windows with nothing in them.
+                let value = self.velocity.get(key);
+                if *ty == Ty::Int {
+                    Fact::Int(value.and_then(serde_json::Value::as_i64).unwrap_or(0))
+                } else {
+                    Fact::Double(value.and_then(serde_json::Value::as_f64).unwrap_or(0.0))
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// A whole root as a CEL map, for the rare expression that uses one as an object
+    /// (`has(transaction.ip)`, `merchant['country']`).
+    fn root_object(&self, root: &str) -> Option<Value> {
+        let Some((_, Ty::Object(fields))) = ROOTS.iter().find(|(name, _)| *name == root) else { return None };
+        let object: serde_json::Map<String, serde_json::Value> =
+            fields.iter().map(|(field, _)| Some((field.to_string(), self.get(root, field)?.json()))).collect::<Option<_>>()?;
+        cel::to_value(object).ok()
+    }
+}
+
+impl VariableResolver for Facts {
+    /// CEL asks for the most qualified name first (`transaction.amount_usd`), so a field is
+    /// answered in one step, without building or searching the `transaction` object.
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        match name.split_once('.') {
+            Some((root, field)) => Some(match self.get(root, field)? {
+                Fact::Int(n) => CowVal::owned(CelInt::from(n)),
+                Fact::Double(x) => CowVal::owned(CelDouble::from(x)),
+                Fact::Bool(b) => CowVal::owned(CelBool::from(b)),
+                Fact::Text(s) => CowVal::owned(CelString::from(s)),
+            }),
+            None => self.root_object(name)?.try_into().ok().map(CowVal::Owned),
+        }
     }
 }
 
@@ -491,19 +564,16 @@ fn run(rule: &Rule, context: &Context) -> RuleResult {
 
 /// "Card used 7 times in the last hour — velocity.card_count_1h = 7, transaction.amount_usd = 3.5"
 fn explain(rules: &[Rule], results: &mut [RuleResult], facts: &Facts) {
-    let mut values: Option<serde_json::Value> = None;
     for (rule, result) in rules.iter().zip(results.iter_mut()) {
         if result.outcome != RuleOutcome::Matched {
             continue;
         }
-        let values = values.get_or_insert_with(|| serde_json::to_value(facts).unwrap_or_default());
         let read: Vec<String> = rule
             .inputs
             .iter()
             .map(|path| {
-                let pointer = format!("/{}", path.replace('.', "/"));
-                let value = values.pointer(&pointer).map(|v| v.to_string()).unwrap_or_else(|| "unknown".into());
-                format!("{path} = {value}")
+                let value = path.split_once('.').and_then(|(root, field)| facts.get(root, field));
+                format!("{path} = {}", value.map_or_else(|| "unknown".to_string(), |v| v.json().to_string()))
             })
             .collect();
         let description = if rule.description.is_empty() { rule.name.as_str() } else { rule.description.as_str() };
@@ -722,6 +792,53 @@ mod tests {
         let evaluation = ruleset.evaluate(&facts, lists());
         assert!(matches!(evaluation.results[0].outcome, RuleOutcome::Error(_)), "{:?}", evaluation.results[0]);
         assert_eq!(evaluation.action, Action::Review);
+    }
+
+    #[test]
+    fn every_field_of_the_schema_is_answered_with_its_type() {
+        let facts = facts();
+        for (root, ty) in ROOTS {
+            let Ty::Object(fields) = ty else { panic!("{root} is not an object") };
+            for (field, ty) in *fields {
+                let fact = facts.get(root, field).unwrap_or_else(|| panic!("{root}.{field} has no value"));
+                let fact_ty = match fact {
+                    Fact::Int(_) => Ty::Int,
+                    Fact::Double(_) => Ty::Double,
+                    Fact::Bool(_) => Ty::Bool,
+                    Fact::Text(_) => Ty::String,
+                };
+                assert_eq!(fact_ty, *ty, "{root}.{field}");
+            }
+        }
+        assert_eq!(facts.get("transaction", "nope"), None);
+        assert_eq!(facts.get("nope", "amount"), None);
+    }
+
+    #[test]
+    fn fields_whole_objects_and_empty_velocity_windows_read_as_the_schema_says() {
+        let outcome = |expression: &str, facts: &Facts| {
+            let ruleset = Ruleset::new(vec![rule("r", expression, RuleEffect::Score(1.0), RuleMode::Live)], 50.0, 80.0);
+            ruleset.evaluate(facts, lists()).results.remove(0).outcome
+        };
+        let facts = facts();
+        for expression in [
+            "transaction.ip_country == 'RO' && merchant.age_days == 3 && !merchant.verified",
+            "has(transaction.ip_country) && transaction['ip_country'] == 'RO'",
+            "merchant['age_days'] == 3 && size(merchant) == 6",
+            // Windows the store did not return are empty, typed as the schema says.
+            "velocity.ip_count_7d == 0 && velocity.card_sum_usd_1h == 0.0",
+            "velocity['card_count_1h'] == 7 && velocity['email_sum_usd_24h'] == 0.0 && size(velocity) == 24",
+        ] {
+            assert_eq!(outcome(expression, &facts), RuleOutcome::Matched, "{expression}");
+        }
+        assert_eq!(outcome("transaction.ip_country == 'US'", &facts), RuleOutcome::NotMatched);
+
+        let mut unavailable = facts.clone();
+        unavailable.velocity_unavailable = true;
+        for expression in ["velocity.ip_count_7d == 0", "has(velocity.ip_count_7d)"] {
+            assert!(matches!(outcome(expression, &unavailable), RuleOutcome::Error(_)), "{expression}");
+        }
+        assert_eq!(outcome("merchant.age_days == 3", &unavailable), RuleOutcome::Matched);
     }
 
     /// Property: for any token soup, the checker answers (Ok or positioned errors) without
