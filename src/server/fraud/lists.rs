@@ -2,9 +2,10 @@
 //! fingerprints, card BINs and countries. Entries are validated and normalised when added (bad
 //! input is refused with a specific message), carry a reason, who added them, their source and an
 //! optional expiry, and are looked up in memory: a hash set per list, plus the CIDR ranges of IP
-//! lists. Expired entries stop matching at once. (Persistence and refresh on change across
+//! lists grouped by prefix length, so an address is one lookup per length in use rather than a
+//! scan of every range. Expired entries stop matching at once. (Persistence and refresh on change across
 //! instances come with the list admin work of issue 4.)
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -137,8 +138,8 @@ struct List {
     kind: ListKind,
     /// Normalised value → its entry.
     exact: HashMap<String, ListEntry>,
-    /// CIDR ranges of IP lists.
-    ranges: Vec<(IpNet, ListEntry)>,
+    /// CIDR ranges of IP lists, by prefix length: the address, cut to each length, is a key.
+    ranges: BTreeMap<u8, HashMap<IpNet, ListEntry>>,
 }
 
 /// Every list, in memory.
@@ -152,7 +153,7 @@ impl Lists {
         if self.lists.contains_key(name) {
             return Err(ListError::DuplicateList(name.to_string()));
         }
-        self.lists.insert(name.to_string(), List { kind, exact: HashMap::new(), ranges: Vec::new() });
+        self.lists.insert(name.to_string(), List { kind, exact: HashMap::new(), ranges: BTreeMap::new() });
         Ok(())
     }
 
@@ -169,8 +170,7 @@ impl Lists {
         let entry = ListEntry { value: value.clone(), ..entry };
         match (list.kind, IpNet::from_str(&value)) {
             (ListKind::Ip, Ok(net)) => {
-                list.ranges.retain(|(existing, _)| *existing != net);
-                list.ranges.push((net, entry));
+                list.ranges.entry(net.prefix_len()).or_default().insert(net, entry);
             }
             _ => {
                 list.exact.insert(value.clone(), entry);
@@ -182,10 +182,16 @@ impl Lists {
     pub fn remove(&mut self, name: &str, raw_value: &str) -> Result<bool, ListError> {
         let list = self.lists.get_mut(name).ok_or_else(|| ListError::UnknownList(name.to_string()))?;
         let value = list.kind.normalise(raw_value)?;
-        let before = list.exact.len() + list.ranges.len();
-        list.exact.remove(&value);
-        list.ranges.retain(|(net, _)| net.to_string() != value);
-        Ok(list.exact.len() + list.ranges.len() < before)
+        let removed = match (list.kind, IpNet::from_str(&value)) {
+            (ListKind::Ip, Ok(net)) => {
+                let same_length = list.ranges.get_mut(&net.prefix_len());
+                let removed = same_length.and_then(|nets| nets.remove(&net)).is_some();
+                list.ranges.retain(|_, nets| !nets.is_empty());
+                removed
+            }
+            _ => list.exact.remove(&value).is_some(),
+        };
+        Ok(removed)
     }
 
     /// The live entry `value` matches in list `name` at `now`: exact, or inside a CIDR range.
@@ -198,7 +204,11 @@ impl Lists {
             return Some(entry);
         }
         let ip = IpAddr::from_str(&value).ok()?;
-        list.ranges.iter().filter(|(net, _)| net.contains(&ip)).map(|(_, entry)| entry).find(live)
+        // Most specific range first.
+        list.ranges.iter().rev().find_map(|(length, nets)| {
+            let network = IpNet::new(ip, *length).ok()?.trunc();
+            nets.get(&network).filter(live)
+        })
     }
 }
 
@@ -251,7 +261,17 @@ mod tests {
         assert!(lists.contains("bad_ips", "2001:db8:1::5"));
         assert!(lists.contains("bad_ips", "198.51.100.7"));
         assert!(!lists.contains("bad_ips", "203.0.114.1"));
+        assert!(!lists.contains("bad_ips", "2001:db9::1"));
         assert!(!lists.contains("bad_ips", "not an ip"));
+        // Ranges of another length, nested or not, and removal of one leaves the others.
+        lists.add("bad_ips", "10.0.0.0/8", entry(None), now).unwrap();
+        lists.add("bad_ips", "10.20.30.0/24", entry(None), now).unwrap();
+        assert!(lists.contains("bad_ips", "10.20.30.40") && lists.contains("bad_ips", "10.99.0.1"));
+        assert!(lists.remove("bad_ips", "10.0.0.0/8").unwrap());
+        assert!(!lists.remove("bad_ips", "10.0.0.0/8").unwrap(), "already gone");
+        assert!(lists.contains("bad_ips", "10.20.30.40") && !lists.contains("bad_ips", "10.99.0.1"));
+        assert!(lists.remove("bad_ips", "203.0.113.9/24").unwrap(), "removal normalises the range too");
+        assert!(!lists.contains("bad_ips", "203.0.113.200"));
         assert!(!lists.contains("no_such_list", "203.0.113.1"));
     }
 
@@ -267,6 +287,13 @@ mod tests {
             lists.add("blocked_emails", "x@example.com", entry(Some(now - chrono::Duration::seconds(1))), now),
             Err(ListError::ExpiredOnArrival)
         );
+
+        lists.create("bad_ips", ListKind::Ip).unwrap();
+        lists.add("bad_ips", "10.0.0.0/8", entry(None), now).unwrap();
+        lists.add("bad_ips", "10.1.0.0/16", entry(Some(now + chrono::Duration::hours(1))), now).unwrap();
+        assert_eq!(lists.find("bad_ips", "10.1.2.3", now).unwrap().value, "10.1.0.0/16", "the most specific range answers");
+        let later = now + chrono::Duration::hours(2);
+        assert_eq!(lists.find("bad_ips", "10.1.2.3", later).unwrap().value, "10.0.0.0/8", "an expired range steps aside for the live one around it");
     }
 
     #[test]
