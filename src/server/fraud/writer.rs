@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, TransactionTrait, Value};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use super::engine::Loaded;
 use super::ingest::{self, Caller, DecisionResponse, IngestError, TransactionInput};
@@ -60,17 +60,21 @@ struct Job {
 pub struct IngestWriter {
     db: DatabaseConnection,
     velocity: Velocity,
-    queue: OnceLock<mpsc::Sender<Job>>,
+    /// One queue per writer task.
+    queues: OnceLock<Vec<mpsc::Sender<Job>>>,
 }
 
 impl IngestWriter {
     pub fn new(db: DatabaseConnection, velocity: Velocity) -> IngestWriter {
-        IngestWriter { db, velocity, queue: OnceLock::new() }
+        IngestWriter { db, velocity, queues: OnceLock::new() }
     }
 
     /// Decides and stores one ingest together with whatever else is waiting.
     pub async fn store(&self, pending: Pending) -> Result<Stored, IngestError> {
-        let queue = self.queue.get_or_init(|| self.spawn_writers());
+        let queues = self.queues.get_or_init(|| self.spawn_writers());
+        // A merchant's ingests all go to one writer: writers then never wait for each other's
+        // locks on that merchant's velocity rows, which every one of its ingests updates.
+        let queue = &queues[pending.input.merchant_id.unsigned_abs() as usize % queues.len()];
         let (reply, answer) = oneshot::channel();
         match queue.send(Job { pending, reply }).await {
             Ok(()) => answer.await.unwrap_or_else(|_| Err(IngestError::Database(sea_orm::DbErr::Custom("the ingest writer stopped".into())))),
@@ -81,24 +85,22 @@ impl IngestWriter {
 
     /// SQLite has one writer at a time anyway; PostgreSQL overlaps one batch's round trips with
     /// another's work.
-    fn spawn_writers(&self) -> mpsc::Sender<Job> {
+    fn spawn_writers(&self) -> Vec<mpsc::Sender<Job>> {
         let writers = if self.db.get_database_backend() == DbBackend::Sqlite { 1 } else { 2 };
-        let (sender, receiver) = mpsc::channel(QUEUE);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..writers {
-            let (db, velocity, receiver) = (self.db.clone(), self.velocity.clone(), receiver.clone());
-            tokio::spawn(async move {
-                let mut jobs = Vec::with_capacity(MAX_BATCH);
-                loop {
-                    // Whatever is waiting, or the next to arrive.
-                    if receiver.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
-                        return; // every sender is gone
+        (0..writers)
+            .map(|_| {
+                let (sender, mut receiver) = mpsc::channel(QUEUE);
+                let (db, velocity) = (self.db.clone(), self.velocity.clone());
+                tokio::spawn(async move {
+                    let mut jobs = Vec::with_capacity(MAX_BATCH);
+                    // Whatever is waiting, or the next to arrive; none when every sender is gone.
+                    while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+                        store_jobs(&db, &velocity, std::mem::take(&mut jobs)).await;
                     }
-                    store_jobs(&db, &velocity, std::mem::take(&mut jobs)).await;
-                }
-            });
-        }
-        sender
+                });
+                sender
+            })
+            .collect()
     }
 }
 
