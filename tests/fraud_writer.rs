@@ -1,7 +1,8 @@
 //! Group commit, driven directly: ingests stored together see each other's velocity in order, a
 //! repeat within the batch is answered as a duplicate, a batch with one bad ingest stores the
 //! others and fails only that one (taking its Redis velocity back), and batching the velocity
-//! gives exactly what counting one payment at a time gives.
+//! gives exactly what counting one payment at a time gives. On SQLite, the writer copies the
+//! write-ahead log back into the database when it is idle, so the log starts over.
 mod common;
 
 use std::time::Instant;
@@ -169,3 +170,49 @@ async fn counting_in_redis() {
 }
 
 on_both_databases!(batch_on_the_database, counting_in_the_database);
+
+/// The checkpoint sequence number in the header of SQLite's write-ahead log. SQLite moves it
+/// when it starts the log over, which it does only once everything in it was copied back into
+/// the database file and no reader needs it any more.
+fn wal_checkpoint_sequence(wal: &std::path::Path) -> u32 {
+    let header = std::fs::read(wal).expect("the database is in WAL mode");
+    u32::from_be_bytes(header[12..16].try_into().unwrap())
+}
+
+#[tokio::test]
+async fn on_sqlite_the_idle_writer_checkpoints_so_the_log_starts_over() {
+    use vetted::server::cache::Cache;
+    use vetted::server::fraud::engine::FraudEngine;
+    // Just the database and the engine: no background task writes in between.
+    let test_db = common::fresh_db(Backend::Sqlite).await;
+    let db = vetted::server::db::Db::connect(&test_db.url, None).await.unwrap();
+    db.migrate().await.unwrap();
+    vetted::server::seed::seed(db.primary(), &common::small_seed()).await.unwrap();
+    let cache = Cache::memory(100);
+    let engine = FraudEngine::new(db.clone(), &cache);
+    let path = test_db.url.trim_start_matches("sqlite://").split('?').next().unwrap().to_string();
+    let wal = std::path::PathBuf::from(format!("{path}-wal"));
+
+    let store = |external_id: &'static str| {
+        let (db, cache, engine) = (&db, &cache, &engine);
+        async move {
+            let input = input(external_id, "fp_checkpoint", 100);
+            let pending = Pending {
+                hash: ingest::request_hash(&input),
+                caller: Caller { api_key_id: 0, idempotency_key: None },
+                merchant: ingest::merchant_facts(db.primary(), cache, input.merchant_id).await.unwrap().unwrap(),
+                loaded: engine.current().await.unwrap(),
+                started: Instant::now(),
+                input,
+            };
+            assert!(matches!(engine.writer.store(pending).await, Ok(Stored::Decided { .. })));
+        }
+    };
+    // Two small ingests, far below the 1,000 pages at which SQLite would checkpoint by itself.
+    // After the first, nothing waits, so the writer checkpoints before it takes the second,
+    // whose commit then starts the log over.
+    store("checkpoint-1").await;
+    let after_first = wal_checkpoint_sequence(&wal);
+    store("checkpoint-2").await;
+    assert_ne!(wal_checkpoint_sequence(&wal), after_first, "the log started over");
+}

@@ -68,6 +68,15 @@ async fn connect_one(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
+/// Copies SQLite's write-ahead log back into the database file as far as no reader still needs
+/// it (a passive checkpoint: nobody waits for it). The ingest writer calls it when it has
+/// nothing else to do; see [`crate::server::fraud::writer`].
+pub async fn sqlite_checkpoint(db: &DatabaseConnection) {
+    if let Err(e) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+        tracing::warn!(kind = error_kind(&e), "SQLite checkpoint failed");
+    }
+}
+
 /// `sqlite://data/vetted.db?mode=rwc` → `data/vetted.db`; None for in-memory or other databases.
 fn sqlite_file_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;

@@ -85,8 +85,16 @@ impl IngestWriter {
 
     /// SQLite has one writer at a time anyway; PostgreSQL overlaps one batch's round trips with
     /// another's work.
+    ///
+    /// On SQLite the writer also copies the write-ahead log back into the database file whenever
+    /// nothing is waiting for it. Left to SQLite, the commit that takes the log past 1,000 pages
+    /// does that copy while its batch waits: at 1,000 ingests/s, ~10 ms every 50 ms (measured
+    /// with bench-fraud). Done when idle, each copy is a few pages and no ingest waits behind a
+    /// large one; and as no commit lands during it, it catches up, so the log starts over
+    /// instead of growing.
     fn spawn_writers(&self) -> Vec<mpsc::Sender<Job>> {
-        let writers = if self.db.get_database_backend() == DbBackend::Sqlite { 1 } else { 2 };
+        let sqlite = self.db.get_database_backend() == DbBackend::Sqlite;
+        let writers = if sqlite { 1 } else { 2 };
         (0..writers)
             .map(|_| {
                 let (sender, mut receiver) = mpsc::channel(QUEUE);
@@ -96,6 +104,9 @@ impl IngestWriter {
                     // Whatever is waiting, or the next to arrive; none when every sender is gone.
                     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
                         store_jobs(&db, &velocity, std::mem::take(&mut jobs)).await;
+                        if sqlite && receiver.is_empty() {
+                            crate::server::db::sqlite_checkpoint(&db).await;
+                        }
                     }
                 });
                 sender
