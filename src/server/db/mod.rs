@@ -114,9 +114,14 @@ pub async fn insert_rows(db: &impl ConnectionTrait, table: &str, columns: &[&str
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let row = format!("({})", vec!["?"; columns.len()].join(", "));
-    let sql = format!("INSERT INTO {table} ({}) VALUES {} {tail}", columns.join(", "), vec![row.as_str(); rows.len()].join(", "));
+    let sql = insert_sql(table, columns, rows.len(), tail);
     db.query_all_raw(statement(db.get_database_backend(), &sql, rows.into_iter().flatten().collect())).await
+}
+
+/// The text of [`insert_rows`]' statement, with `?` placeholders for `rows` rows.
+pub fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str) -> String {
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    format!("INSERT INTO {table} ({}) VALUES {} {tail}", columns.join(", "), vec![row.as_str(); rows].join(", "))
 }
 
 /// A raw statement written with `?` placeholders, as SQLite takes them; rewritten to `$1, $2, …`
