@@ -14,7 +14,9 @@
 //!
 //! Prints the tables and appends them to docs/benchmarks.md. With `-- --rules-only`
 //! (`cargo bench --features ssr --bench fraud -- --rules-only`) it prints the rule table alone
-//! and records nothing: the quick loop while working on the rule engine.
+//! and records nothing: the quick loop while working on the rule engine. With `-- --backend
+//! postgres` (or `sqlite`, `postgres-redis`; repeatable) it runs only those and records nothing:
+//! for alternating two builds of the server. The PostgreSQL databases it creates are dropped.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -393,19 +395,36 @@ async fn main() {
         }
     };
     let pid = std::process::id();
+    // `-- --backend postgres` (repeatable) runs only those backends, prints and records nothing:
+    // for comparing two builds of the server side by side.
+    let args: Vec<String> = std::env::args().collect();
+    let chosen: Vec<&str> = args.windows(2).filter(|pair| pair[0] == "--backend").map(|pair| pair[1].as_str()).collect();
+    let wanted = |name: &str| chosen.is_empty() || chosen.contains(&name);
     let mut results = Vec::new();
-    results.push(run_http("SQLite", base_vars(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), &[])).await);
-    results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[])).await);
-    let namespace = format!("vetted_bench_{pid}");
-    results.push(
-        run_http(
-            "PostgreSQL + Redis velocity",
-            base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", "redis://127.0.0.1:6379"), ("CACHE_NAMESPACE", &namespace)]),
-        )
-        .await,
-    );
+    let mut databases = Vec::new();
+    if wanted("sqlite") {
+        results.push(run_http("SQLite", base_vars(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), &[])).await);
+    }
+    if wanted("postgres") {
+        databases.push(format!("vetted_bench_fraud_{pid}"));
+        results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[])).await);
+    }
+    if wanted("postgres-redis") {
+        let namespace = format!("vetted_bench_{pid}");
+        databases.push(format!("vetted_bench_fraud_r_{pid}"));
+        let vars = base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", "redis://127.0.0.1:6379"), ("CACHE_NAMESPACE", &namespace)]);
+        results.push(run_http("PostgreSQL + Redis velocity", vars).await);
+    }
+    let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");
+    for name in databases {
+        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     let http = http_table(&results);
     println!("\n{http}");
+    if !chosen.is_empty() {
+        return;
+    }
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let entry = format!(
@@ -417,5 +436,4 @@ async fn main() {
     text.push_str(&entry);
     std::fs::write(&path, text).unwrap();
     eprintln!("recorded in {}", path.display());
-    let _ = std::fs::remove_dir_all(&dir);
 }
