@@ -279,7 +279,6 @@ struct Decided<'a> {
     claim: Claim,
     facts: super::rules::Facts,
     evaluation: super::rules::Evaluation,
-    action: Action,
 }
 
 const TRANSACTION_COLUMNS: &[&str] = &[
@@ -291,7 +290,7 @@ const CASE_COLUMNS: &[&str] = &["transaction_id", "merchant_id", "decision_id", 
 
 fn transaction_row(d: &Decided, now: chrono::DateTime<Utc>) -> Vec<Value> {
     let input = &d.pending.input;
-    let status = match d.action {
+    let status = match d.evaluation.action {
         Action::Allow => TransactionStatus::Succeeded,
         Action::Review => TransactionStatus::InReview,
         Action::Block => TransactionStatus::Blocked,
@@ -317,7 +316,7 @@ fn decision_row(d: &Decided, transaction_id: i64, now: chrono::DateTime<Utc>) ->
     vec![
         transaction_id.into(),
         d.pending.loaded.ruleset_version.into(),
-        d.action.as_str().into(),
+        d.evaluation.action.as_str().into(),
         d.evaluation.score.into(),
         // What the engine saw and what each rule said: the case view and backtests read it.
         ingest::decision_record(&d.evaluation.results, &d.facts).into(),
@@ -349,7 +348,7 @@ async fn decide_and_insert(
         .map(|((pending, claim), counts)| {
             let facts = ingest::facts(&pending.input, pending.merchant.clone(), counts);
             let evaluation = pending.loaded.ruleset.evaluate(&facts, pending.loaded.lists.clone());
-            Decided { pending, claim: *claim, facts, action: evaluation.action, evaluation }
+            Decided { pending, claim: *claim, facts, evaluation }
         })
         .collect();
     let drawn: Option<Vec<ingest::StoredIds>> = decided
@@ -358,21 +357,19 @@ async fn decide_and_insert(
             d.claim.drawn.map(|(transaction_id, decision_id, case_id)| ingest::StoredIds {
                 transaction_id,
                 decision_id,
-                case_id: (d.action == Action::Review).then_some(case_id),
+                case_id: (d.evaluation.action == Action::Review).then_some(case_id),
             })
         })
         .collect();
-    let (ids, mut inserts) = match drawn {
-        Some(ids) => {
-            let inserts = insert_statement_parts(&decided, &ids, now);
-            (ids, inserts)
-        }
-        None => (insert_returning_ids(txn, &decided, now).await?, Vec::new()),
+    // With drawn ids, the inserts ride along with the responses' update as data-modifying CTEs.
+    let ((ctes, mut values), ids) = match drawn {
+        Some(ids) => (inserts_as_ctes(&decided, &ids, now), ids),
+        None => ((String::new(), Vec::new()), insert_returning_ids(txn, &decided, now).await?),
     };
 
     // The responses, stored with the claims so that a retry gets the same answer.
     let mut answers = HashMap::with_capacity(decided.len());
-    let mut values: Vec<Value> = Vec::with_capacity(decided.len() * 3);
+    values.reserve(decided.len() * 3);
     for (d, ids) in decided.iter().zip(ids) {
         let transaction_id = ids.transaction_id;
         let response = ingest::response(&d.pending.input, &d.pending.loaded, &d.evaluation, ids, now);
@@ -383,25 +380,18 @@ async fn decide_and_insert(
         "UPDATE ingest_requests SET transaction_id = v.column2, response = v.column3 FROM (VALUES {}) AS v WHERE ingest_requests.id = v.column1",
         vec!["(?, ?, ?)"; decided.len()].join(", ")
     );
-    // With drawn ids, the inserts ride along as data-modifying CTEs: one statement, one round trip.
-    let (sql, values) = if inserts.is_empty() {
-        (update, values)
-    } else {
-        let ctes: Vec<String> = inserts.iter().enumerate().map(|(i, (sql, _))| format!("insert_{i} AS ({sql})")).collect();
-        let mut all: Vec<Value> = inserts.iter_mut().flat_map(|(_, values)| std::mem::take(values)).collect();
-        all.extend(values);
-        (format!("WITH {} {update}", ctes.join(", ")), all)
-    };
-    txn.execute_raw(statement(txn.get_database_backend(), &sql, values)).await?;
+    txn.execute_raw(statement(txn.get_database_backend(), &format!("{ctes}{update}"), values)).await?;
     Ok(answers)
 }
 
-/// The inserts of rows whose ids were drawn with the claims, as (SQL, values) to run together.
-fn insert_statement_parts(decided: &[Decided], ids: &[ingest::StoredIds], now: chrono::DateTime<Utc>) -> Vec<(String, Vec<Value>)> {
-    let mut parts = Vec::with_capacity(3);
+/// The inserts of rows whose ids were drawn with the claims, as `WITH …, … ` to put before the
+/// statement that follows, and their values.
+fn inserts_as_ctes(decided: &[Decided], ids: &[ingest::StoredIds], now: chrono::DateTime<Utc>) -> (String, Vec<Value>) {
+    let (mut ctes, mut values) = (Vec::with_capacity(3), Vec::new());
     let mut add = |table: &str, columns: &[&str], rows: Vec<Vec<Value>>| {
         if !rows.is_empty() {
-            parts.push((insert_sql(table, &with_id(columns), rows.len(), ""), rows.into_iter().flatten().collect()));
+            ctes.push(format!("insert_{table} AS ({})", insert_sql(table, &with_id(columns), rows.len(), "")));
+            values.extend(rows.into_iter().flatten());
         }
     };
     let with = |id: i64, row: Vec<Value>| std::iter::once(id.into()).chain(row).collect::<Vec<Value>>();
@@ -412,7 +402,7 @@ fn insert_statement_parts(decided: &[Decided], ids: &[ingest::StoredIds], now: c
         CASE_COLUMNS,
         decided.iter().zip(ids).filter_map(|(d, ids)| ids.case_id.map(|case_id| with(case_id, case_row(d, ids, now)))).collect(),
     );
-    parts
+    (format!("WITH {} ", ctes.join(", ")), values)
 }
 
 /// Inserts the transactions, then the decisions, then the cases, each statement returning the
@@ -438,7 +428,7 @@ async fn insert_returning_ids(txn: &impl ConnectionTrait, decided: &[Decided<'_>
         .map(|id| ingest::StoredIds { transaction_id: *id, decision_id: decision_ids[id], case_id: None })
         .collect();
 
-    let rows = decided.iter().zip(&ids).filter(|(d, _)| d.action == Action::Review).map(|(d, ids)| case_row(d, ids, now)).collect();
+    let rows = decided.iter().zip(&ids).filter(|(d, _)| d.evaluation.action == Action::Review).map(|(d, ids)| case_row(d, ids, now)).collect();
     let cases = insert_rows(txn, "cases", CASE_COLUMNS, rows, "RETURNING id, transaction_id").await?;
     let mut case_ids = HashMap::new();
     for row in cases {
