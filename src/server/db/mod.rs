@@ -7,21 +7,35 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 
 use migration::{Migrator, MigratorTrait};
 
-/// The primary connection, and the replica that request-path reads use when one is configured.
+/// The primary connection, the replica that request-path reads use when one is configured, and
+/// the ingest writer's own connections.
 #[derive(Clone, Debug)]
 pub struct Db {
     primary: DatabaseConnection,
     replica: Option<DatabaseConnection>,
+    writer: DatabaseConnection,
+}
+
+/// How many connections the ingest writer keeps, one per writer task: SQLite has one writer at
+/// a time anyway; on PostgreSQL two overlap one batch's round trips with another's work.
+pub fn writer_connections(backend: DbBackend) -> u32 {
+    match backend {
+        DbBackend::Sqlite => 1,
+        _ => 2,
+    }
 }
 
 impl Db {
     pub async fn connect(url: &str, read_url: Option<&str>) -> Result<Db, DbErr> {
-        let primary = connect_one(url).await?;
+        let primary = connect_one(url, Pool::Shared).await?;
         let replica = match read_url {
-            Some(url) => Some(connect_one(url).await?),
+            Some(url) => Some(connect_one(url, Pool::Shared).await?),
             None => None,
         };
-        Ok(Db { primary, replica })
+        // An in-memory SQLite database is one per pool: there the writer shares the primary's.
+        let in_memory = url.starts_with("sqlite:") && sqlite_file_path(url).is_none();
+        let writer = if in_memory { primary.clone() } else { connect_one(url, Pool::Writer).await? };
+        Ok(Db { primary, replica, writer })
     }
 
     /// Writes, and reads that must see their own writes.
@@ -34,6 +48,14 @@ impl Db {
         self.replica.as_ref().unwrap_or(&self.primary)
     }
 
+    /// The ingest writer's connections to the primary, used by nothing else: a batch never
+    /// waits for a connection behind request-path reads, PostgreSQL keeps the writer's
+    /// statements prepared, and SQLite keeps its page cache (another connection's commit would
+    /// make it start over).
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
     pub async fn migrate(&self) -> Result<(), DbErr> {
         Migrator::up(&self.primary, None).await
     }
@@ -43,27 +65,53 @@ impl Db {
     }
 }
 
-async fn connect_one(url: &str) -> Result<DatabaseConnection, DbErr> {
+/// Which pool a connection belongs to.
+#[derive(Clone, Copy, PartialEq)]
+enum Pool {
+    /// Everything but the ingest writer.
+    Shared,
+    /// The ingest writer's: a fixed set of connections, kept open.
+    Writer,
+}
+
+async fn connect_one(url: &str, pool: Pool) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_file_path(url) {
         if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
         }
     }
+    let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_string());
-    options
-        .max_connections(if url.starts_with("sqlite:") { 8 } else { 20 })
-        .connect_timeout(Duration::from_secs(5))
-        .sqlx_logging(false);
+    options.connect_timeout(Duration::from_secs(5)).sqlx_logging(false);
+    // Pinging every connection taken from the pool is a round trip per checkout (a batch, a
+    // page's query); only a connection that sat idle long enough to have been dropped is checked.
+    options.test_before_acquire_if_idle_for(Duration::from_secs(30));
+    match pool {
+        Pool::Shared => options.max_connections(if sqlite { 8 } else { 20 }),
+        Pool::Writer => {
+            let n = writer_connections(if sqlite { DbBackend::Sqlite } else { DbBackend::Postgres });
+            options.max_connections(n).min_connections(n).idle_timeout(None).max_lifetime(None)
+        }
+    };
     // On every pooled SQLite connection (a PRAGMA run once reaches only one of them): WAL lets
     // readers proceed while a writer commits; synchronous=FULL syncs every commit, so an
     // acknowledged transaction survives a power cut (NORMAL could lose the last ones); the busy
     // timeout turns lock contention into a short wait instead of an error.
-    options.map_sqlx_sqlite_opts(|opts| {
+    //
+    // Pages are read through a memory map rather than a read call each; the writer's connection
+    // also keeps a large page cache, which stays valid as long as it is the one writing.
+    let cache_kib = if pool == Pool::Writer { 65_536 } else { 8_192 };
+    options.map_sqlx_sqlite_opts(move |opts| {
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         opts.journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
+            .pragma("cache_size", format!("-{cache_kib}"))
+            .pragma("mmap_size", "268435456")
+            // A batch's velocity read returns hundreds of rows: let the connection's thread hand
+            // them over at once instead of 50 at a time, a thread switch each.
+            .row_buffer_size(4096)
     });
     Database::connect(options).await
 }

@@ -50,7 +50,7 @@ impl FraudEngine {
             Some(redis) => Velocity::Redis(redis.clone()),
             None => Velocity::Database,
         };
-        let writer = IngestWriter::new(db.primary().clone(), velocity.clone());
+        let writer = IngestWriter::new(db.writer().clone(), velocity.clone());
         FraudEngine { db, velocity, writer, current: RwLock::new(None), reload: tokio::sync::Mutex::new(()) }
     }
 

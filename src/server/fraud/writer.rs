@@ -86,8 +86,7 @@ impl IngestWriter {
         }
     }
 
-    /// SQLite has one writer at a time anyway; PostgreSQL overlaps one batch's round trips with
-    /// another's work.
+    /// One writer task per connection of the writer's own pool ([`crate::server::db::writer_connections`]).
     ///
     /// On SQLite the writer also copies the write-ahead log back into the database file whenever
     /// nothing is waiting for it. Left to SQLite, the commit that takes the log past 1,000 pages
@@ -96,9 +95,9 @@ impl IngestWriter {
     /// large one; and as no commit lands during it, it catches up, so the log starts over
     /// instead of growing.
     fn spawn_writers(&self) -> Vec<mpsc::Sender<Job>> {
-        let sqlite = self.db.get_database_backend() == DbBackend::Sqlite;
-        let writers = if sqlite { 1 } else { 2 };
-        (0..writers)
+        let backend = self.db.get_database_backend();
+        let sqlite = backend == DbBackend::Sqlite;
+        (0..crate::server::db::writer_connections(backend))
             .map(|_| {
                 let (sender, mut receiver) = mpsc::channel(QUEUE);
                 let (db, velocity) = (self.db.clone(), self.velocity.clone());
