@@ -3,10 +3,10 @@
 //! Each ingest is checked on its own request (API key, fields, merchant, product) and then handed
 //! to a writer task. A writer takes every ingest that is waiting, up to [`MAX_BATCH`], and stores
 //! them together: claims, velocity, decisions, transactions, cases and responses, many rows per
-//! statement and one commit (one fsync) for all. On PostgreSQL the claims also draw the ids of
-//! the rows to come, so transactions, decisions, cases and responses go in as one statement: six
-//! round trips a batch with velocity in the database (begin, claims, velocity upsert and read,
-//! the rest, commit) instead of eight or nine. Under light load a batch is one ingest and
+//! statement and one commit (one fsync) for all. The claims also draw the ids of the rows to
+//! come, so transactions, decisions, cases and responses go in with one call: six round trips a
+//! batch with velocity in the database (begin, claims, velocity upsert and read, the rest,
+//! commit) instead of eight or nine. Under light load a batch is one ingest and
 //! nothing waits for company; under heavy load batches grow while statements and commits per
 //! ingest shrink — which is what lets one instance keep up with thousands per second.
 //!
@@ -182,7 +182,10 @@ async fn store_batch(db: &DatabaseConnection, velocity: &Velocity, pending: &[&P
                 ]
             })
             .collect(),
-        if draws_ids(&txn) { CLAIM_RETURNING_WITH_IDS } else { CLAIM_RETURNING },
+        match txn.get_database_backend() {
+            DbBackend::Sqlite => CLAIM_RETURNING_WITH_ID_BASES,
+            _ => CLAIM_RETURNING_WITH_IDS,
+        },
     )
     .await?;
     let claims = claims_by_external_id(&txn, claims)?;
@@ -234,42 +237,47 @@ async fn store_batch(db: &DatabaseConnection, velocity: &Velocity, pending: &[&P
         .collect())
 }
 
-const CLAIM_RETURNING: &str = "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id";
-/// On PostgreSQL the claim also draws the ids of the ingest's transaction, decision and case, so
-/// that those rows can then go in as one statement: two or three round trips fewer per batch.
-/// A case id is drawn for every claim and used only by reviews: case numbers have gaps, as
-/// sequences have anyway.
+/// The claims also draw the ids of each ingest's transaction, decision and case, so that those
+/// rows then go in together with the responses in one call (see [`inserts_before`]). A case id
+/// is drawn for every claim and used only by reviews: case numbers have gaps, as sequences have
+/// anyway.
+///
+/// PostgreSQL draws them from the tables' sequences.
 const CLAIM_RETURNING_WITH_IDS: &str = "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id, \
      nextval(pg_get_serial_sequence('transactions', 'id')) AS transaction_id, \
      nextval(pg_get_serial_sequence('decisions', 'id')) AS decision_id, \
      nextval(pg_get_serial_sequence('cases', 'id')) AS case_id";
-
-/// Whether the claims draw the other rows' ids: PostgreSQL, which can insert them all in one
-/// statement (data-modifying CTEs); SQLite cannot, and its round trips cost little.
-fn draws_ids(db: &impl ConnectionTrait) -> bool {
-    db.get_database_backend() == DbBackend::Postgres
-}
+/// SQLite has no sequences, but from its first insert to its commit a write transaction holds
+/// the database's only write lock: no other connection adds rows in between, so the next ids
+/// are the largest so far plus one, two, … (the claim's place in the returned rows). Ids are
+/// never reused: AUTOINCREMENT's high-water mark counts too.
+const CLAIM_RETURNING_WITH_ID_BASES: &str = "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id, \
+     (SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM transactions UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'transactions')) AS transaction_base, \
+     (SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM decisions UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'decisions')) AS decision_base, \
+     (SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM cases UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'cases')) AS case_base";
 
 /// An ingest's idempotency record, and the ids drawn for its rows (see [`CLAIM_RETURNING_WITH_IDS`]).
 #[derive(Clone, Copy)]
 struct Claim {
     id: i64,
-    drawn: Option<(i64, i64, i64)>,
+    /// Transaction, decision and case id.
+    drawn: (i64, i64, i64),
 }
 
 fn claims_by_external_id(db: &impl ConnectionTrait, rows: Vec<QueryResult>) -> Result<HashMap<(i32, String), Claim>, sea_orm::DbErr> {
-    let drawn = draws_ids(db);
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
     rows.iter()
-        .map(|row| {
-            let drawn = if drawn { Some((row.try_get("", "transaction_id")?, row.try_get("", "decision_id")?, row.try_get("", "case_id")?)) } else { None };
+        .enumerate()
+        .map(|(at, row)| {
+            let drawn = if sqlite {
+                let next = |base: &str| row.try_get::<i64>("", base).map(|base| base + 1 + at as i64);
+                (next("transaction_base")?, next("decision_base")?, next("case_base")?)
+            } else {
+                (row.try_get("", "transaction_id")?, row.try_get("", "decision_id")?, row.try_get("", "case_id")?)
+            };
             Ok(((row.try_get("", "merchant_id")?, row.try_get("", "external_id")?), Claim { id: row.try_get("", "id")?, drawn }))
         })
         .collect()
-}
-
-/// `RETURNING id, merchant_id, external_id` rows, as id by (merchant, external_id).
-fn ids_by_external_id(rows: Vec<QueryResult>) -> Result<HashMap<(i32, String), i64>, sea_orm::DbErr> {
-    rows.iter().map(|row| Ok(((row.try_get("", "merchant_id")?, row.try_get("", "external_id")?), row.try_get("", "id")?))).collect()
 }
 
 /// An accepted ingest with its decision.
@@ -350,21 +358,15 @@ async fn decide_and_insert(
             Decided { pending, claim: *claim, facts, evaluation }
         })
         .collect();
-    let drawn: Option<Vec<ingest::StoredIds>> = decided
+    let ids: Vec<ingest::StoredIds> = decided
         .iter()
         .map(|d| {
-            d.claim.drawn.map(|(transaction_id, decision_id, case_id)| ingest::StoredIds {
-                transaction_id,
-                decision_id,
-                case_id: (d.evaluation.action == Action::Review).then_some(case_id),
-            })
+            let (transaction_id, decision_id, case_id) = d.claim.drawn;
+            ingest::StoredIds { transaction_id, decision_id, case_id: (d.evaluation.action == Action::Review).then_some(case_id) }
         })
         .collect();
-    // With drawn ids, the inserts ride along with the responses' update as data-modifying CTEs.
-    let ((ctes, mut values), ids) = match drawn {
-        Some(ids) => (inserts_as_ctes(&decided, &ids, now), ids),
-        None => ((String::new(), Vec::new()), insert_returning_ids(txn, &decided, now).await?),
-    };
+    // The inserts ride along with the responses' update: one call.
+    let (inserts, mut values) = inserts_before(txn.get_database_backend(), &decided, &ids, now);
 
     // The responses, stored with the claims so that a retry gets the same answer.
     let mut answers = HashMap::with_capacity(decided.len());
@@ -379,17 +381,22 @@ async fn decide_and_insert(
         "UPDATE ingest_requests SET transaction_id = v.column2, response = v.column3 FROM (VALUES {}) AS v WHERE ingest_requests.id = v.column1",
         vec!["(?, ?, ?)"; decided.len()].join(", ")
     );
-    txn.execute_raw(statement(txn.get_database_backend(), &format!("{ctes}{update}"), values)).await?;
+    txn.execute_raw(statement(txn.get_database_backend(), &format!("{inserts}{update}"), values)).await?;
     Ok(answers)
 }
 
-/// The inserts of rows whose ids were drawn with the claims, as `WITH …, … ` to put before the
-/// statement that follows, and their values.
-fn inserts_as_ctes(decided: &[Decided], ids: &[ingest::StoredIds], now: chrono::DateTime<Utc>) -> (String, Vec<Value>) {
-    let (mut ctes, mut values) = (Vec::with_capacity(3), Vec::new());
+/// The inserts of the rows whose ids were drawn with the claims, to put before the statement
+/// that follows, and their values: data-modifying CTEs on PostgreSQL (`WITH …, … `), statements
+/// of their own on SQLite (`…; …; `), which runs them one after the other in the same call.
+fn inserts_before(backend: DbBackend, decided: &[Decided], ids: &[ingest::StoredIds], now: chrono::DateTime<Utc>) -> (String, Vec<Value>) {
+    let (mut inserts, mut values) = (Vec::with_capacity(3), Vec::new());
     let mut add = |table: &str, columns: &[&str], rows: Vec<Vec<Value>>| {
         if !rows.is_empty() {
-            ctes.push(format!("insert_{table} AS ({})", insert_sql(table, &with_id(columns), rows.len(), "")));
+            let insert = insert_sql(table, &with_id(columns), rows.len(), "");
+            inserts.push(match backend {
+                DbBackend::Postgres => format!("insert_{table} AS ({insert})"),
+                _ => insert,
+            });
             values.extend(rows.into_iter().flatten());
         }
     };
@@ -401,40 +408,9 @@ fn inserts_as_ctes(decided: &[Decided], ids: &[ingest::StoredIds], now: chrono::
         CASE_COLUMNS,
         decided.iter().zip(ids).filter_map(|(d, ids)| ids.case_id.map(|case_id| with(case_id, case_row(d, ids, now)))).collect(),
     );
-    (format!("WITH {} ", ctes.join(", ")), values)
-}
-
-/// Inserts the transactions, then the decisions, then the cases, each statement returning the
-/// ids the next needs. In the order of `decided`.
-async fn insert_returning_ids(txn: &impl ConnectionTrait, decided: &[Decided<'_>], now: chrono::DateTime<Utc>) -> Result<Vec<ingest::StoredIds>, IngestError> {
-    let transactions =
-        insert_rows(txn, "transactions", TRANSACTION_COLUMNS, decided.iter().map(|d| transaction_row(d, now)).collect(), "RETURNING id, merchant_id, external_id").await?;
-    let transaction_ids = ids_by_external_id(transactions)?;
-    let transaction_ids: Vec<i64> = decided
-        .iter()
-        .map(|d| transaction_ids.get(&(d.pending.input.merchant_id, d.pending.input.external_id.clone())).copied())
-        .collect::<Option<_>>()
-        .ok_or(IngestError::Database(sea_orm::DbErr::RecordNotInserted))?;
-
-    let rows = decided.iter().zip(&transaction_ids).map(|(d, id)| decision_row(d, *id, now)).collect();
-    let decisions = insert_rows(txn, "decisions", DECISION_COLUMNS, rows, "RETURNING id, transaction_id").await?;
-    let mut decision_ids = HashMap::new();
-    for row in decisions {
-        decision_ids.insert(row.try_get::<i64>("", "transaction_id")?, row.try_get::<i64>("", "id")?);
-    }
-    let mut ids: Vec<ingest::StoredIds> = transaction_ids
-        .iter()
-        .map(|id| ingest::StoredIds { transaction_id: *id, decision_id: decision_ids[id], case_id: None })
-        .collect();
-
-    let rows = decided.iter().zip(&ids).filter(|(d, _)| d.evaluation.action == Action::Review).map(|(d, ids)| case_row(d, ids, now)).collect();
-    let cases = insert_rows(txn, "cases", CASE_COLUMNS, rows, "RETURNING id, transaction_id").await?;
-    let mut case_ids = HashMap::new();
-    for row in cases {
-        case_ids.insert(row.try_get::<i64>("", "transaction_id")?, row.try_get::<i64>("", "id")?);
-    }
-    for ids in &mut ids {
-        ids.case_id = case_ids.get(&ids.transaction_id).copied();
-    }
-    Ok(ids)
+    let prefix = match backend {
+        DbBackend::Postgres => format!("WITH {} ", inserts.join(", ")),
+        _ => inserts.iter().map(|insert| format!("{insert}; ")).collect(),
+    };
+    (prefix, values)
 }
