@@ -180,7 +180,7 @@ fn wal_checkpoint_sequence(wal: &std::path::Path) -> u32 {
 }
 
 #[tokio::test]
-async fn on_sqlite_the_idle_writer_checkpoints_so_the_log_starts_over() {
+async fn on_sqlite_the_checkpointer_copies_the_log_back_so_it_starts_over() {
     use vetted::server::cache::Cache;
     use vetted::server::fraud::engine::FraudEngine;
     // Just the database and the engine: no background task writes in between.
@@ -209,10 +209,14 @@ async fn on_sqlite_the_idle_writer_checkpoints_so_the_log_starts_over() {
         }
     };
     // Two small ingests, far below the 1,000 pages at which SQLite would checkpoint by itself.
-    // After the first, nothing waits, so the writer checkpoints before it takes the second,
-    // whose commit then starts the log over.
+    // After the first, the checkpointer copies the log back; the second's commit then finds it
+    // all copied and starts the log over.
+    let mut checkpoints = engine.writer.checkpoints();
     store("checkpoint-1").await;
     let after_first = wal_checkpoint_sequence(&wal);
+    // Bounded, so that a checkpointer that never runs fails the test instead of hanging it.
+    let checkpointed = tokio::time::timeout(std::time::Duration::from_secs(10), checkpoints.wait_for(|done| *done >= 1)).await;
+    assert!(matches!(checkpointed, Ok(Ok(_))), "the checkpointer copied the log back after the first batch");
     store("checkpoint-2").await;
     assert_ne!(wal_checkpoint_sequence(&wal), after_first, "the log started over");
 }

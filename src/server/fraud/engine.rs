@@ -50,7 +50,7 @@ impl FraudEngine {
             Some(redis) => Velocity::Redis(redis.clone()),
             None => Velocity::Database,
         };
-        let writer = IngestWriter::new(db.writer().clone(), velocity.clone());
+        let writer = IngestWriter::new(&db, velocity.clone());
         FraudEngine { db, velocity, writer, current: RwLock::new(None), reload: tokio::sync::Mutex::new(()) }
     }
 
