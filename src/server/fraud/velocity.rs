@@ -8,8 +8,8 @@
 //! - Redis (when configured): one Lua script per batch of payments over one hash per key; keys
 //!   expire a week after their last use and stale buckets are pruned, so memory stays bounded.
 //! - The database otherwise: one upsert of the current buckets for the whole batch (which takes
-//!   their row locks, in key order) and one read of the older ones, inside the batch's database
-//!   transaction; a job deletes old buckets.
+//!   their row locks, in key order) and a read of the older ones, sent together, inside the
+//!   batch's database transaction; a job deletes old buckets.
 //!
 //! A batch is counted in order: each payment sees what came before it, the batch's earlier
 //! payments included — the same counts as recording them one by one.
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
-use crate::server::db::{insert_rows, statement};
+use crate::server::db::{insert_sql, statement};
 use sha2::{Digest, Sha256};
 
 use crate::server::cache::RedisCache;
@@ -243,60 +243,68 @@ async fn record_in_database(db: &impl ConnectionTrait, keys: &[[(&'static str, S
             }
         }
     }
-    // The current buckets first: the upsert takes their row locks (PostgreSQL) or the write
-    // lock (SQLite), so a concurrent payment on the same key waits and then sees these. Rows in
-    // a fixed order (sorted keys) so two writers never wait on each other in a cycle.
+    // The current buckets: the upsert takes their row locks (PostgreSQL) or the write lock
+    // (SQLite), so a concurrent payment on the same key waits and then sees these. Rows in a
+    // fixed order (sorted keys) so two writers never wait on each other in a cycle.
     let rows = added
         .iter()
         .map(|((key, granularity), (count, sum))| {
             vec![key.clone().into(), (*granularity).into(), current_bucket(*granularity as usize).into(), (*count).into(), (*sum).into()]
         })
-        .collect();
-    let upserted = insert_rows(
-        db,
+        .collect::<Vec<Vec<Value>>>();
+    let upsert = insert_sql(
         "velocity_buckets",
         &["key", "granularity", "bucket", "count", "sum_usd_cents"],
-        rows,
+        rows.len(),
         "ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + excluded.count, \
-         sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents \
-         RETURNING key, granularity, count, sum_usd_cents",
-    )
-    .await?;
+         sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents",
+    );
+    // And every bucket row of the keys (at most 64 each, fewer once pruned), summed here, read
+    // by primary-key range per key. PostgreSQL is told so with a lateral join (OFFSET 0 keeps it
+    // from being flattened): for `key IN (…)` of a batch's hundred keys, without fresh
+    // statistics, it chose to scan the whole table.
+    //
+    // Both in one round trip: on PostgreSQL one statement, whose read sees the buckets as they
+    // were before it (the current ones come from the upsert); on SQLite two statements in one
+    // call. Older buckets are not written any more, so either read finds them as a separate
+    // statement would (at a bucket's end, a writer whose clock is behind may still add to the
+    // bucket another has left: a separate read could have missed that as well).
+    let distinct: Vec<&String> = added.keys().map(|(key, _)| key).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let keys_list = vec!["(?)"; distinct.len()].join(", ");
+    let columns = "key, granularity, bucket, count, sum_usd_cents";
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "WITH upserted AS ({upsert} RETURNING {columns}) SELECT 'current' AS part, {columns} FROM upserted UNION ALL \
+             SELECT 'older' AS part, b.key, b.granularity, b.bucket, b.count, b.sum_usd_cents FROM (VALUES {keys_list}) AS k(key) \
+             CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b"
+        ),
+        _ => format!(
+            "{upsert} RETURNING 'current' AS part, {columns}; SELECT 'older' AS part, {columns} FROM velocity_buckets WHERE key IN ({})",
+            vec!["?"; distinct.len()].join(", ")
+        ),
+    };
+    let values: Vec<Value> = rows.into_iter().flatten().chain(distinct.iter().map(|key| (*key).clone().into())).collect();
     // Per (key, window): the total before the first of these payments.
     let mut before: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
-    for row in upserted {
-        let key: String = row.try_get("", "key")?;
-        let granularity: i32 = row.try_get("", "granularity")?;
-        let count: i64 = row.try_get("", "count")?;
-        let sum: i64 = row.try_get("", "sum_usd_cents")?;
-        let (added_count, added_sum) = added.get(&(key.clone(), granularity)).copied().unwrap_or_default();
-        before.insert((key, granularity), (count - added_count, sum - added_sum));
-    }
-    // Then the older buckets of each window: every bucket row of the keys (at most 64 each,
-    // fewer once pruned), summed here, read by primary-key range per key. PostgreSQL is told so
-    // with a lateral join (OFFSET 0 keeps it from being flattened): for `key IN (…)` of a
-    // batch's hundred keys, without fresh statistics, it chose to scan the whole table.
-    let distinct: Vec<&String> = added.keys().map(|(key, _)| key).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let older = match backend {
-        DbBackend::Postgres => format!(
-            "SELECT b.key, b.granularity, b.bucket, b.count, b.sum_usd_cents FROM (VALUES {}) AS k(key) \
-             CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b",
-            vec!["(?)"; distinct.len()].join(", ")
-        ),
-        _ => format!("SELECT key, granularity, bucket, count, sum_usd_cents FROM velocity_buckets WHERE key IN ({})", vec!["?"; distinct.len()].join(", ")),
-    };
-    let values: Vec<Value> = distinct.iter().map(|key| (*key).clone().into()).collect();
-    for row in db.query_all_raw(statement(backend, &older, values)).await? {
+    for row in db.query_all_raw(statement(backend, &sql, values)).await? {
+        let part: String = row.try_get("", "part")?;
         let key: String = row.try_get("", "key")?;
         let granularity: i32 = row.try_get("", "granularity")?;
         let bucket: i64 = row.try_get("", "bucket")?;
-        let Some((_, _, buckets)) = WINDOWS.get(granularity as usize) else { continue };
-        let current = current_bucket(granularity as usize);
-        if bucket <= current - buckets || bucket >= current {
-            continue; // outside the window, or the current bucket (counted above)
-        }
         let count: i64 = row.try_get("", "count")?;
         let sum: i64 = row.try_get("", "sum_usd_cents")?;
+        let (count, sum) = if part == "current" {
+            // The current bucket after these payments, less what they added.
+            let (added_count, added_sum) = added.get(&(key.clone(), granularity)).copied().unwrap_or_default();
+            (count - added_count, sum - added_sum)
+        } else {
+            let Some((_, _, buckets)) = WINDOWS.get(granularity as usize) else { continue };
+            let current = current_bucket(granularity as usize);
+            if bucket <= current - buckets || bucket >= current {
+                continue; // outside the window, or the current bucket (counted from the upsert)
+            }
+            (count, sum)
+        };
         let total = before.entry((key, granularity)).or_default();
         total.0 += count;
         total.1 += sum;
