@@ -4,9 +4,9 @@
 //! to a writer task. A writer takes every ingest that is waiting, up to [`MAX_BATCH`], and stores
 //! them together: claims, velocity, decisions, transactions, cases and responses, many rows per
 //! statement and one commit (one fsync) for all. The claims also draw the ids of the rows to
-//! come, so transactions, decisions, cases and responses go in with one call: six round trips a
-//! batch with velocity in the database (begin, claims, velocity upsert and read, the rest,
-//! commit) instead of eight or nine. Under light load a batch is one ingest and
+//! come, so transactions, decisions, cases and responses go in with one call: five round trips a
+//! batch with velocity in the database (begin, claims, velocity, the rest, commit) instead of
+//! eight or nine. Under light load a batch is one ingest and
 //! nothing waits for company; under heavy load batches grow while statements and commits per
 //! ingest shrink — which is what lets one instance keep up with thousands per second.
 //!
