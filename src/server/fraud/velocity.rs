@@ -270,13 +270,13 @@ async fn record_in_database(db: &impl ConnectionTrait, keys: &[[(&'static str, S
     // statement would (at a bucket's end, a writer whose clock is behind may still add to the
     // bucket another has left: a separate read could have missed that as well).
     let distinct: Vec<&String> = added.keys().map(|(key, _)| key).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let keys_list = vec!["(?)"; distinct.len()].join(", ");
     let columns = "key, granularity, bucket, count, sum_usd_cents";
     let sql = match backend {
         DbBackend::Postgres => format!(
             "WITH upserted AS ({upsert} RETURNING {columns}) SELECT 'current' AS part, {columns} FROM upserted UNION ALL \
-             SELECT 'older' AS part, b.key, b.granularity, b.bucket, b.count, b.sum_usd_cents FROM (VALUES {keys_list}) AS k(key) \
-             CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b"
+             SELECT 'older' AS part, b.key, b.granularity, b.bucket, b.count, b.sum_usd_cents FROM (VALUES {}) AS k(key) \
+             CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b",
+            vec!["(?)"; distinct.len()].join(", ")
         ),
         _ => format!(
             "{upsert} RETURNING 'current' AS part, {columns}; SELECT 'older' AS part, {columns} FROM velocity_buckets WHERE key IN ({})",
