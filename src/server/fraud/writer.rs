@@ -99,7 +99,7 @@ impl IngestWriter {
     /// One writer task per connection of the writer's own pool ([`crate::server::db::writer_connections`]).
     ///
     /// On SQLite a checkpointer beside the writer copies the write-ahead log back into the
-    /// database file after each batch, on a connection of its own. Left to SQLite, the commit
+    /// database file after each batch, on a connection of the shared pool. Left to SQLite, the commit
     /// that takes the log past 1,000 pages does that copy (and its two fsyncs) while its batch
     /// waits: 7–12 ms, measured with bench-fraud. SQLite lets a checkpoint run while the writer
     /// appends; it stays a few pages behind, and the writer starts the log over whenever it
