@@ -117,8 +117,8 @@ async fn connect_one(url: &str, pool: Pool) -> Result<DatabaseConnection, DbErr>
 }
 
 /// Copies SQLite's write-ahead log back into the database file as far as no reader still needs
-/// it (a passive checkpoint: nobody waits for it). The ingest writer calls it when it has
-/// nothing else to do; see [`crate::server::fraud::writer`].
+/// it (a passive checkpoint: nobody waits for it). The ingest writer's checkpointer calls it
+/// after each batch, beside the writer; see [`crate::server::fraud::writer`].
 pub async fn sqlite_checkpoint(db: &DatabaseConnection) {
     if let Err(e) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
         tracing::warn!(kind = error_kind(&e), "SQLite checkpoint failed");
