@@ -14,7 +14,7 @@ use serde_json::json;
 use vetted::server::db::entities::{ingest_request, transaction};
 use vetted::server::fraud::ingest::{self, Caller, IngestError, TransactionInput};
 use vetted::server::fraud::velocity::{Payment, Subject};
-use vetted::server::fraud::writer::{store_together, Pending, Stored};
+use vetted::server::fraud::writer::{store_together, Pending, Stored, WriterConnection};
 
 fn input(external_id: &str, card: &str, amount: i64) -> TransactionInput {
     TransactionInput {
@@ -68,7 +68,9 @@ async fn a_batch_is_stored_together_and_a_bad_ingest_fails_alone(backend: Backen
         with_key(pending(&app, input(&format!("g{tag}-2"), &card, 300)).await),
     ];
     let refs: Vec<&Pending> = batch.iter().collect();
-    let answers = store_together(db, &app.state.fraud.velocity, &refs).await;
+    // The writer's own connection: on SQLite, rusqlite on the writer's thread; here, inline.
+    let writer = WriterConnection::open(&app.state.db).unwrap();
+    let answers = store_together(&writer, &app.state.fraud.velocity, &refs).await;
 
     let decided: Vec<_> = answers
         .iter()
@@ -104,7 +106,7 @@ async fn a_batch_is_stored_together_and_a_bad_ingest_fails_alone(backend: Backen
 
     // The next payment on the card sees exactly the three stored ones: the failed one's velocity
     // was rolled back (database) or taken back (Redis).
-    let next = store_together(db, &app.state.fraud.velocity, &[&with_key(pending(&app, input(&format!("g{tag}-3"), &card, 100)).await)]).await;
+    let next = store_together(&writer, &app.state.fraud.velocity, &[&with_key(pending(&app, input(&format!("g{tag}-3"), &card, 100)).await)]).await;
     let Ok(Stored::Decided { response, .. }) = &next[0] else { panic!("the next payment is stored") };
     let record = vetted::server::db::entities::decision::Entity::find_by_id(response.decision_id).one(db).await.unwrap().unwrap();
     let results: serde_json::Value = serde_json::from_str(&record.results).unwrap();

@@ -1,5 +1,7 @@
 //! Connections (primary, optional read replica) and entities.
+pub mod batch;
 pub mod entities;
+pub mod sqlite_writer;
 
 use std::time::Duration;
 
@@ -14,6 +16,9 @@ pub struct Db {
     primary: DatabaseConnection,
     replica: Option<DatabaseConnection>,
     writer: DatabaseConnection,
+    /// The database file, when the database is a SQLite file: the ingest writer opens its own
+    /// connection to it ([`sqlite_writer`]).
+    sqlite_file: Option<String>,
 }
 
 /// How many connections the ingest writer keeps, one per writer task: SQLite has one writer at
@@ -32,10 +37,11 @@ impl Db {
             Some(url) => Some(connect_one(url, Pool::Shared).await?),
             None => None,
         };
-        // An in-memory SQLite database is one per pool: there the writer shares the primary's.
-        let in_memory = url.starts_with("sqlite:") && sqlite_file_path(url).is_none();
-        let writer = if in_memory { primary.clone() } else { connect_one(url, Pool::Writer).await? };
-        Ok(Db { primary, replica, writer })
+        // SQLite's writer has a connection of its own outside sqlx (`sqlite_writer`); an
+        // in-memory SQLite database is one per connection, so there the writer shares the primary.
+        let sqlite_file = sqlite_file_path(url).map(str::to_owned);
+        let writer = if url.starts_with("sqlite:") { primary.clone() } else { connect_one(url, Pool::Writer).await? };
+        Ok(Db { primary, replica, writer, sqlite_file })
     }
 
     /// Writes, and reads that must see their own writes.
@@ -48,12 +54,16 @@ impl Db {
         self.replica.as_ref().unwrap_or(&self.primary)
     }
 
-    /// The ingest writer's connections to the primary, used by nothing else: a batch never
-    /// waits for a connection behind request-path reads, PostgreSQL keeps the writer's
-    /// statements prepared, and SQLite keeps its page cache (another connection's commit would
-    /// make it start over).
+    /// The ingest writer's connections to the primary on PostgreSQL, used by nothing else: a
+    /// batch never waits for a connection behind request-path reads, and the writer's
+    /// statements stay prepared. On SQLite, the primary (see [`Db::sqlite_file`]).
     pub fn writer(&self) -> &DatabaseConnection {
         &self.writer
+    }
+
+    /// The SQLite database file, if the database is one.
+    pub fn sqlite_file(&self) -> Option<&str> {
+        self.sqlite_file.as_deref()
     }
 
     pub async fn migrate(&self) -> Result<(), DbErr> {
@@ -98,9 +108,9 @@ async fn connect_one(url: &str, pool: Pool) -> Result<DatabaseConnection, DbErr>
     // acknowledged transaction survives a power cut (NORMAL could lose the last ones); the busy
     // timeout turns lock contention into a short wait instead of an error.
     //
-    // Pages are read through a memory map rather than a read call each; the writer's connection
-    // also keeps a large page cache, which stays valid as long as it is the one writing.
-    let cache_kib = if pool == Pool::Writer { 65_536 } else { 8_192 };
+    // Pages are read through a memory map rather than a read call each. (SQLite's ingest writer
+    // sets the same on its own connection, with a larger page cache: `sqlite_writer`.)
+    let cache_kib = 8_192;
     options.map_sqlx_sqlite_opts(move |opts| {
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         opts.journal_mode(SqliteJournalMode::Wal)

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
+use crate::server::db::batch::BatchConnection;
 use crate::server::db::{insert_sql, statement};
 use sha2::{Digest, Sha256};
 
@@ -144,14 +145,14 @@ const NUMBERS_PER_PAYMENT: usize = DIMENSIONS.len() * WINDOWS.len() * 2;
 impl Velocity {
     /// Adds one payment of `amount_usd_cents` at `now` and returns the counts and sums from
     /// before it. `db` is the ingest's transaction.
-    pub async fn record(&self, db: &impl ConnectionTrait, subject: &Subject, amount_usd_cents: i64, now: DateTime<Utc>) -> Result<Counts, VelocityError> {
+    pub async fn record(&self, db: &impl BatchConnection, subject: &Subject, amount_usd_cents: i64, now: DateTime<Utc>) -> Result<Counts, VelocityError> {
         let payment = Payment { subject: subject.clone(), amount_usd_cents };
         Ok(self.record_all(db, std::slice::from_ref(&payment), now).await?.remove(0))
     }
 
     /// Adds several payments at `now`, in order, as one atomic step: each sees the ones before
     /// it, and concurrent callers see all of them or none. `db` is the ingest's transaction.
-    pub async fn record_all(&self, db: &impl ConnectionTrait, payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<Counts>, VelocityError> {
+    pub async fn record_all(&self, db: &impl BatchConnection, payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<Counts>, VelocityError> {
         if payments.is_empty() {
             return Ok(Vec::new());
         }
@@ -229,8 +230,8 @@ impl Velocity {
     }
 }
 
-async fn record_in_database(db: &impl ConnectionTrait, keys: &[[(&'static str, String); 4]], payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
-    let backend = db.get_database_backend();
+async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, String); 4]], payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
+    let backend = db.backend();
     let current_bucket = |granularity: usize| now.timestamp().div_euclid(WINDOWS[granularity].1);
     // What the payments add to each current bucket, all together.
     let mut added: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
@@ -286,13 +287,9 @@ async fn record_in_database(db: &impl ConnectionTrait, keys: &[[(&'static str, S
     let values: Vec<Value> = rows.into_iter().flatten().chain(distinct.iter().map(|key| (*key).clone().into())).collect();
     // Per (key, window): the total before the first of these payments.
     let mut before: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
-    for row in db.query_all_raw(statement(backend, &sql, values)).await? {
-        let part: String = row.try_get("", "part")?;
-        let key: String = row.try_get("", "key")?;
-        let granularity: i32 = row.try_get("", "granularity")?;
-        let bucket: i64 = row.try_get("", "bucket")?;
-        let count: i64 = row.try_get("", "count")?;
-        let sum: i64 = row.try_get("", "sum_usd_cents")?;
+    for row in db.rows(&sql, values).await? {
+        let (part, key, granularity) = (row.string("part")?, row.string("key")?, row.i32("granularity")?);
+        let (bucket, count, sum) = (row.i64("bucket")?, row.i64("count")?, row.i64("sum_usd_cents")?);
         let (count, sum) = if part == "current" {
             // The current bucket after these payments, less what they added.
             let (added_count, added_sum) = added.get(&(key.clone(), granularity)).copied().unwrap_or_default();

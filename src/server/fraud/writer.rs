@@ -3,7 +3,9 @@
 //! Each ingest is checked on its own request (API key, fields, merchant, product) and then handed
 //! to a writer task. A writer takes every ingest that is waiting, up to [`MAX_BATCH`], and stores
 //! them together: claims, velocity, decisions, transactions, cases and responses, many rows per
-//! statement and one commit (one fsync) for all. The claims also draw the ids of the rows to
+//! statement and one commit (one fsync) for all. On a SQLite file the writer is a thread of its
+//! own that calls SQLite directly ([`crate::server::db::sqlite_writer`]): no statement is handed
+//! to another thread. The claims also draw the ids of the rows to
 //! come, so transactions, decisions, cases and responses go in with one call: five round trips a
 //! batch with velocity in the database (begin, claims, velocity, the rest, commit) instead of
 //! eight or nine. Under light load a batch is one ingest and
@@ -20,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::engine::Loaded;
@@ -28,7 +30,9 @@ use super::ingest::{self, Caller, DecisionResponse, IngestError, TransactionInpu
 use super::rules::{Action, MerchantFacts};
 use super::velocity::{Payment, Velocity, VelocityError};
 use crate::app::dto::TransactionStatus;
-use crate::server::db::{insert_rows, insert_sql, statement};
+use crate::server::db::batch::{BatchConnection, Row};
+use crate::server::db::sqlite_writer::{SqliteTransaction, SqliteWriterConnection};
+use crate::server::db::{insert_sql, Db};
 
 /// The most ingests one database transaction stores (and the parameters stay far below
 /// SQLite's 32,766 and PostgreSQL's 65,535 per statement).
@@ -60,9 +64,83 @@ struct Job {
     reply: oneshot::Sender<Result<Stored, IngestError>>,
 }
 
+/// The connection a writer stores its batches on.
+#[derive(Clone)]
+pub enum WriterConnection {
+    /// PostgreSQL's writer connections ([`Db::writer`]), or an in-memory SQLite database.
+    Pool(DatabaseConnection),
+    /// SQLite's own writer connection, on a SQLite file.
+    Sqlite(Arc<SqliteWriterConnection>),
+}
+
+impl WriterConnection {
+    /// What the ingest writer of `db` stores on.
+    pub fn open(db: &Db) -> Result<WriterConnection, DbErr> {
+        Ok(match db.sqlite_file() {
+            Some(path) => WriterConnection::Sqlite(Arc::new(SqliteWriterConnection::open(path)?)),
+            None => WriterConnection::Pool(db.writer().clone()),
+        })
+    }
+
+    async fn begin(&self) -> Result<WriterTransaction<'_>, DbErr> {
+        Ok(match self {
+            WriterConnection::Pool(db) => WriterTransaction::Pool(db.begin().await?),
+            WriterConnection::Sqlite(db) => WriterTransaction::Sqlite(db.begin()?),
+        })
+    }
+}
+
+/// A batch's database transaction; rolled back if dropped before its commit.
+enum WriterTransaction<'a> {
+    Pool(DatabaseTransaction),
+    Sqlite(SqliteTransaction<'a>),
+}
+
+impl WriterTransaction<'_> {
+    async fn commit(self) -> Result<(), DbErr> {
+        match self {
+            WriterTransaction::Pool(txn) => txn.commit().await,
+            WriterTransaction::Sqlite(txn) => txn.commit(),
+        }
+    }
+
+    async fn rollback(self) -> Result<(), DbErr> {
+        match self {
+            WriterTransaction::Pool(txn) => txn.rollback().await,
+            WriterTransaction::Sqlite(txn) => txn.rollback(),
+        }
+    }
+}
+
+impl BatchConnection for WriterTransaction<'_> {
+    fn backend(&self) -> DbBackend {
+        match self {
+            WriterTransaction::Pool(txn) => txn.get_database_backend(),
+            WriterTransaction::Sqlite(_) => DbBackend::Sqlite,
+        }
+    }
+
+    async fn rows(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, DbErr> {
+        match self {
+            WriterTransaction::Pool(txn) => txn.rows(sql, values).await,
+            WriterTransaction::Sqlite(txn) => txn.rows(sql, values).await,
+        }
+    }
+
+    async fn run(&self, sql: &str, values: Vec<Value>) -> Result<(), DbErr> {
+        match self {
+            WriterTransaction::Pool(txn) => txn.run(sql, values).await,
+            WriterTransaction::Sqlite(txn) => txn.run(sql, values).await,
+        }
+    }
+}
+
 pub struct IngestWriter {
-    /// The writer's own connections ([`crate::server::db::Db::writer`]).
+    /// The writer's connections on PostgreSQL ([`Db::writer`]); on SQLite the primary, for
+    /// storing when the writer's thread is gone.
     db: DatabaseConnection,
+    /// The database, for SQLite's writer connection.
+    database: Db,
     /// A connection of the shared pool, for SQLite's checkpoints.
     shared: DatabaseConnection,
     velocity: Velocity,
@@ -74,7 +152,14 @@ pub struct IngestWriter {
 
 impl IngestWriter {
     pub fn new(db: &crate::server::db::Db, velocity: Velocity) -> IngestWriter {
-        IngestWriter { db: db.writer().clone(), shared: db.primary().clone(), velocity, queues: OnceLock::new(), checkpoints: watch::Sender::new(0) }
+        IngestWriter {
+            db: db.writer().clone(),
+            database: db.clone(),
+            shared: db.primary().clone(),
+            velocity,
+            queues: OnceLock::new(),
+            checkpoints: watch::Sender::new(0),
+        }
     }
 
     /// Counts SQLite's finished checkpoints (see [`IngestWriter::spawn_writers`]).
@@ -92,7 +177,9 @@ impl IngestWriter {
         match queue.send(Job { pending, reply }).await {
             Ok(()) => answer.await.unwrap_or_else(|_| Err(IngestError::Database(sea_orm::DbErr::Custom("the ingest writer stopped".into())))),
             // The writers' runtime is gone (a test's, say): store it here, alone.
-            Err(mpsc::error::SendError(job)) => store_batch(&self.db, &self.velocity, &[&job.pending]).await.map(|mut stored| stored.remove(0)),
+            Err(mpsc::error::SendError(job)) => {
+                store_batch(&WriterConnection::Pool(self.db.clone()), &self.velocity, &[&job.pending]).await.map(|mut stored| stored.remove(0))
+            }
         }
     }
 
@@ -107,10 +194,20 @@ impl IngestWriter {
     fn spawn_writers(&self) -> Vec<mpsc::Sender<Job>> {
         let backend = self.db.get_database_backend();
         let checkpoint_wanted = (backend == DbBackend::Sqlite).then(|| self.spawn_checkpointer());
+        let connection = match WriterConnection::open(&self.database) {
+            Ok(connection) => connection,
+            Err(e) => {
+                tracing::warn!(kind = crate::server::db::error_kind(&e), "cannot open the SQLite writer's connection; writing through the pool");
+                WriterConnection::Pool(self.db.clone())
+            }
+        };
+        if let WriterConnection::Sqlite(_) = connection {
+            return vec![spawn_writer_thread(connection, self.velocity.clone(), checkpoint_wanted)];
+        }
         (0..crate::server::db::writer_connections(backend))
             .map(|_| {
                 let (sender, mut receiver) = mpsc::channel(QUEUE);
-                let (db, velocity, checkpoint_wanted) = (self.db.clone(), self.velocity.clone(), checkpoint_wanted.clone());
+                let (db, velocity, checkpoint_wanted) = (connection.clone(), self.velocity.clone(), checkpoint_wanted.clone());
                 tokio::spawn(async move {
                     let mut jobs = Vec::with_capacity(MAX_BATCH);
                     // Whatever is waiting, or the next to arrive; none when every sender is gone.
@@ -142,7 +239,44 @@ impl IngestWriter {
     }
 }
 
-async fn store_jobs(db: &DatabaseConnection, velocity: &Velocity, jobs: Vec<Job>) {
+/// SQLite's writer: a thread that runs each batch start to finish on its own connection. It
+/// waits for work and for Redis (velocity, when configured) through the runtime that started
+/// it, and ends with that runtime (a test's, say) or when the writer is dropped.
+fn spawn_writer_thread(connection: WriterConnection, velocity: Velocity, checkpoint_wanted: Option<mpsc::Sender<()>>) -> mpsc::Sender<Job> {
+    let (sender, mut receiver) = mpsc::channel(QUEUE);
+    let runtime = tokio::runtime::Handle::current();
+    // A task of that runtime holds `alive`: the runtime drops it when it shuts down.
+    let (alive, mut runtime_gone) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _alive = alive;
+        std::future::pending::<()>().await
+    });
+    let started = std::thread::Builder::new().name("ingest-writer".into()).spawn(move || {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        loop {
+            let waiting = runtime.block_on(async {
+                tokio::select! {
+                    received = receiver.recv_many(&mut jobs, MAX_BATCH) => received,
+                    _ = &mut runtime_gone => 0,
+                }
+            });
+            if waiting == 0 {
+                break;
+            }
+            runtime.block_on(store_jobs(&connection, &velocity, std::mem::take(&mut jobs)));
+            if let Some(wanted) = &checkpoint_wanted {
+                let _ = wanted.try_send(());
+            }
+        }
+    });
+    if let Err(e) = started {
+        // Its receiver is gone with it: `store` then stores each ingest through the pool.
+        tracing::error!(error = %e, "cannot start the ingest writer's thread");
+    }
+    sender
+}
+
+async fn store_jobs(db: &WriterConnection, velocity: &Velocity, jobs: Vec<Job>) {
     metrics::histogram!("vetted_fraud_ingest_batch_size").record(jobs.len() as f64);
     let pending: Vec<&Pending> = jobs.iter().map(|job| &job.pending).collect();
     let answers = store_together(db, velocity, &pending).await;
@@ -153,7 +287,7 @@ async fn store_jobs(db: &DatabaseConnection, velocity: &Velocity, jobs: Vec<Job>
 
 /// Decides and stores `pending` in one database transaction; if that fails, one by one, so that
 /// a bad ingest fails only itself. One answer per ingest, in order.
-pub async fn store_together(db: &DatabaseConnection, velocity: &Velocity, pending: &[&Pending]) -> Vec<Result<Stored, IngestError>> {
+pub async fn store_together(db: &WriterConnection, velocity: &Velocity, pending: &[&Pending]) -> Vec<Result<Stored, IngestError>> {
     match store_batch(db, velocity, pending).await {
         Ok(stored) => stored.into_iter().map(Ok).collect(),
         Err(err) if pending.len() == 1 => vec![Err(err)],
@@ -171,7 +305,7 @@ pub async fn store_together(db: &DatabaseConnection, velocity: &Velocity, pendin
 }
 
 /// Decides and stores `pending` in one database transaction; one answer per ingest, in order.
-async fn store_batch(db: &DatabaseConnection, velocity: &Velocity, pending: &[&Pending]) -> Result<Vec<Stored>, IngestError> {
+async fn store_batch(db: &WriterConnection, velocity: &Velocity, pending: &[&Pending]) -> Result<Vec<Stored>, IngestError> {
     let txn = db.begin().await?;
 
     // 1. Claims. An ingest that repeats one earlier in the batch is answered from it afterwards.
@@ -190,30 +324,26 @@ async fn store_batch(db: &DatabaseConnection, velocity: &Velocity, pending: &[&P
     // other in a cycle (PostgreSQL takes the unique-index locks row by row).
     let mut in_claim_order = firsts.clone();
     in_claim_order.sort_by(|a, b| (a.input.merchant_id, &a.input.external_id).cmp(&(b.input.merchant_id, &b.input.external_id)));
-    let claims = insert_rows(
-        &txn,
-        "ingest_requests",
-        &["merchant_id", "external_id", "api_key_id", "idempotency_key", "request_hash", "created_at"],
-        in_claim_order
-            .iter()
-            .map(|p| {
-                vec![
-                    p.input.merchant_id.into(),
-                    p.input.external_id.clone().into(),
-                    p.caller.api_key_id.into(),
-                    p.caller.idempotency_key.clone().into(),
-                    p.hash.clone().into(),
-                    claimed_at.into(),
-                ]
-            })
-            .collect(),
-        match txn.get_database_backend() {
-            DbBackend::Sqlite => CLAIM_RETURNING_WITH_ID_BASES,
-            _ => CLAIM_RETURNING_WITH_IDS,
-        },
-    )
-    .await?;
-    let claims = claims_by_external_id(&txn, claims)?;
+    let claim_columns = ["merchant_id", "external_id", "api_key_id", "idempotency_key", "request_hash", "created_at"];
+    let returning = match txn.backend() {
+        DbBackend::Sqlite => CLAIM_RETURNING_WITH_ID_BASES,
+        _ => CLAIM_RETURNING_WITH_IDS,
+    };
+    let claim_values = in_claim_order
+        .iter()
+        .flat_map(|p| {
+            [
+                p.input.merchant_id.into(),
+                p.input.external_id.clone().into(),
+                p.caller.api_key_id.into(),
+                p.caller.idempotency_key.clone().into(),
+                p.hash.clone().into(),
+                claimed_at.into(),
+            ]
+        })
+        .collect();
+    let claims = txn.rows(&insert_sql("ingest_requests", &claim_columns, in_claim_order.len(), returning), claim_values).await?;
+    let claims = claims_by_external_id(txn.backend(), claims)?;
     // The ingests that are ours to decide, with their claim; in arrival order.
     let accepted: Vec<(&Pending, Claim)> = firsts.iter().filter_map(|p| claims.get(&(p.input.merchant_id, p.input.external_id.clone())).map(|claim| (*p, *claim))).collect();
     if accepted.is_empty() {
@@ -289,18 +419,18 @@ struct Claim {
     drawn: (i64, i64, i64),
 }
 
-fn claims_by_external_id(db: &impl ConnectionTrait, rows: Vec<QueryResult>) -> Result<HashMap<(i32, String), Claim>, sea_orm::DbErr> {
-    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+fn claims_by_external_id(backend: DbBackend, rows: Vec<Row>) -> Result<HashMap<(i32, String), Claim>, DbErr> {
+    let sqlite = backend == DbBackend::Sqlite;
     rows.iter()
         .enumerate()
         .map(|(at, row)| {
             let drawn = if sqlite {
-                let next = |base: &str| row.try_get::<i64>("", base).map(|base| base + 1 + at as i64);
+                let next = |base: &str| row.i64(base).map(|base| base + 1 + at as i64);
                 (next("transaction_base")?, next("decision_base")?, next("case_base")?)
             } else {
-                (row.try_get("", "transaction_id")?, row.try_get("", "decision_id")?, row.try_get("", "case_id")?)
+                (row.i64("transaction_id")?, row.i64("decision_id")?, row.i64("case_id")?)
             };
-            Ok(((row.try_get("", "merchant_id")?, row.try_get("", "external_id")?), Claim { id: row.try_get("", "id")?, drawn }))
+            Ok(((row.i32("merchant_id")?, row.string("external_id")?), Claim { id: row.i64("id")?, drawn }))
         })
         .collect()
 }
@@ -369,7 +499,7 @@ fn with_id<'c>(columns: &[&'c str]) -> Vec<&'c str> {
 /// Evaluates the rules for each accepted ingest and inserts its transaction, decision, case
 /// and response. Answers keyed by (merchant, external_id), unique among the accepted.
 async fn decide_and_insert(
-    txn: &impl ConnectionTrait,
+    txn: &impl BatchConnection,
     accepted: &[(&Pending, Claim)],
     counts: Vec<Option<super::velocity::Counts>>,
     now: chrono::DateTime<Utc>,
@@ -391,7 +521,7 @@ async fn decide_and_insert(
         })
         .collect();
     // The inserts ride along with the responses' update: one call.
-    let (inserts, mut values) = inserts_before(txn.get_database_backend(), &decided, &ids, now);
+    let (inserts, mut values) = inserts_before(txn.backend(), &decided, &ids, now);
 
     // The responses, stored with the claims so that a retry gets the same answer.
     let mut answers = HashMap::with_capacity(decided.len());
@@ -406,7 +536,7 @@ async fn decide_and_insert(
         "UPDATE ingest_requests SET transaction_id = v.column2, response = v.column3 FROM (VALUES {}) AS v WHERE ingest_requests.id = v.column1",
         vec!["(?, ?, ?)"; decided.len()].join(", ")
     );
-    txn.execute_raw(statement(txn.get_database_backend(), &format!("{inserts}{update}"), values)).await?;
+    txn.run(&format!("{inserts}{update}"), values).await?;
     Ok(answers)
 }
 
