@@ -25,11 +25,12 @@ impl SqliteWriterConnection {
     /// the pool's connections and the writer's large page cache.
     pub fn open(path: &str) -> Result<SqliteWriterConnection, DbErr> {
         let connection = rusqlite::Connection::open(path).map_err(|e| sqlite_error(e, DbErr::Conn))?;
-        // As on the pool's connections; see `connect_one` for why each is set.
+        // As on the pool's connections (see `connect_one` for why each is set); and temporary
+        // b-trees (RETURNING's rows, say) in memory rather than behind a temporary file's pager.
         connection
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                 PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456;",
+                 PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;",
             )
             .map_err(|e| sqlite_error(e, DbErr::Conn))?;
         connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| sqlite_error(e, DbErr::Conn))?;

@@ -266,8 +266,10 @@ async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, S
     // statistics, it chose to scan the whole table.
     //
     // Both in one round trip: on PostgreSQL one statement, whose read sees the buckets as they
-    // were before it (the current ones come from the upsert); on SQLite two statements in one
-    // call. Older buckets are not written any more, so either read finds them as a separate
+    // were before it (the current ones come from the upsert's RETURNING). On SQLite, statements
+    // in one call: the upsert, then one read per key (`key IN (…)` and RETURNING would each
+    // build a temporary b-tree, and those showed in the profile), which see the current buckets
+    // as the upsert left them. Older buckets are not written any more, so either read finds them as a separate
     // statement would (at a bucket's end, a writer whose clock is behind may still add to the
     // bucket another has left: a separate read could have missed that as well).
     let distinct: Vec<&String> = added.keys().map(|(key, _)| key).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
@@ -279,10 +281,10 @@ async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, S
              CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b",
             vec!["(?)"; distinct.len()].join(", ")
         ),
-        _ => format!(
-            "{upsert} RETURNING 'current' AS part, {columns}; SELECT 'older' AS part, {columns} FROM velocity_buckets WHERE key IN ({})",
-            vec!["?"; distinct.len()].join(", ")
-        ),
+        _ => {
+            let read = format!("SELECT 'any' AS part, {columns} FROM velocity_buckets WHERE key = ?; ");
+            format!("{upsert}; {}", read.repeat(distinct.len()))
+        }
     };
     let values: Vec<Value> = rows.into_iter().flatten().chain(distinct.iter().map(|key| (*key).clone().into())).collect();
     // Per (key, window): the total before the first of these payments.
@@ -290,7 +292,8 @@ async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, S
     for row in db.rows(&sql, values).await? {
         let (part, key, granularity) = (row.string("part")?, row.string("key")?, row.i32("granularity")?);
         let (bucket, count, sum) = (row.i64("bucket")?, row.i64("count")?, row.i64("sum_usd_cents")?);
-        let (count, sum) = if part == "current" {
+        let current = part == "current" || (part == "any" && Some(bucket) == WINDOWS.get(granularity as usize).map(|_| current_bucket(granularity as usize)));
+        let (count, sum) = if current {
             // The current bucket after these payments, less what they added.
             let (added_count, added_sum) = added.get(&(key.clone(), granularity)).copied().unwrap_or_default();
             (count - added_count, sum - added_sum)

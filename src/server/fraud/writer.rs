@@ -325,9 +325,9 @@ async fn store_batch(db: &WriterConnection, velocity: &Velocity, pending: &[&Pen
     let mut in_claim_order = firsts.clone();
     in_claim_order.sort_by(|a, b| (a.input.merchant_id, &a.input.external_id).cmp(&(b.input.merchant_id, &b.input.external_id)));
     let claim_columns = ["merchant_id", "external_id", "api_key_id", "idempotency_key", "request_hash", "created_at"];
-    let returning = match txn.backend() {
-        DbBackend::Sqlite => CLAIM_RETURNING_WITH_ID_BASES,
-        _ => CLAIM_RETURNING_WITH_IDS,
+    let (before, returning) = match txn.backend() {
+        DbBackend::Sqlite => (SQLITE_ID_BASES, "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id"),
+        _ => ("", CLAIM_RETURNING_WITH_IDS),
     };
     let claim_values = in_claim_order
         .iter()
@@ -342,7 +342,7 @@ async fn store_batch(db: &WriterConnection, velocity: &Velocity, pending: &[&Pen
             ]
         })
         .collect();
-    let claims = txn.rows(&insert_sql("ingest_requests", &claim_columns, in_claim_order.len(), returning), claim_values).await?;
+    let claims = txn.rows(&format!("{before}{}", insert_sql("ingest_requests", &claim_columns, in_claim_order.len(), returning)), claim_values).await?;
     let claims = claims_by_external_id(txn.backend(), claims)?;
     // The ingests that are ours to decide, with their claim; in arrival order.
     let accepted: Vec<(&Pending, Claim)> = firsts.iter().filter_map(|p| claims.get(&(p.input.merchant_id, p.input.external_id.clone())).map(|claim| (*p, *claim))).collect();
@@ -402,14 +402,15 @@ const CLAIM_RETURNING_WITH_IDS: &str = "ON CONFLICT DO NOTHING RETURNING id, mer
      nextval(pg_get_serial_sequence('transactions', 'id')) AS transaction_id, \
      nextval(pg_get_serial_sequence('decisions', 'id')) AS decision_id, \
      nextval(pg_get_serial_sequence('cases', 'id')) AS case_id";
-/// SQLite has no sequences, but from its first insert to its commit a write transaction holds
-/// the database's only write lock: no other connection adds rows in between, so the next ids
-/// are the largest so far plus one, two, … (the claim's place in the returned rows). Ids are
-/// never reused: AUTOINCREMENT's high-water mark counts too.
-const CLAIM_RETURNING_WITH_ID_BASES: &str = "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id, \
+/// SQLite has no sequences, but a batch's write transaction holds the database's only write
+/// lock (the writer begins it `IMMEDIATE`; through the pool, from its first insert on): no
+/// other connection adds rows until the commit, so the next ids are the largest so far plus
+/// one, two, … (the claim's place in the returned rows). Ids are never reused:
+/// AUTOINCREMENT's high-water mark counts too. Read once, in the claims' call, as the first row.
+const SQLITE_ID_BASES: &str = "SELECT \
      (SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM transactions UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'transactions')) AS transaction_base, \
      (SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM decisions UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'decisions')) AS decision_base, \
-     (SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM cases UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'cases')) AS case_base";
+     (SELECT MAX(n) FROM (SELECT COALESCE(MAX(id), 0) AS n FROM cases UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'cases')) AS case_base; ";
 
 /// An ingest's idempotency record, and the ids drawn for its rows (see [`CLAIM_RETURNING_WITH_IDS`]).
 #[derive(Clone, Copy)]
@@ -420,13 +421,19 @@ struct Claim {
 }
 
 fn claims_by_external_id(backend: DbBackend, rows: Vec<Row>) -> Result<HashMap<(i32, String), Claim>, DbErr> {
-    let sqlite = backend == DbBackend::Sqlite;
-    rows.iter()
-        .enumerate()
+    let mut rows = rows.into_iter();
+    let bases = match backend {
+        DbBackend::Sqlite => {
+            let first = rows.next().ok_or_else(|| DbErr::RecordNotFound("the id bases".into()))?;
+            Some((first.i64("transaction_base")?, first.i64("decision_base")?, first.i64("case_base")?))
+        }
+        _ => None,
+    };
+    rows.enumerate()
         .map(|(at, row)| {
-            let drawn = if sqlite {
-                let next = |base: &str| row.i64(base).map(|base| base + 1 + at as i64);
-                (next("transaction_base")?, next("decision_base")?, next("case_base")?)
+            let drawn = if let Some((transaction, decision, case)) = bases {
+                let next = 1 + at as i64;
+                (transaction + next, decision + next, case + next)
             } else {
                 (row.i64("transaction_id")?, row.i64("decision_id")?, row.i64("case_id")?)
             };
@@ -529,13 +536,18 @@ async fn decide_and_insert(
     for (d, ids) in decided.iter().zip(ids) {
         let transaction_id = ids.transaction_id;
         let response = ingest::response(&d.pending.input, &d.pending.loaded, &d.evaluation, ids, now);
-        values.extend([d.claim.id.into(), transaction_id.into(), serde_json::to_string(&response).expect("response serialises").into()]);
+        values.extend([transaction_id.into(), serde_json::to_string(&response).expect("response serialises").into(), d.claim.id.into()]);
         answers.insert((d.pending.input.merchant_id, d.pending.input.external_id.clone()), response);
     }
-    let update = format!(
-        "UPDATE ingest_requests SET transaction_id = v.column2, response = v.column3 FROM (VALUES {}) AS v WHERE ingest_requests.id = v.column1",
-        vec!["(?, ?, ?)"; decided.len()].join(", ")
-    );
+    // PostgreSQL: one statement from a list of values. SQLite: a statement per row, the same
+    // prepared one each time (a list of values would be copied into a temporary b-tree first).
+    let update = match txn.backend() {
+        DbBackend::Postgres => format!(
+            "UPDATE ingest_requests SET transaction_id = v.column1, response = v.column2 FROM (VALUES {}) AS v WHERE ingest_requests.id = v.column3",
+            vec!["(?, ?, ?)"; decided.len()].join(", ")
+        ),
+        _ => "UPDATE ingest_requests SET transaction_id = ?, response = ? WHERE id = ?; ".repeat(decided.len()),
+    };
     txn.run(&format!("{inserts}{update}"), values).await?;
     Ok(answers)
 }
