@@ -43,7 +43,8 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages from package-lock.json"
-  # Not `npm ci`: the lock file holds only this platform's optional Tailwind binaries, which
-  # `npm ci` rejects as out of sync; `npm install` installs the locked versions all the same.
-  npm install --no-audit --no-fund
+  # `npm ci`: exactly the locked versions, and the tracked lock file is never rewritten. (The
+  # lock lists every platform's optional Tailwind binary, as npm writes it; npm installs only
+  # this platform's.)
+  npm ci --no-audit --no-fund
 fi
