@@ -3,14 +3,14 @@
 //! Each ingest is checked on its own request (API key, fields, merchant, product) and then handed
 //! to a writer task. A writer takes every ingest that is waiting, up to [`MAX_BATCH`], and stores
 //! them together: claims, velocity, decisions, transactions, cases and responses, many rows per
-//! statement and one commit (one fsync) for all. On a SQLite file the writer is a thread of its
-//! own that calls SQLite directly ([`crate::server::db::sqlite_writer`]): no statement is handed
-//! to another thread. The claims also draw the ids of the rows to
-//! come, so transactions, decisions, cases and responses go in with one call: five round trips a
-//! batch with velocity in the database (begin, claims, velocity, the rest, commit) instead of
-//! eight or nine. Under light load a batch is one ingest and
-//! nothing waits for company; under heavy load batches grow while statements and commits per
-//! ingest shrink — which is what lets one instance keep up with thousands per second.
+//! statement and one commit (one fsync) for all. The claims also draw the ids of the rows to
+//! come, so transactions, decisions, cases and responses go in with one call: on PostgreSQL,
+//! five round trips a batch with velocity in the database (begin, claims, velocity, the rest,
+//! commit) instead of eight or nine. On a SQLite file the writer is a thread of its own that
+//! calls SQLite directly ([`crate::server::db::sqlite_writer`]): no statement is handed to
+//! another thread. Under light load a batch is one ingest and nothing waits for company; under
+//! heavy load batches grow while statements and commits per ingest shrink — which is what lets
+//! one instance keep up with thousands per second.
 //!
 //! Exactly once, as before: the claims go in first, `ON CONFLICT DO NOTHING` against the unique
 //! (merchant, external_id) and (API key, Idempotency-Key); an ingest whose claim is refused (or
