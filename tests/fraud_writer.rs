@@ -222,3 +222,50 @@ async fn on_sqlite_the_checkpointer_copies_the_log_back_so_it_starts_over() {
     store("checkpoint-2").await;
     assert_ne!(wal_checkpoint_sequence(&wal), after_first, "the log started over");
 }
+
+/// SQLite's writer is a thread that waits and works through the runtime that started it. When
+/// that runtime is gone (a test's, say), ingests from the next runtime are still stored.
+#[test]
+fn sqlite_ingests_are_stored_after_the_writer_threads_runtime_is_gone() {
+    use vetted::server::cache::Cache;
+    use vetted::server::fraud::engine::FraudEngine;
+    let first = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let (db, cache, engine) = first.block_on(async {
+        let test_db = common::fresh_db(Backend::Sqlite).await;
+        let db = vetted::server::db::Db::connect(&test_db.url, None).await.unwrap();
+        db.migrate().await.unwrap();
+        vetted::server::seed::seed(db.primary(), &common::small_seed()).await.unwrap();
+        let cache = Cache::memory(100);
+        let engine = FraudEngine::new(db.clone(), &cache);
+        (db, cache, engine)
+    });
+    let store = |external_id: &'static str| {
+        let (db, cache, engine) = (&db, &cache, &engine);
+        async move {
+            let input = input(external_id, "fp_runtimes", 100);
+            let pending = Pending {
+                hash: ingest::request_hash(&input),
+                caller: Caller { api_key_id: 0, idempotency_key: None },
+                merchant: ingest::merchant_facts(db.primary(), cache, input.merchant_id).await.unwrap().unwrap(),
+                loaded: engine.current().await.unwrap(),
+                started: Instant::now(),
+                input,
+            };
+            match engine.writer.store(pending).await {
+                Ok(Stored::Decided { response }) => response,
+                _ => panic!("{external_id} was not stored"),
+            }
+        }
+    };
+    let on_the_thread = first.block_on(store("runtime-1"));
+    drop(first);
+    let second = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let after = second.block_on(store("runtime-2"));
+    assert!(after.transaction_id > on_the_thread.transaction_id);
+    // Both stored, the second seeing the first's velocity.
+    let seen = second.block_on(async {
+        let record = vetted::server::db::entities::decision::Entity::find_by_id(after.decision_id).one(db.primary()).await.unwrap().unwrap();
+        serde_json::from_str::<serde_json::Value>(&record.results).unwrap()["facts"]["velocity"]["card_count_1h"].clone()
+    });
+    assert_eq!(seen, json!(1));
+}

@@ -240,29 +240,16 @@ impl IngestWriter {
 }
 
 /// SQLite's writer: a thread that runs each batch start to finish on its own connection. It
-/// waits for work and for Redis (velocity, when configured) through the runtime that started
-/// it, and ends with that runtime (a test's, say) or when the writer is dropped.
+/// waits for work, and for Redis (velocity, when configured), through the runtime that started
+/// it, and ends when the writer is dropped. Should that runtime be gone first (a test's, say),
+/// it goes on: waiting on its queue and SQLite need no runtime (Redis does, and fails then).
 fn spawn_writer_thread(connection: WriterConnection, velocity: Velocity, checkpoint_wanted: Option<mpsc::Sender<()>>) -> mpsc::Sender<Job> {
     let (sender, mut receiver) = mpsc::channel(QUEUE);
     let runtime = tokio::runtime::Handle::current();
-    // A task of that runtime holds `alive`: the runtime drops it when it shuts down.
-    let (alive, mut runtime_gone) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _alive = alive;
-        std::future::pending::<()>().await
-    });
     let started = std::thread::Builder::new().name("ingest-writer".into()).spawn(move || {
         let mut jobs = Vec::with_capacity(MAX_BATCH);
-        loop {
-            let waiting = runtime.block_on(async {
-                tokio::select! {
-                    received = receiver.recv_many(&mut jobs, MAX_BATCH) => received,
-                    _ = &mut runtime_gone => 0,
-                }
-            });
-            if waiting == 0 {
-                break;
-            }
+        // Whatever is waiting, or the next to arrive; none when every sender is gone.
+        while runtime.block_on(receiver.recv_many(&mut jobs, MAX_BATCH)) > 0 {
             runtime.block_on(store_jobs(&connection, &velocity, std::mem::take(&mut jobs)));
             if let Some(wanted) = &checkpoint_wanted {
                 let _ = wanted.try_send(());
