@@ -181,35 +181,50 @@ fn wal_checkpoint_sequence(wal: &std::path::Path) -> u32 {
     u32::from_be_bytes(header[12..16].try_into().unwrap())
 }
 
+/// Just a SQLite database and the fraud engine: no background task writes in between.
+struct EngineOnly {
+    url: String,
+    db: vetted::server::db::Db,
+    cache: vetted::server::cache::Cache,
+    engine: vetted::server::fraud::engine::FraudEngine,
+}
+
+impl EngineOnly {
+    async fn start() -> EngineOnly {
+        let test_db = common::fresh_db(Backend::Sqlite).await;
+        let db = vetted::server::db::Db::connect(&test_db.url, None).await.unwrap();
+        db.migrate().await.unwrap();
+        vetted::server::seed::seed(db.primary(), &common::small_seed()).await.unwrap();
+        let cache = vetted::server::cache::Cache::memory(100);
+        let engine = vetted::server::fraud::engine::FraudEngine::new(db.clone(), &cache);
+        EngineOnly { url: test_db.url, db, cache, engine }
+    }
+
+    /// Stores a $1 payment through the engine's writer; its response.
+    async fn store(&self, external_id: &str, card: &str) -> ingest::DecisionResponse {
+        let input = input(external_id, card, 100);
+        let pending = Pending {
+            hash: ingest::request_hash(&input),
+            caller: Caller { api_key_id: 0, idempotency_key: None },
+            merchant: ingest::merchant_facts(self.db.primary(), &self.cache, input.merchant_id).await.unwrap().unwrap(),
+            loaded: self.engine.current().await.unwrap(),
+            started: Instant::now(),
+            input,
+        };
+        match self.engine.writer.store(pending).await {
+            Ok(Stored::Decided { response }) => response,
+            _ => panic!("{external_id} was not stored"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn on_sqlite_the_checkpointer_copies_the_log_back_so_it_starts_over() {
-    use vetted::server::cache::Cache;
-    use vetted::server::fraud::engine::FraudEngine;
-    // Just the database and the engine: no background task writes in between.
-    let test_db = common::fresh_db(Backend::Sqlite).await;
-    let db = vetted::server::db::Db::connect(&test_db.url, None).await.unwrap();
-    db.migrate().await.unwrap();
-    vetted::server::seed::seed(db.primary(), &common::small_seed()).await.unwrap();
-    let cache = Cache::memory(100);
-    let engine = FraudEngine::new(db.clone(), &cache);
-    let path = test_db.url.trim_start_matches("sqlite://").split('?').next().unwrap().to_string();
+    let app = EngineOnly::start().await;
+    let engine = &app.engine;
+    let path = app.url.trim_start_matches("sqlite://").split('?').next().unwrap().to_string();
     let wal = std::path::PathBuf::from(format!("{path}-wal"));
-
-    let store = |external_id: &'static str| {
-        let (db, cache, engine) = (&db, &cache, &engine);
-        async move {
-            let input = input(external_id, "fp_checkpoint", 100);
-            let pending = Pending {
-                hash: ingest::request_hash(&input),
-                caller: Caller { api_key_id: 0, idempotency_key: None },
-                merchant: ingest::merchant_facts(db.primary(), cache, input.merchant_id).await.unwrap().unwrap(),
-                loaded: engine.current().await.unwrap(),
-                started: Instant::now(),
-                input,
-            };
-            assert!(matches!(engine.writer.store(pending).await, Ok(Stored::Decided { .. })));
-        }
-    };
+    let store = |external_id: &'static str| app.store(external_id, "fp_checkpoint");
     // Two small ingests, far below the 1,000 pages at which SQLite would checkpoint by itself.
     // After the first, the checkpointer copies the log back; the second's commit then finds it
     // all copied and starts the log over.
@@ -227,44 +242,16 @@ async fn on_sqlite_the_checkpointer_copies_the_log_back_so_it_starts_over() {
 /// that runtime is gone (a test's, say), ingests from the next runtime are still stored.
 #[test]
 fn sqlite_ingests_are_stored_after_the_writer_threads_runtime_is_gone() {
-    use vetted::server::cache::Cache;
-    use vetted::server::fraud::engine::FraudEngine;
     let first = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let (db, cache, engine) = first.block_on(async {
-        let test_db = common::fresh_db(Backend::Sqlite).await;
-        let db = vetted::server::db::Db::connect(&test_db.url, None).await.unwrap();
-        db.migrate().await.unwrap();
-        vetted::server::seed::seed(db.primary(), &common::small_seed()).await.unwrap();
-        let cache = Cache::memory(100);
-        let engine = FraudEngine::new(db.clone(), &cache);
-        (db, cache, engine)
-    });
-    let store = |external_id: &'static str| {
-        let (db, cache, engine) = (&db, &cache, &engine);
-        async move {
-            let input = input(external_id, "fp_runtimes", 100);
-            let pending = Pending {
-                hash: ingest::request_hash(&input),
-                caller: Caller { api_key_id: 0, idempotency_key: None },
-                merchant: ingest::merchant_facts(db.primary(), cache, input.merchant_id).await.unwrap().unwrap(),
-                loaded: engine.current().await.unwrap(),
-                started: Instant::now(),
-                input,
-            };
-            match engine.writer.store(pending).await {
-                Ok(Stored::Decided { response }) => response,
-                _ => panic!("{external_id} was not stored"),
-            }
-        }
-    };
-    let on_the_thread = first.block_on(store("runtime-1"));
+    let app = first.block_on(EngineOnly::start());
+    let on_the_thread = first.block_on(app.store("runtime-1", "fp_runtimes"));
     drop(first);
     let second = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let after = second.block_on(store("runtime-2"));
+    let after = second.block_on(app.store("runtime-2", "fp_runtimes"));
     assert!(after.transaction_id > on_the_thread.transaction_id);
     // Both stored, the second seeing the first's velocity.
     let seen = second.block_on(async {
-        let record = vetted::server::db::entities::decision::Entity::find_by_id(after.decision_id).one(db.primary()).await.unwrap().unwrap();
+        let record = vetted::server::db::entities::decision::Entity::find_by_id(after.decision_id).one(app.db.primary()).await.unwrap().unwrap();
         serde_json::from_str::<serde_json::Value>(&record.results).unwrap()["facts"]["velocity"]["card_count_1h"].clone()
     });
     assert_eq!(seen, json!(1));
