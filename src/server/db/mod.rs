@@ -5,7 +5,7 @@ pub mod sqlite_writer;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement, Value};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
 use migration::{Migrator, MigratorTrait};
 
@@ -98,8 +98,9 @@ async fn connect_one(url: &str, pool: Pool) -> Result<DatabaseConnection, DbErr>
     options.test_before_acquire_if_idle_for(Duration::from_secs(30));
     match pool {
         Pool::Shared => options.max_connections(if sqlite { 8 } else { 20 }),
+        // Only PostgreSQL's: SQLite's writer has a connection of its own (`sqlite_writer`).
         Pool::Writer => {
-            let n = writer_connections(if sqlite { DbBackend::Sqlite } else { DbBackend::Postgres });
+            let n = writer_connections(DbBackend::Postgres);
             options.max_connections(n).min_connections(n).idle_timeout(None).max_lifetime(None)
         }
     };
@@ -166,17 +167,8 @@ mod tests {
     }
 }
 
-/// `INSERT INTO table (columns) VALUES (…), (…) tail`: many rows in one statement, with `tail`
-/// for `ON CONFLICT …` and `RETURNING …`; the rows the statement returned.
-pub async fn insert_rows(db: &impl ConnectionTrait, table: &str, columns: &[&str], rows: Vec<Vec<Value>>, tail: &str) -> Result<Vec<QueryResult>, DbErr> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = insert_sql(table, columns, rows.len(), tail);
-    db.query_all_raw(statement(db.get_database_backend(), &sql, rows.into_iter().flatten().collect())).await
-}
-
-/// The text of [`insert_rows`]' statement, with `?` placeholders for `rows` rows.
+/// `INSERT INTO table (columns) VALUES (…), (…) tail`, with `?` placeholders for `rows` rows:
+/// many rows in one statement, with `tail` for `ON CONFLICT …` and `RETURNING …`.
 pub fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str) -> String {
     let row = format!("({})", vec!["?"; columns.len()].join(", "));
     format!("INSERT INTO {table} ({}) VALUES {} {tail}", columns.join(", "), vec![row.as_str(); rows].join(", "))

@@ -136,13 +136,9 @@ impl BatchConnection for WriterTransaction<'_> {
 }
 
 pub struct IngestWriter {
-    /// The writer's connections on PostgreSQL ([`Db::writer`]); on SQLite the primary, for
-    /// storing when the writer's thread is gone.
-    db: DatabaseConnection,
-    /// The database, for SQLite's writer connection.
-    database: Db,
-    /// A connection of the shared pool, for SQLite's checkpoints.
-    shared: DatabaseConnection,
+    /// Its writer connections ([`Db::writer`]), SQLite's file, and the shared pool (SQLite's
+    /// checkpoints).
+    db: Db,
     velocity: Velocity,
     /// One queue per writer task.
     queues: OnceLock<Vec<mpsc::Sender<Job>>>,
@@ -152,14 +148,7 @@ pub struct IngestWriter {
 
 impl IngestWriter {
     pub fn new(db: &crate::server::db::Db, velocity: Velocity) -> IngestWriter {
-        IngestWriter {
-            db: db.writer().clone(),
-            database: db.clone(),
-            shared: db.primary().clone(),
-            velocity,
-            queues: OnceLock::new(),
-            checkpoints: watch::Sender::new(0),
-        }
+        IngestWriter { db: db.clone(), velocity, queues: OnceLock::new(), checkpoints: watch::Sender::new(0) }
     }
 
     /// Counts SQLite's finished checkpoints (see [`IngestWriter::spawn_writers`]).
@@ -176,9 +165,10 @@ impl IngestWriter {
         let (reply, answer) = oneshot::channel();
         match queue.send(Job { pending, reply }).await {
             Ok(()) => answer.await.unwrap_or_else(|_| Err(IngestError::Database(sea_orm::DbErr::Custom("the ingest writer stopped".into())))),
-            // The writers' runtime is gone (a test's, say): store it here, alone.
+            // The writers' runtime is gone (a test's, say), or SQLite's writer thread could
+            // not start: store it here, alone, through the pool.
             Err(mpsc::error::SendError(job)) => {
-                store_batch(&WriterConnection::Pool(self.db.clone()), &self.velocity, &[&job.pending]).await.map(|mut stored| stored.remove(0))
+                store_batch(&WriterConnection::Pool(self.db.writer().clone()), &self.velocity, &[&job.pending]).await.map(|mut stored| stored.remove(0))
             }
         }
     }
@@ -192,13 +182,13 @@ impl IngestWriter {
     /// appends; it stays a few pages behind, and the writer starts the log over whenever it
     /// finds it all copied. SQLite's own checkpoint is still there should the log grow anyway.
     fn spawn_writers(&self) -> Vec<mpsc::Sender<Job>> {
-        let backend = self.db.get_database_backend();
+        let backend = self.db.writer().get_database_backend();
         let checkpoint_wanted = (backend == DbBackend::Sqlite).then(|| self.spawn_checkpointer());
-        let connection = match WriterConnection::open(&self.database) {
+        let connection = match WriterConnection::open(&self.db) {
             Ok(connection) => connection,
             Err(e) => {
                 tracing::warn!(kind = crate::server::db::error_kind(&e), "cannot open the SQLite writer's connection; writing through the pool");
-                WriterConnection::Pool(self.db.clone())
+                WriterConnection::Pool(self.db.writer().clone())
             }
         };
         if let WriterConnection::Sqlite(_) = connection {
@@ -228,7 +218,7 @@ impl IngestWriter {
     /// when there are none; it stops with the writers.
     fn spawn_checkpointer(&self) -> mpsc::Sender<()> {
         let (wanted, mut asked) = mpsc::channel(1);
-        let (db, done) = (self.shared.clone(), self.checkpoints.clone());
+        let (db, done) = (self.db.primary().clone(), self.checkpoints.clone());
         tokio::spawn(async move {
             while asked.recv().await.is_some() {
                 crate::server::db::sqlite_checkpoint(&db).await;
