@@ -18,7 +18,7 @@ impl Row {
     pub fn i64(&self, column: &str) -> Result<i64, DbErr> {
         match self {
             Row::Orm(row) => row.try_get("", column),
-            Row::Sqlite { .. } => match self.sqlite_value(column)? {
+            Row::Sqlite { columns, values } => match sqlite_value(columns, values, column)? {
                 rusqlite::types::Value::Integer(n) => Ok(*n),
                 _ => Err(type_error(column, "an integer")),
             },
@@ -35,17 +35,16 @@ impl Row {
     pub fn string(&self, column: &str) -> Result<String, DbErr> {
         match self {
             Row::Orm(row) => row.try_get("", column),
-            Row::Sqlite { .. } => match self.sqlite_value(column)? {
+            Row::Sqlite { columns, values } => match sqlite_value(columns, values, column)? {
                 rusqlite::types::Value::Text(text) => Ok(text.clone()),
                 _ => Err(type_error(column, "text")),
             },
         }
     }
+}
 
-    fn sqlite_value(&self, column: &str) -> Result<&rusqlite::types::Value, DbErr> {
-        let Row::Sqlite { columns, values } = self else { unreachable!("only SQLite rows hold SQLite values") };
-        columns.iter().position(|name| name == column).and_then(|at| values.get(at)).ok_or_else(|| DbErr::Type(format!("no column {column} in the row")))
-    }
+fn sqlite_value<'r>(columns: &[String], values: &'r [rusqlite::types::Value], column: &str) -> Result<&'r rusqlite::types::Value, DbErr> {
+    columns.iter().position(|name| name == column).and_then(|at| values.get(at)).ok_or_else(|| DbErr::Type(format!("no column {column} in the row")))
 }
 
 fn type_error(column: &str, expected: &str) -> DbErr {

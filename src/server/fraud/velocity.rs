@@ -292,17 +292,16 @@ async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, S
     for row in db.rows(&sql, values).await? {
         let (part, key, granularity) = (row.string("part")?, row.string("key")?, row.i32("granularity")?);
         let (bucket, count, sum) = (row.i64("bucket")?, row.i64("count")?, row.i64("sum_usd_cents")?);
-        let current = part == "current" || (part == "any" && Some(bucket) == WINDOWS.get(granularity as usize).map(|_| current_bucket(granularity as usize)));
-        let (count, sum) = if current {
+        let Some((_, _, buckets)) = WINDOWS.get(granularity as usize) else { continue };
+        let current = current_bucket(granularity as usize);
+        // SQLite's read ("any") sees the current bucket as the upsert left it.
+        let (count, sum) = if part == "current" || (part == "any" && bucket == current) {
             // The current bucket after these payments, less what they added.
             let (added_count, added_sum) = added.get(&(key.clone(), granularity)).copied().unwrap_or_default();
             (count - added_count, sum - added_sum)
+        } else if bucket <= current - buckets || bucket >= current {
+            continue; // outside the window, or the current bucket (counted from the upsert)
         } else {
-            let Some((_, _, buckets)) = WINDOWS.get(granularity as usize) else { continue };
-            let current = current_bucket(granularity as usize);
-            if bucket <= current - buckets || bucket >= current {
-                continue; // outside the window, or the current bucket (counted from the upsert)
-            }
             (count, sum)
         };
         let total = before.entry((key, granularity)).or_default();
