@@ -16,7 +16,10 @@
 //! (`cargo bench --features ssr --bench fraud -- --rules-only`) it prints the rule table alone
 //! and records nothing: the quick loop while working on the rule engine. With `-- --backend
 //! postgres` (or `sqlite`, `postgres-redis`; repeatable) it runs only those and records nothing:
-//! for alternating two builds of the server. The PostgreSQL databases it creates are dropped.
+//! for alternating two builds of the server. With `-- --paced-rate 400` the paced phase runs at
+//! that rate instead, and records nothing: on a machine slower than the one the targets are
+//! for, two builds compared at the same share of the machine. The PostgreSQL databases it
+//! creates are dropped.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +41,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SUSTAINED_CLIENTS: usize = 32;
 const SUSTAINED_FOR: Duration = Duration::from_secs(10);
+/// The paced phase's rate, unless `--paced-rate` says otherwise.
 const PACED_RATE: u64 = 1_000;
 const PACED_FOR: Duration = Duration::from_secs(10);
 /// Bulk ingest: clients posting `/batch` calls of this many transactions.
@@ -219,7 +223,7 @@ impl Drop for ServerUnderTest {
     }
 }
 
-async fn run_http(backend: &'static str, vars: HashMap<String, String>) -> HttpResult {
+async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at: u64) -> HttpResult {
     let server = tokio::task::spawn_blocking(move || ServerUnderTest::start(backend, vars)).await.unwrap();
     let (url, key) = (server.url.clone(), server.key.clone());
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
@@ -263,9 +267,9 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>) -> HttpR
     let sustained_rate = sustained.len() as f64 / started.elapsed().as_secs_f64();
     sustained.sort();
 
-    eprintln!("{backend}: paced at {PACED_RATE}/s for {PACED_FOR:?}…");
-    let total = PACED_RATE * PACED_FOR.as_secs();
-    let interval = Duration::from_secs(1) / PACED_RATE as u32;
+    eprintln!("{backend}: paced at {paced_at}/s for {PACED_FOR:?}…");
+    let total = paced_at * PACED_FOR.as_secs();
+    let interval = Duration::from_secs(1) / paced_at as u32;
     server.take_server_times();
     // Requests leave on time from a thread of their own (the runtime's timer only has
     // millisecond steps); each is timed from when it was due.
@@ -343,10 +347,11 @@ fn pct(v: &[Duration], p: f64) -> Duration {
     v[((v.len() as f64 * p).ceil() as usize).saturating_sub(1).min(v.len() - 1)]
 }
 
-fn http_table(results: &[HttpResult]) -> String {
+fn http_table(results: &[HttpResult], paced_at: u64) -> String {
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
-    let mut out = String::from(
-        "| backend | sustained tx/s (32 in flight) | sustained p50 / p99 ms | at 1,000/s: achieved tx/s | at 1,000/s: p50 / p99 ms | of which in the server: p50 / p99 ms | bulk tx/s (/batch of 100, 4 in flight) | errors (sustained + paced + bulk) |\n|---|---|---|---|---|---|---|---|\n",
+    let rate = if paced_at == 1_000 { "1,000".to_string() } else { paced_at.to_string() };
+    let mut out = format!(
+        "| backend | sustained tx/s (32 in flight) | sustained p50 / p99 ms | at {rate}/s: achieved tx/s | at {rate}/s: p50 / p99 ms | of which in the server: p50 / p99 ms | bulk tx/s (/batch of 100, 4 in flight) | errors (sustained + paced + bulk) |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         out.push_str(&format!(
@@ -400,29 +405,31 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let chosen: Vec<&str> = args.windows(2).filter(|pair| pair[0] == "--backend").map(|pair| pair[1].as_str()).collect();
     let wanted = |name: &str| chosen.is_empty() || chosen.contains(&name);
+    let paced_rate: Option<u64> = args.windows(2).find(|pair| pair[0] == "--paced-rate").map(|pair| pair[1].parse().expect("--paced-rate takes transactions per second"));
+    let paced_at = paced_rate.unwrap_or(PACED_RATE);
     let mut results = Vec::new();
     let mut databases = Vec::new();
     if wanted("sqlite") {
-        results.push(run_http("SQLite", base_vars(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), &[])).await);
+        results.push(run_http("SQLite", base_vars(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), &[]), paced_at).await);
     }
     if wanted("postgres") {
         databases.push(format!("vetted_bench_fraud_{pid}"));
-        results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[])).await);
+        results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[]), paced_at).await);
     }
     if wanted("postgres-redis") {
         let namespace = format!("vetted_bench_{pid}");
         databases.push(format!("vetted_bench_fraud_r_{pid}"));
         let vars = base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", "redis://127.0.0.1:6379"), ("CACHE_NAMESPACE", &namespace)]);
-        results.push(run_http("PostgreSQL + Redis velocity", vars).await);
+        results.push(run_http("PostgreSQL + Redis velocity", vars, paced_at).await);
     }
     let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");
     for name in databases {
         let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let http = http_table(&results);
+    let http = http_table(&results, paced_at);
     println!("\n{http}");
-    if !chosen.is_empty() {
+    if !chosen.is_empty() || paced_rate.is_some() {
         return;
     }
 
