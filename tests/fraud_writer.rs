@@ -171,7 +171,100 @@ async fn counting_in_redis() {
     counting_together_equals_counting_one_by_one(Backend::Sqlite, true).await
 }
 
-on_both_databases!(batch_on_the_database, counting_in_the_database);
+/// A payment whose claim is refused (stored before, in an earlier batch) is not counted again:
+/// not in the batch that repeats it (on PostgreSQL the claims and the velocity are one
+/// statement there), nor after.
+async fn a_repeated_ingest_is_not_counted_again(backend: Backend, redis: bool) {
+    let env: &[(&str, &str)] = if redis { &[("REDIS_URL", REDIS_TEST_URL)] } else { &[] };
+    let app = TestApp::spawn(backend, env).await;
+    let velocity = &app.state.fraud.velocity;
+    let writer = WriterConnection::open(&app.state.db).unwrap();
+    let tag = Utc::now().timestamp_micros();
+    let card = format!("fp_repeat_{tag}");
+    let card_velocity = |answer: &Result<Stored, IngestError>| {
+        let Ok(Stored::Decided { response }) = answer else { panic!("stored") };
+        let decision_id = response.decision_id;
+        let db = app.state.db.primary().clone();
+        async move {
+            let record = vetted::server::db::entities::decision::Entity::find_by_id(decision_id).one(&db).await.unwrap().unwrap();
+            let results: serde_json::Value = serde_json::from_str(&record.results).unwrap();
+            // Zeros are left out of the record.
+            let velocity = &results["facts"]["velocity"];
+            (velocity["card_count_1h"].as_i64().unwrap_or(0), velocity["card_sum_usd_1h"].as_f64().unwrap_or(0.0))
+        }
+    };
+
+    let first = store_together(&writer, velocity, &[&pending(&app, input(&format!("r{tag}-0"), &card, 100)).await]).await;
+    assert_eq!(card_velocity(&first[0]).await, (0, 0.0));
+    let repeat = pending(&app, input(&format!("r{tag}-0"), &card, 100)).await;
+    let second = store_together(&writer, velocity, &[&repeat, &pending(&app, input(&format!("r{tag}-1"), &card, 200)).await]).await;
+    assert!(matches!(second[0], Ok(Stored::Duplicate)), "the repeat is refused");
+    assert_eq!(card_velocity(&second[1]).await, (1, 1.0), "only the first $1 before it");
+    let third = store_together(&writer, velocity, &[&pending(&app, input(&format!("r{tag}-2"), &card, 400)).await]).await;
+    assert_eq!(card_velocity(&third[0]).await, (2, 3.0), "$1 and $2: the repeat never counted");
+}
+
+async fn repeat_on_the_database(backend: Backend) {
+    a_repeated_ingest_is_not_counted_again(backend, false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeat_with_redis_velocity() {
+    a_repeated_ingest_is_not_counted_again(Backend::Postgres, true).await
+}
+
+on_both_databases!(batch_on_the_database, counting_in_the_database, repeat_on_the_database);
+
+/// The server process of the connection `txn` runs on.
+async fn backend_pid(txn: &vetted::server::db::pg_writer::PgTransaction<'_>) -> i64 {
+    use vetted::server::db::batch::BatchConnection;
+    txn.rows("SELECT pg_backend_pid()::bigint AS pid", vec![]).await.unwrap()[0].i64("pid").unwrap()
+}
+
+/// PostgreSQL's writer connection stays inside an open transaction between batches. A commit
+/// is seen by other connections and the connection is kept; a batch dropped before its commit
+/// is rolled back (its connection is closed), and the next batch runs on a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writer_commits_keeps_its_connection_and_drops_an_unfinished_batch() {
+    use vetted::server::db::batch::BatchConnection;
+    use vetted::server::db::pg_writer::PgWriterConnection;
+    let test_db = common::fresh_db(Backend::Postgres).await;
+    let db = vetted::server::db::Db::connect(&test_db.url, None).await.unwrap();
+    db.migrate().await.unwrap();
+    let writer = PgWriterConnection::new(db.writer().get_postgres_connection_pool().clone());
+    let insert = |key: &str| (format!("INSERT INTO velocity_buckets (key, granularity, bucket, count, sum_usd_cents) VALUES ('{key}', 0, 1, 1, 100)"), vec![]);
+    let stored = |key: &'static str| {
+        let primary = db.primary().clone();
+        async move {
+            use sea_orm::ConnectionTrait;
+            let sql = format!("SELECT count(*)::bigint AS n FROM velocity_buckets WHERE key = '{key}'");
+            let row = primary.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await.unwrap().unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        }
+    };
+
+    let txn = writer.begin().await.unwrap();
+    let first_pid = backend_pid(&txn).await;
+    let (sql, values) = insert("committed");
+    txn.run(&sql, values).await.unwrap();
+    assert_eq!(stored("committed").await, 0, "not seen before its commit");
+    txn.commit().await.unwrap();
+    assert_eq!(stored("committed").await, 1, "seen once committed");
+
+    let txn = writer.begin().await.unwrap();
+    assert_eq!(backend_pid(&txn).await, first_pid, "the same connection, kept");
+    // now() is when the transaction began: with the last commit, before this statement.
+    let began_before = txn.rows("SELECT (now() < statement_timestamp())::text AS began_before", vec![]).await.unwrap()[0].string("began_before").unwrap();
+    assert_eq!(began_before, "true", "inside the transaction begun with the last commit");
+    let (sql, values) = insert("dropped");
+    txn.run(&sql, values).await.unwrap();
+    drop(txn);
+
+    let txn = writer.begin().await.unwrap();
+    assert_ne!(backend_pid(&txn).await, first_pid, "a fresh connection after the dropped batch");
+    txn.rollback().await.unwrap();
+    assert_eq!(stored("dropped").await, 0, "the dropped batch was rolled back");
+}
 
 /// The checkpoint sequence number in the header of SQLite's write-ahead log. SQLite moves it
 /// when it starts the log over, which it does only once everything in it was copied back into

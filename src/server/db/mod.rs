@@ -1,6 +1,7 @@
 //! Connections (primary, optional read replica) and entities.
 pub mod batch;
 pub mod entities;
+pub mod pg_writer;
 pub mod sqlite_writer;
 
 use std::time::Duration;

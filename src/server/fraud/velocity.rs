@@ -9,7 +9,8 @@
 //!   expire a week after their last use and stale buckets are pruned, so memory stays bounded.
 //! - The database otherwise: one upsert of the current buckets for the whole batch (which takes
 //!   their row locks, in key order) and a read of the older ones, sent together, inside the
-//!   batch's database transaction; a job deletes old buckets.
+//!   batch's database transaction (on PostgreSQL the ingest writer sends them with the batch's
+//!   claims: [`claimed_velocity`]); a job deletes old buckets.
 //!
 //! A batch is counted in order: each payment sees what came before it, the batch's earlier
 //! payments included — the same counts as recording them one by one.
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
-use crate::server::db::batch::BatchConnection;
+use crate::server::db::batch::{BatchConnection, Row};
 use crate::server::db::{insert_sql, statement};
 use sha2::{Digest, Sha256};
 
@@ -168,23 +169,28 @@ impl Velocity {
             }
             Velocity::Database => record_in_database(db, &keys, payments, now).await?,
         };
-        Ok(numbers
-            .chunks(NUMBERS_PER_PAYMENT)
-            .zip(&keys)
-            .map(|(numbers, keys)| {
-                let mut out = Counts::new();
-                let mut at = 0;
-                for (dimension, _) in keys {
-                    for (window, _, _) in WINDOWS {
-                        out.insert(format!("{dimension}_count_{window}"), serde_json::json!(numbers[at]));
-                        out.insert(format!("{dimension}_sum_usd_{window}"), serde_json::json!(numbers[at + 1] as f64 / 100.0));
-                        at += 2;
-                    }
-                }
-                out
-            })
-            .collect())
+        Ok(counts_by_payment(&numbers, &keys))
     }
+}
+
+/// `numbers` (per payment and key, count and sum for each window) as each payment's [`Counts`].
+fn counts_by_payment(numbers: &[i64], keys: &[[(&'static str, String); 4]]) -> Vec<Counts> {
+    numbers
+        .chunks(NUMBERS_PER_PAYMENT)
+        .zip(keys)
+        .map(|(numbers, keys)| {
+            let mut out = Counts::new();
+            let mut at = 0;
+            for (dimension, _) in keys {
+                for (window, _, _) in WINDOWS {
+                    out.insert(format!("{dimension}_count_{window}"), serde_json::json!(numbers[at]));
+                    out.insert(format!("{dimension}_sum_usd_{window}"), serde_json::json!(numbers[at + 1] as f64 / 100.0));
+                    at += 2;
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 /// The Redis scripts' KEYS (four per payment, in order) and ARGV (now, then each amount).
@@ -230,10 +236,8 @@ impl Velocity {
     }
 }
 
-async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, String); 4]], payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
-    let backend = db.backend();
-    let current_bucket = |granularity: usize| now.timestamp().div_euclid(WINDOWS[granularity].1);
-    // What the payments add to each current bucket, all together.
+/// What `payments` add to each current bucket (key, granularity), all together.
+fn added_to_current_buckets(keys: &[[(&'static str, String); 4]], payments: &[Payment]) -> BTreeMap<(String, i32), (i64, i64)> {
     let mut added: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
     for (payment, keys) in payments.iter().zip(keys) {
         for (_, key) in keys {
@@ -244,56 +248,79 @@ async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, S
             }
         }
     }
-    // The current buckets: the upsert takes their row locks (PostgreSQL) or the write lock
-    // (SQLite), so a concurrent payment on the same key waits and then sees these. Rows in a
-    // fixed order (sorted keys) so two writers never wait on each other in a cycle.
+    added
+}
+
+fn current_bucket(now: DateTime<Utc>, granularity: usize) -> i64 {
+    now.timestamp().div_euclid(WINDOWS[granularity].1)
+}
+
+const BUCKET_COLUMNS: &str = "key, granularity, bucket, count, sum_usd_cents";
+/// The current buckets: the upsert takes their row locks (PostgreSQL) or the write lock
+/// (SQLite), so a concurrent payment on the same key waits and then sees these. Rows in a fixed
+/// order (sorted keys) so two writers never wait on each other in a cycle.
+const ADD_TO_BUCKETS: &str = "ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + excluded.count, \
+     sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents";
+
+/// PostgreSQL: every bucket row of the `keys` (at most 64 each, fewer once pruned), read by
+/// primary-key range per key, to be summed here. PostgreSQL is told so with a lateral join
+/// (OFFSET 0 keeps it from being flattened): for `key IN (…)` of a batch's hundred keys, without
+/// fresh statistics, it chose to scan the whole table. The read sees the buckets as they were
+/// before its statement (the current ones come from the upsert's RETURNING).
+fn postgres_older_buckets(keys: usize, others_as_null: &str) -> String {
+    format!(
+        "SELECT 'older' AS part, {others_as_null}b.key, b.granularity, b.bucket, b.count, b.sum_usd_cents FROM (VALUES {}) AS k(key) \
+         CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b",
+        vec!["(?::text)"; keys].join(", ")
+    )
+}
+
+async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, String); 4]], payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
+    let backend = db.backend();
+    let added = added_to_current_buckets(keys, payments);
     let rows = added
         .iter()
         .map(|((key, granularity), (count, sum))| {
-            vec![key.clone().into(), (*granularity).into(), current_bucket(*granularity as usize).into(), (*count).into(), (*sum).into()]
+            vec![key.clone().into(), (*granularity).into(), current_bucket(now, *granularity as usize).into(), (*count).into(), (*sum).into()]
         })
         .collect::<Vec<Vec<Value>>>();
-    let upsert = insert_sql(
-        "velocity_buckets",
-        &["key", "granularity", "bucket", "count", "sum_usd_cents"],
-        rows.len(),
-        "ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + excluded.count, \
-         sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents",
-    );
-    // And every bucket row of the keys (at most 64 each, fewer once pruned), summed here, read
-    // by primary-key range per key. PostgreSQL is told so with a lateral join (OFFSET 0 keeps it
-    // from being flattened): for `key IN (…)` of a batch's hundred keys, without fresh
-    // statistics, it chose to scan the whole table.
-    //
-    // Both in one round trip: on PostgreSQL one statement, whose read sees the buckets as they
-    // were before it (the current ones come from the upsert's RETURNING). On SQLite, statements
-    // in one call: the upsert, then one read per key (`key IN (…)` and RETURNING would each
-    // build a temporary b-tree, and those showed in the profile), which see the current buckets
-    // as the upsert left them. Older buckets are not written any more, so either read finds them as a separate
-    // statement would (at a bucket's end, a writer whose clock is behind may still add to the
-    // bucket another has left: a separate read could have missed that as well).
+    let upsert = insert_sql("velocity_buckets", &["key", "granularity", "bucket", "count", "sum_usd_cents"], rows.len(), ADD_TO_BUCKETS);
+    // The upsert and the read in one round trip: on PostgreSQL one statement. On SQLite,
+    // statements in one call: the upsert, then one read per key (`key IN (…)` and RETURNING
+    // would each build a temporary b-tree, and those showed in the profile), which see the
+    // current buckets as the upsert left them. Older buckets are not written any more, so
+    // either read finds them as a separate statement would (at a bucket's end, a writer whose
+    // clock is behind may still add to the bucket another has left: a separate read could have
+    // missed that as well).
     let distinct: Vec<&String> = added.keys().map(|(key, _)| key).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let columns = "key, granularity, bucket, count, sum_usd_cents";
     let sql = match backend {
         DbBackend::Postgres => format!(
-            "WITH upserted AS ({upsert} RETURNING {columns}) SELECT 'current' AS part, {columns} FROM upserted UNION ALL \
-             SELECT 'older' AS part, b.key, b.granularity, b.bucket, b.count, b.sum_usd_cents FROM (VALUES {}) AS k(key) \
-             CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b",
-            vec!["(?)"; distinct.len()].join(", ")
+            "WITH upserted AS ({upsert} RETURNING {BUCKET_COLUMNS}) SELECT 'current' AS part, {BUCKET_COLUMNS} FROM upserted UNION ALL {}",
+            postgres_older_buckets(distinct.len(), "")
         ),
         _ => {
-            let read = format!("SELECT 'any' AS part, {columns} FROM velocity_buckets WHERE key = ?; ");
+            let read = format!("SELECT 'any' AS part, {BUCKET_COLUMNS} FROM velocity_buckets WHERE key = ?; ");
             format!("{upsert}; {}", read.repeat(distinct.len()))
         }
     };
     let values: Vec<Value> = rows.into_iter().flatten().chain(distinct.iter().map(|key| (*key).clone().into())).collect();
-    // Per (key, window): the total before the first of these payments.
+    let before = totals_before(&db.rows(&sql, values).await?, &added, now)?;
+    Ok(counts_in_order(before, keys, payments))
+}
+
+/// Per (key, window), the total before the first of the payments that `added` to the current
+/// buckets, from the bucket rows a velocity statement returned (other rows are skipped).
+fn totals_before(rows: &[Row], added: &BTreeMap<(String, i32), (i64, i64)>, now: DateTime<Utc>) -> Result<BTreeMap<(String, i32), (i64, i64)>, sea_orm::DbErr> {
     let mut before: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
-    for row in db.rows(&sql, values).await? {
-        let (part, key, granularity) = (row.string("part")?, row.string("key")?, row.i32("granularity")?);
+    for row in rows {
+        let part = row.string("part")?;
+        if !matches!(part.as_str(), "current" | "older" | "any") {
+            continue;
+        }
+        let (key, granularity) = (row.string("key")?, row.i32("granularity")?);
         let (bucket, count, sum) = (row.i64("bucket")?, row.i64("count")?, row.i64("sum_usd_cents")?);
         let Some((_, _, buckets)) = WINDOWS.get(granularity as usize) else { continue };
-        let current = current_bucket(granularity as usize);
+        let current = current_bucket(now, granularity as usize);
         // SQLite's read ("any") sees the current bucket as the upsert left it.
         let (count, sum) = if part == "current" || (part == "any" && bucket == current) {
             // The current bucket after these payments, less what they added.
@@ -308,7 +335,11 @@ async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, S
         total.0 += count;
         total.1 += sum;
     }
-    // Each payment sees the totals plus the payments before it in the list.
+    Ok(before)
+}
+
+/// Each payment sees the totals plus the payments before it in the list.
+fn counts_in_order(mut before: BTreeMap<(String, i32), (i64, i64)>, keys: &[[(&'static str, String); 4]], payments: &[Payment]) -> Vec<i64> {
     let mut numbers = Vec::with_capacity(payments.len() * NUMBERS_PER_PAYMENT);
     for (payment, keys) in payments.iter().zip(keys) {
         for (_, key) in keys {
@@ -320,7 +351,65 @@ async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, S
             }
         }
     }
-    Ok(numbers)
+    numbers
+}
+
+/// PostgreSQL with velocity in the database: the payments are counted in the statement that
+/// claims them, one round trip instead of two. The statement's CTE `claims` (an insert
+/// returning the `merchant_id` and `external_id` it took) comes first; [`ClaimedVelocity::ctes`]
+/// follow it, and [`ClaimedVelocity::rows`] are added to its rows with `UNION ALL`. Only the
+/// payments whose claim went in are counted: the upsert joins them on `claims`, after the
+/// claims are taken (they may have waited on a duplicate) and in the same order as the
+/// separate upsert's rows. [`counts_of_claimed`] then reads the counts of those that went in.
+pub struct ClaimedVelocity {
+    pub ctes: String,
+    pub ctes_values: Vec<Value>,
+    pub rows: String,
+    pub rows_values: Vec<Value>,
+}
+
+/// The velocity columns of [`ClaimedVelocity::rows`], as NULLs, for the statement's own rows.
+pub const NO_BUCKET_COLUMNS: &str = "NULL::text AS key, NULL::integer AS granularity, NULL::bigint AS bucket, NULL::bigint AS count, NULL::bigint AS sum_usd_cents";
+
+/// `candidates`: each payment that may be claimed, by (merchant, external_id), each at most
+/// once. `others_as_null`: the statement's own columns as NULLs, each followed by a comma, to
+/// pad the velocity rows with (they come between `part` and the velocity columns).
+pub fn claimed_velocity(candidates: &[(i32, &str, &Payment)], others_as_null: &str, now: DateTime<Utc>) -> ClaimedVelocity {
+    let mut ctes_values: Vec<Value> = Vec::with_capacity(candidates.len() * 16 + 3);
+    let mut keys = std::collections::BTreeSet::new();
+    for (merchant_id, external_id, payment) in candidates {
+        for (_, key) in payment.subject.keys() {
+            ctes_values.extend([(*merchant_id).into(), (*external_id).to_owned().into(), key.clone().into(), payment.amount_usd_cents.into()]);
+            keys.insert(key);
+        }
+    }
+    ctes_values.extend((0..WINDOWS.len()).map(|granularity| current_bucket(now, granularity).into()));
+    let ctes = format!(
+        ", payments (merchant_id, external_id, key, amount) AS (VALUES {}), \
+         added AS (SELECT p.key, g.granularity, g.bucket, count(*)::bigint AS count, sum(p.amount)::bigint AS sum_usd_cents \
+           FROM payments p JOIN claims c ON c.merchant_id = p.merchant_id AND c.external_id = p.external_id \
+           CROSS JOIN (VALUES (0, ?::bigint), (1, ?::bigint), (2, ?::bigint)) AS g(granularity, bucket) \
+           GROUP BY p.key, g.granularity, g.bucket), \
+         upserted AS (INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) SELECT {BUCKET_COLUMNS} FROM added ORDER BY key, granularity \
+           {ADD_TO_BUCKETS} RETURNING {BUCKET_COLUMNS})",
+        vec!["(?::integer, ?::text, ?::text, ?::bigint)"; candidates.len() * DIMENSIONS.len()].join(", ")
+    );
+    debug_assert_eq!(WINDOWS.len(), 3, "one (granularity, bucket) row per window above");
+    let rows = format!(
+        " UNION ALL SELECT 'current' AS part, {others_as_null}{BUCKET_COLUMNS} FROM upserted UNION ALL {}",
+        postgres_older_buckets(keys.len(), others_as_null)
+    );
+    let rows_values = keys.into_iter().map(Value::from).collect();
+    ClaimedVelocity { ctes, ctes_values, rows, rows_values }
+}
+
+/// The counts of `claimed` (the payments whose claim went in, in order) from the rows of a
+/// [`claimed_velocity`] statement.
+pub fn counts_of_claimed(rows: &[Row], claimed: &[Payment], now: DateTime<Utc>) -> Result<Vec<Counts>, sea_orm::DbErr> {
+    let keys: Vec<[(&'static str, String); 4]> = claimed.iter().map(|p| p.subject.keys()).collect();
+    let added = added_to_current_buckets(&keys, claimed);
+    let before = totals_before(rows, &added, now)?;
+    Ok(counts_by_payment(&counts_in_order(before, &keys, claimed), &keys))
 }
 
 /// Deletes database buckets that left their window; returns how many.

@@ -4,13 +4,14 @@
 //! to a writer task. A writer takes every ingest that is waiting, up to [`MAX_BATCH`], and stores
 //! them together: claims, velocity, decisions, transactions, cases and responses, many rows per
 //! statement and one commit (one fsync) for all. The claims also draw the ids of the rows to
-//! come, so transactions, decisions, cases and responses go in with one call: on PostgreSQL,
-//! five round trips a batch with velocity in the database (begin, claims, velocity, the rest,
-//! commit) instead of eight or nine. On a SQLite file the writer is a thread of its own that
-//! calls SQLite directly ([`crate::server::db::sqlite_writer`]): no statement is handed to
-//! another thread. Under light load a batch is one ingest and nothing waits for company; under
-//! heavy load batches grow while statements and commits per ingest shrink — which is what lets
-//! one instance keep up with thousands per second.
+//! come, so transactions, decisions, cases and responses go in with one call. On PostgreSQL,
+//! with velocity in the database, a batch is three round trips: the claims with the velocity
+//! ([`velocity::claimed_velocity`]), the rest, and the commit, which also begins the next
+//! batch's transaction ([`crate::server::db::pg_writer`]). On a SQLite file the writer is a
+//! thread of its own that calls SQLite directly ([`crate::server::db::sqlite_writer`]): no
+//! statement is handed to another thread. Under light load a batch is one ingest and nothing
+//! waits for company; under heavy load batches grow while statements and commits per ingest
+//! shrink — which is what lets one instance keep up with thousands per second.
 //!
 //! Exactly once, as before: the claims go in first, `ON CONFLICT DO NOTHING` against the unique
 //! (merchant, external_id) and (API key, Idempotency-Key); an ingest whose claim is refused (or
@@ -28,9 +29,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::engine::Loaded;
 use super::ingest::{self, Caller, DecisionResponse, IngestError, TransactionInput};
 use super::rules::{Action, MerchantFacts};
-use super::velocity::{Payment, Velocity, VelocityError};
+use super::velocity::{self, Payment, Velocity, VelocityError};
 use crate::app::dto::TransactionStatus;
 use crate::server::db::batch::{BatchConnection, Row};
+use crate::server::db::pg_writer::{PgTransaction, PgWriterConnection};
 use crate::server::db::sqlite_writer::{SqliteTransaction, SqliteWriterConnection};
 use crate::server::db::{insert_sql, Db};
 
@@ -67,17 +69,22 @@ struct Job {
 /// The connection a writer stores its batches on.
 #[derive(Clone)]
 pub enum WriterConnection {
-    /// PostgreSQL's writer connections ([`Db::writer`]), or an in-memory SQLite database.
+    /// A connection of the pool for each batch: an in-memory SQLite database, or a fallback.
     Pool(DatabaseConnection),
+    /// A writer's own PostgreSQL connection, kept inside an open transaction.
+    Postgres(Arc<PgWriterConnection>),
     /// SQLite's own writer connection, on a SQLite file.
     Sqlite(Arc<SqliteWriterConnection>),
 }
 
 impl WriterConnection {
-    /// What the ingest writer of `db` stores on.
+    /// A connection for one ingest writer of `db`.
     pub fn open(db: &Db) -> Result<WriterConnection, DbErr> {
         Ok(match db.sqlite_file() {
             Some(path) => WriterConnection::Sqlite(Arc::new(SqliteWriterConnection::open(path)?)),
+            None if db.writer().get_database_backend() == DbBackend::Postgres => {
+                WriterConnection::Postgres(Arc::new(PgWriterConnection::new(db.writer().get_postgres_connection_pool().clone())))
+            }
             None => WriterConnection::Pool(db.writer().clone()),
         })
     }
@@ -85,6 +92,7 @@ impl WriterConnection {
     async fn begin(&self) -> Result<WriterTransaction<'_>, DbErr> {
         Ok(match self {
             WriterConnection::Pool(db) => WriterTransaction::Pool(db.begin().await?),
+            WriterConnection::Postgres(db) => WriterTransaction::Postgres(db.begin().await?),
             WriterConnection::Sqlite(db) => WriterTransaction::Sqlite(db.begin()?),
         })
     }
@@ -93,6 +101,7 @@ impl WriterConnection {
 /// A batch's database transaction; rolled back if dropped before its commit.
 enum WriterTransaction<'a> {
     Pool(DatabaseTransaction),
+    Postgres(PgTransaction<'a>),
     Sqlite(SqliteTransaction<'a>),
 }
 
@@ -100,6 +109,7 @@ impl WriterTransaction<'_> {
     async fn commit(self) -> Result<(), DbErr> {
         match self {
             WriterTransaction::Pool(txn) => txn.commit().await,
+            WriterTransaction::Postgres(txn) => txn.commit().await,
             WriterTransaction::Sqlite(txn) => txn.commit(),
         }
     }
@@ -107,6 +117,7 @@ impl WriterTransaction<'_> {
     async fn rollback(self) -> Result<(), DbErr> {
         match self {
             WriterTransaction::Pool(txn) => txn.rollback().await,
+            WriterTransaction::Postgres(txn) => txn.rollback().await,
             WriterTransaction::Sqlite(txn) => txn.rollback(),
         }
     }
@@ -116,6 +127,7 @@ impl BatchConnection for WriterTransaction<'_> {
     fn backend(&self) -> DbBackend {
         match self {
             WriterTransaction::Pool(txn) => txn.get_database_backend(),
+            WriterTransaction::Postgres(_) => DbBackend::Postgres,
             WriterTransaction::Sqlite(_) => DbBackend::Sqlite,
         }
     }
@@ -123,6 +135,7 @@ impl BatchConnection for WriterTransaction<'_> {
     async fn rows(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, DbErr> {
         match self {
             WriterTransaction::Pool(txn) => txn.rows(sql, values).await,
+            WriterTransaction::Postgres(txn) => txn.rows(sql, values).await,
             WriterTransaction::Sqlite(txn) => txn.rows(sql, values).await,
         }
     }
@@ -130,6 +143,7 @@ impl BatchConnection for WriterTransaction<'_> {
     async fn run(&self, sql: &str, values: Vec<Value>) -> Result<(), DbErr> {
         match self {
             WriterTransaction::Pool(txn) => txn.run(sql, values).await,
+            WriterTransaction::Postgres(txn) => txn.run(sql, values).await,
             WriterTransaction::Sqlite(txn) => txn.run(sql, values).await,
         }
     }
@@ -173,7 +187,8 @@ impl IngestWriter {
         }
     }
 
-    /// One writer task per connection of the writer's own pool ([`crate::server::db::writer_connections`]).
+    /// One writer per connection of the writer's own pool ([`crate::server::db::writer_connections`]),
+    /// each with its own connection: a thread on a SQLite file, a task otherwise.
     ///
     /// On SQLite a checkpointer beside the writer copies the write-ahead log back into the
     /// database file after each batch, on a connection of the shared pool. Left to SQLite, the commit
@@ -184,32 +199,20 @@ impl IngestWriter {
     fn spawn_writers(&self) -> Vec<mpsc::Sender<Job>> {
         let backend = self.db.writer().get_database_backend();
         let checkpoint_wanted = (backend == DbBackend::Sqlite).then(|| self.spawn_checkpointer());
-        let connection = match WriterConnection::open(&self.db) {
-            Ok(connection) => connection,
-            Err(e) => {
-                tracing::warn!(kind = crate::server::db::error_kind(&e), "cannot open the SQLite writer's connection; writing through the pool");
-                WriterConnection::Pool(self.db.writer().clone())
-            }
-        };
-        if let WriterConnection::Sqlite(_) = connection {
-            return vec![spawn_writer_thread(connection, self.velocity.clone(), checkpoint_wanted)];
-        }
         (0..crate::server::db::writer_connections(backend))
             .map(|_| {
-                let (sender, mut receiver) = mpsc::channel(QUEUE);
-                let (db, velocity, checkpoint_wanted) = (connection.clone(), self.velocity.clone(), checkpoint_wanted.clone());
-                tokio::spawn(async move {
-                    let mut jobs = Vec::with_capacity(MAX_BATCH);
-                    // Whatever is waiting, or the next to arrive; none when every sender is gone.
-                    while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-                        store_jobs(&db, &velocity, std::mem::take(&mut jobs)).await;
-                        if let Some(wanted) = &checkpoint_wanted {
-                            // Full: a checkpoint is asked for already, and it will copy this batch too.
-                            let _ = wanted.try_send(());
-                        }
+                let connection = match WriterConnection::open(&self.db) {
+                    Ok(connection) => connection,
+                    Err(e) => {
+                        tracing::warn!(kind = crate::server::db::error_kind(&e), "cannot open the SQLite writer's connection; writing through the pool");
+                        WriterConnection::Pool(self.db.writer().clone())
                     }
-                });
-                sender
+                };
+                let (velocity, checkpoint_wanted) = (self.velocity.clone(), checkpoint_wanted.clone());
+                match connection {
+                    WriterConnection::Sqlite(_) => spawn_writer_thread(connection, velocity, checkpoint_wanted),
+                    _ => spawn_writer_task(connection, velocity, checkpoint_wanted),
+                }
             })
             .collect()
     }
@@ -227,6 +230,23 @@ impl IngestWriter {
         });
         wanted
     }
+}
+
+/// A writer task: it stores whatever is waiting, batch after batch, and ends with its queue.
+fn spawn_writer_task(connection: WriterConnection, velocity: Velocity, checkpoint_wanted: Option<mpsc::Sender<()>>) -> mpsc::Sender<Job> {
+    let (sender, mut receiver) = mpsc::channel(QUEUE);
+    tokio::spawn(async move {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        // Whatever is waiting, or the next to arrive; none when every sender is gone.
+        while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+            store_jobs(&connection, &velocity, std::mem::take(&mut jobs)).await;
+            if let Some(wanted) = &checkpoint_wanted {
+                // Full: a checkpoint is asked for already, and it will copy this batch too.
+                let _ = wanted.try_send(());
+            }
+        }
+    });
+    sender
 }
 
 /// SQLite's writer: a thread that runs each batch start to finish on its own connection. It
@@ -284,7 +304,52 @@ pub async fn store_together(db: &WriterConnection, velocity: &Velocity, pending:
 /// Decides and stores `pending` in one database transaction; one answer per ingest, in order.
 async fn store_batch(db: &WriterConnection, velocity: &Velocity, pending: &[&Pending]) -> Result<Vec<Stored>, IngestError> {
     let txn = db.begin().await?;
+    let mut decided = match decide_in(&txn, velocity, pending).await {
+        Ok(Some(decided)) => decided,
+        Ok(None) => {
+            txn.rollback().await?;
+            return Ok(pending.iter().map(|_| Stored::Duplicate).collect());
+        }
+        Err(err) => {
+            // Now rather than when dropped: PostgreSQL's writer then keeps its connection.
+            let _ = txn.rollback().await;
+            return Err(err);
+        }
+    };
+    if let Err(err) = txn.commit().await {
+        decided.take_back_velocity(velocity).await;
+        return Err(err.into());
+    }
+    // Answers in the order asked; the ones not decided here are duplicates.
+    Ok(pending
+        .iter()
+        .map(|p| match decided.responses.remove(&(p.input.merchant_id, p.input.external_id.clone())) {
+            Some(response) => Stored::Decided { response },
+            None => Stored::Duplicate,
+        })
+        .collect())
+}
 
+/// A batch's ingests decided and inserted, not yet committed.
+struct BatchDecided {
+    /// Keyed by (merchant, external_id), unique among the accepted.
+    responses: HashMap<(i32, String), DecisionResponse>,
+    /// Counted in Redis, outside the database transaction: taken back if the batch fails, so
+    /// the clients' retries are not counted twice.
+    counted_in_redis: Option<(Vec<Payment>, chrono::DateTime<Utc>)>,
+}
+
+impl BatchDecided {
+    async fn take_back_velocity(&self, velocity: &Velocity) {
+        if let Some((payments, now)) = &self.counted_in_redis {
+            velocity.undo_all(payments, *now).await;
+        }
+    }
+}
+
+/// Claims, counts, decides and inserts `pending` in `txn`; None when every one was claimed
+/// before. The caller commits or rolls back.
+async fn decide_in(txn: &WriterTransaction<'_>, velocity: &Velocity, pending: &[&Pending]) -> Result<Option<BatchDecided>, IngestError> {
     // 1. Claims. An ingest that repeats one earlier in the batch is answered from it afterwards.
     let (mut external_ids, mut idempotency_keys) = (HashSet::new(), HashSet::new());
     let firsts: Vec<&Pending> = pending
@@ -306,7 +371,7 @@ async fn store_batch(db: &WriterConnection, velocity: &Velocity, pending: &[&Pen
         DbBackend::Sqlite => (SQLITE_ID_BASES, "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id"),
         _ => ("", CLAIM_RETURNING_WITH_IDS),
     };
-    let claim_values = in_claim_order
+    let mut claim_values: Vec<Value> = in_claim_order
         .iter()
         .flat_map(|p| {
             [
@@ -319,54 +384,60 @@ async fn store_batch(db: &WriterConnection, velocity: &Velocity, pending: &[&Pen
             ]
         })
         .collect();
-    let claims = txn.rows(&format!("{before}{}", insert_sql("ingest_requests", &claim_columns, in_claim_order.len(), returning)), claim_values).await?;
+    let insert_claims = insert_sql("ingest_requests", &claim_columns, in_claim_order.len(), returning);
+    // PostgreSQL with velocity in the database counts the payments in the claims' statement.
+    let counted_with_claims = txn.backend() == DbBackend::Postgres && matches!(velocity, Velocity::Database);
+    let (claims, counted_with_claims) = if counted_with_claims {
+        let now = Utc::now();
+        let payments: Vec<(i32, &str, Payment)> = firsts.iter().map(|p| (p.input.merchant_id, p.input.external_id.as_str(), ingest::payment(&p.input))).collect();
+        let candidates: Vec<(i32, &str, &Payment)> = payments.iter().map(|(merchant, external_id, payment)| (*merchant, *external_id, payment)).collect();
+        let claimed = velocity::claimed_velocity(&candidates, CLAIM_COLUMNS_AS_NULL, now);
+        let sql = format!(
+            "WITH claims AS ({insert_claims}){} SELECT 'claim' AS part, id, merchant_id, external_id, transaction_id, decision_id, case_id, {} FROM claims{}",
+            claimed.ctes,
+            velocity::NO_BUCKET_COLUMNS,
+            claimed.rows
+        );
+        claim_values.extend(claimed.ctes_values.into_iter().chain(claimed.rows_values));
+        let (claims, buckets): (Vec<Row>, Vec<Row>) = txn.rows(&sql, claim_values).await?.into_iter().partition(|row| row.string("part").is_ok_and(|part| part == "claim"));
+        (claims, Some((buckets, now)))
+    } else {
+        (txn.rows(&format!("{before}{insert_claims}"), claim_values).await?, None)
+    };
     let claims = claims_by_external_id(txn.backend(), claims)?;
     // The ingests that are ours to decide, with their claim; in arrival order.
     let accepted: Vec<(&Pending, Claim)> = firsts.iter().filter_map(|p| claims.get(&(p.input.merchant_id, p.input.external_id.clone())).map(|claim| (*p, *claim))).collect();
     if accepted.is_empty() {
-        txn.rollback().await?;
-        return Ok(pending.iter().map(|_| Stored::Duplicate).collect());
+        return Ok(None);
     }
 
     // 2. Velocity, counted once the claims are ours (they may have waited on a duplicate), so
     // buckets follow the order in which payments are counted.
-    let now = Utc::now();
     let payments: Vec<Payment> = accepted.iter().map(|(p, _)| ingest::payment(&p.input)).collect();
-    let counted = velocity.record_all(&txn, &payments, now).await;
-    // Redis is outside the database transaction: if the batch fails from here on, the counts
-    // are taken back so the clients' retries are not counted twice.
-    let counted_in_redis = counted.is_ok() && matches!(velocity, Velocity::Redis(_));
-    let decided = async {
-        let counts = match counted {
-            Ok(counts) => counts.into_iter().map(Some).collect(),
-            Err(VelocityError::Database(e)) => return Err(IngestError::Database(e)),
-            Err(VelocityError::Unavailable) => {
-                metrics::counter!("vetted_fraud_velocity_unavailable_total").increment(accepted.len() as u64);
-                vec![None; accepted.len()]
-            }
-        };
-        let decided = decide_and_insert(&txn, &accepted, counts, now).await?;
-        txn.commit().await?;
-        Ok(decided)
-    }
-    .await;
-    let mut decided = match decided {
-        Ok(decided) => decided,
-        Err(err) => {
-            if counted_in_redis {
-                velocity.undo_all(&payments, now).await;
-            }
-            return Err(err);
+    let (recorded, now) = match counted_with_claims {
+        Some((buckets, now)) => (velocity::counts_of_claimed(&buckets, &payments, now).map_err(VelocityError::Database), now),
+        None => {
+            let now = Utc::now();
+            (velocity.record_all(txn, &payments, now).await, now)
         }
     };
-    // Answers in the order asked; the ones not decided here are duplicates.
-    Ok(pending
-        .iter()
-        .map(|p| match decided.remove(&(p.input.merchant_id, p.input.external_id.clone())) {
-            Some(response) => Stored::Decided { response },
-            None => Stored::Duplicate,
-        })
-        .collect())
+    let counted_in_redis = (recorded.is_ok() && matches!(velocity, Velocity::Redis(_))).then_some((payments, now));
+    let counts = match recorded {
+        Ok(counts) => counts.into_iter().map(Some).collect(),
+        Err(VelocityError::Database(e)) => return Err(IngestError::Database(e)),
+        Err(VelocityError::Unavailable) => {
+            metrics::counter!("vetted_fraud_velocity_unavailable_total").increment(accepted.len() as u64);
+            vec![None; accepted.len()]
+        }
+    };
+    let decided = BatchDecided { responses: HashMap::new(), counted_in_redis };
+    match decide_and_insert(txn, &accepted, counts, now).await {
+        Ok(responses) => Ok(Some(BatchDecided { responses, ..decided })),
+        Err(err) => {
+            decided.take_back_velocity(velocity).await;
+            Err(err)
+        }
+    }
 }
 
 /// The claims also draw the ids of each ingest's transaction, decision and case, so that those
@@ -379,6 +450,10 @@ const CLAIM_RETURNING_WITH_IDS: &str = "ON CONFLICT DO NOTHING RETURNING id, mer
      nextval(pg_get_serial_sequence('transactions', 'id')) AS transaction_id, \
      nextval(pg_get_serial_sequence('decisions', 'id')) AS decision_id, \
      nextval(pg_get_serial_sequence('cases', 'id')) AS case_id";
+/// The claims' columns as NULLs, for the velocity rows of the same statement
+/// ([`velocity::claimed_velocity`]).
+const CLAIM_COLUMNS_AS_NULL: &str = "NULL::bigint AS id, NULL::integer AS merchant_id, NULL::text AS external_id, \
+     NULL::bigint AS transaction_id, NULL::bigint AS decision_id, NULL::bigint AS case_id, ";
 /// SQLite has no sequences, but a batch's write transaction holds the database's only write
 /// lock (the writer begins it `IMMEDIATE`; through the pool, from its first insert on): no
 /// other connection adds rows until the commit, so the next ids are the largest so far plus
