@@ -383,18 +383,19 @@ pub fn claimed_velocity(candidates: &[(i32, &str, &Payment)], others_as_null: &s
             keys.insert(key);
         }
     }
+    // Each window's current bucket, as (granularity, bucket) rows.
     ctes_values.extend((0..WINDOWS.len()).map(|granularity| current_bucket(now, granularity).into()));
+    let current_buckets = (0..WINDOWS.len()).map(|granularity| format!("({granularity}, ?::bigint)")).collect::<Vec<_>>().join(", ");
     let ctes = format!(
         ", payments (merchant_id, external_id, key, amount) AS (VALUES {}), \
          added AS (SELECT p.key, g.granularity, g.bucket, count(*)::bigint AS count, sum(p.amount)::bigint AS sum_usd_cents \
            FROM payments p JOIN claims c ON c.merchant_id = p.merchant_id AND c.external_id = p.external_id \
-           CROSS JOIN (VALUES (0, ?::bigint), (1, ?::bigint), (2, ?::bigint)) AS g(granularity, bucket) \
+           CROSS JOIN (VALUES {current_buckets}) AS g(granularity, bucket) \
            GROUP BY p.key, g.granularity, g.bucket), \
          upserted AS (INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) SELECT {BUCKET_COLUMNS} FROM added ORDER BY key, granularity \
            {ADD_TO_BUCKETS} RETURNING {BUCKET_COLUMNS})",
         vec!["(?::integer, ?::text, ?::text, ?::bigint)"; candidates.len() * DIMENSIONS.len()].join(", ")
     );
-    debug_assert_eq!(WINDOWS.len(), 3, "one (granularity, bucket) row per window above");
     let rows = format!(
         " UNION ALL SELECT 'current' AS part, {others_as_null}{BUCKET_COLUMNS} FROM upserted UNION ALL {}",
         postgres_older_buckets(keys.len(), others_as_null)
