@@ -374,7 +374,7 @@ pub const NO_BUCKET_COLUMNS: &str = "NULL::text AS key, NULL::integer AS granula
 /// `candidates`: each payment that may be claimed, by (merchant, external_id), each at most
 /// once. `others_as_null`: the statement's own columns as NULLs, each followed by a comma, to
 /// pad the velocity rows with (they come between `part` and the velocity columns).
-pub fn claimed_velocity(candidates: &[(i32, &str, &Payment)], others_as_null: &str, now: DateTime<Utc>) -> ClaimedVelocity {
+pub fn claimed_velocity(candidates: &[(i32, &str, Payment)], others_as_null: &str, now: DateTime<Utc>) -> ClaimedVelocity {
     let mut ctes_values: Vec<Value> = Vec::with_capacity(candidates.len() * 16 + 3);
     let mut keys = std::collections::BTreeSet::new();
     for (merchant_id, external_id, payment) in candidates {

@@ -386,11 +386,10 @@ async fn decide_in(txn: &WriterTransaction<'_>, velocity: &Velocity, pending: &[
         .collect();
     let insert_claims = insert_sql("ingest_requests", &claim_columns, in_claim_order.len(), returning);
     // PostgreSQL with velocity in the database counts the payments in the claims' statement.
-    let counted_with_claims = txn.backend() == DbBackend::Postgres && matches!(velocity, Velocity::Database);
-    let (claims, counted_with_claims) = if counted_with_claims {
+    let with_velocity = txn.backend() == DbBackend::Postgres && matches!(velocity, Velocity::Database);
+    let (claims, counted_with_claims) = if with_velocity {
         let now = Utc::now();
-        let payments: Vec<(i32, &str, Payment)> = firsts.iter().map(|p| (p.input.merchant_id, p.input.external_id.as_str(), ingest::payment(&p.input))).collect();
-        let candidates: Vec<(i32, &str, &Payment)> = payments.iter().map(|(merchant, external_id, payment)| (*merchant, *external_id, payment)).collect();
+        let candidates: Vec<(i32, &str, Payment)> = firsts.iter().map(|p| (p.input.merchant_id, p.input.external_id.as_str(), ingest::payment(&p.input))).collect();
         let claimed = velocity::claimed_velocity(&candidates, CLAIM_COLUMNS_AS_NULL, now);
         let sql = format!(
             "WITH claims AS ({insert_claims}){} SELECT 'claim' AS part, id, merchant_id, external_id, transaction_id, decision_id, case_id, {} FROM claims{}",
