@@ -95,6 +95,71 @@ async fn store_round_trip(store: SessionBackend) {
     assert_eq!(store.load(&rec.id).await.unwrap(), None);
 }
 
+/// Whether the connection's own backend talks TLS, as the server sees it.
+async fn uses_tls(db: &sea_orm::DatabaseConnection) -> bool {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let row = db.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await.unwrap().unwrap();
+    row.try_get::<bool>("", "ssl").unwrap()
+}
+
+#[tokio::test]
+async fn postgres_on_loopback_goes_without_tls_unless_the_url_names_a_mode() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let test_db = fresh_db(Backend::Postgres).await;
+    assert!(test_db.url.starts_with("postgres://postgres@127.0.0.1:"), "the test expects a loopback server: {}", test_db.url);
+    let db = Db::connect(&test_db.url, None).await.unwrap();
+    assert!(!uses_tls(db.primary()).await, "the shared pool negotiated TLS on loopback");
+    assert!(!uses_tls(db.writer()).await, "the ingest writer's pool negotiated TLS on loopback");
+
+    // A mode in the URL is followed as it is: `prefer` takes TLS whenever the server offers it.
+    let server_offers_tls = db
+        .primary()
+        .query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT current_setting('ssl') = 'on' AS on"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<bool>("", "on")
+        .unwrap();
+    let explicit = Db::connect(&format!("{}?sslmode=prefer", test_db.url), None).await.unwrap();
+    assert_eq!(uses_tls(explicit.primary()).await, server_offers_tls);
+    assert_eq!(uses_tls(explicit.writer()).await, server_offers_tls);
+}
+
+/// A decision's record and an ingest's stored response are compressed with lz4 on PostgreSQL.
+#[tokio::test]
+async fn postgres_compresses_decision_records_with_lz4() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = migrated(Backend::Postgres).await;
+    let query = |sql: &str| Statement::from_string(sea_orm::DbBackend::Postgres, sql.to_string());
+    let methods = db
+        .primary()
+        .query_all_raw(query(
+            "SELECT attrelid::regclass::text || '.' || attname AS col, attcompression::text AS method FROM pg_attribute \
+             WHERE (attrelid, attname) IN (('decisions'::regclass, 'results'), ('ingest_requests'::regclass, 'response')) ORDER BY 1",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.try_get::<String>("", "col").unwrap(), row.try_get::<String>("", "method").unwrap()))
+        .collect::<Vec<_>>();
+    assert_eq!(methods, [("decisions.results".to_string(), "l".to_string()), ("ingest_requests.response".to_string(), "l".to_string())]);
+
+    // A response of the size a decision with many rules has goes in compressed, and reads back whole.
+    let response: String = (0..200).map(|n| format!("{{\"rule\":\"rule {n}\",\"outcome\":\"not_matched\"}},")).collect();
+    db.primary()
+        .execute_raw(Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "INSERT INTO ingest_requests (merchant_id, external_id, api_key_id, request_hash, response, created_at) VALUES (1, 'x', 1, 'h', $1, now())",
+            [response.clone().into()],
+        ))
+        .await
+        .unwrap();
+    let row = db.primary().query_one_raw(query("SELECT pg_column_compression(response) AS method, response FROM ingest_requests")).await.unwrap().unwrap();
+    assert_eq!(row.try_get::<Option<String>>("", "method").unwrap().as_deref(), Some("lz4"));
+    assert_eq!(row.try_get::<String>("", "response").unwrap(), response);
+}
+
 #[tokio::test]
 async fn redis_session_store_round_trips() {
     let client = redis::Client::open(REDIS_TEST_URL).unwrap();

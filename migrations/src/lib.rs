@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_paypal;
 mod m20261122_000003_fraud;
+mod m20261201_000004_lz4_for_decision_records;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_paypal::Migration),
             Box::new(m20261122_000003_fraud::Migration),
+            Box::new(m20261201_000004_lz4_for_decision_records::Migration),
         ]
     }
 }

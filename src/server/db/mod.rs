@@ -105,6 +105,16 @@ async fn connect_one(url: &str, pool: Pool) -> Result<DatabaseConnection, DbErr>
             options.max_connections(n).min_connections(n).idle_timeout(None).max_lifetime(None)
         }
     };
+    // TLS to a PostgreSQL server on this machine protects nothing (loopback traffic never
+    // leaves the kernel) and, negotiated by sqlx's default `prefer` with a server that has TLS
+    // on, cost 7 % of PostgreSQL's CPU at 1,000 ingests/s (docs/benchmarks.md). A URL or
+    // PGSSLMODE that names a mode is followed as it is.
+    if !sqlite && !names_ssl_mode(url) && std::env::var_os("PGSSLMODE").is_none() {
+        options.map_sqlx_postgres_opts(|opts| {
+            let local = opts.get_socket().is_some() || is_loopback(opts.get_host());
+            if local { opts.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable) } else { opts }
+        });
+    }
     // On every pooled SQLite connection (a PRAGMA run once reaches only one of them): WAL lets
     // readers proceed while a writer commits; synchronous=FULL syncs every commit, so an
     // acknowledged transaction survives a power cut (NORMAL could lose the last ones); the busy
@@ -144,6 +154,19 @@ fn sqlite_file_path(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
+/// Whether a PostgreSQL URL says which TLS mode to use (`sslmode` or sqlx's `ssl-mode`).
+fn names_ssl_mode(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| {
+        query.split('&').any(|pair| matches!(pair.split_once('=').map_or(pair, |(key, _)| key), "sslmode" | "ssl-mode"))
+    })
+}
+
+/// `localhost`, or a loopback address (`127.0.0.1`, `::1`, written with or without brackets).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A short name for a database error, safe to log: the error's text can carry row values.
 pub fn error_kind(err: &DbErr) -> &'static str {
     match err {
@@ -158,13 +181,31 @@ pub fn error_kind(err: &DbErr) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_file_path;
+    use super::{is_loopback, names_ssl_mode, sqlite_file_path};
 
     #[test]
     fn finds_the_sqlite_file_to_create() {
         assert_eq!(sqlite_file_path("sqlite://data/vetted.db?mode=rwc"), Some("data/vetted.db"));
         assert_eq!(sqlite_file_path("sqlite::memory:"), None);
         assert_eq!(sqlite_file_path("postgres://x/y"), None);
+    }
+
+    #[test]
+    fn tls_is_left_to_the_url_when_it_names_a_mode() {
+        assert!(names_ssl_mode("postgres://u@db.internal/vetted?sslmode=require"));
+        assert!(names_ssl_mode("postgres://u@127.0.0.1/vetted?application_name=x&ssl-mode=verify-full"));
+        assert!(!names_ssl_mode("postgres://u@127.0.0.1/vetted"));
+        assert!(!names_ssl_mode("postgres://u@127.0.0.1/vetted?application_name=sslmode"));
+    }
+
+    #[test]
+    fn loopback_hosts_are_told_apart_from_remote_ones() {
+        for local in ["localhost", "LOCALHOST", "127.0.0.1", "127.8.9.10", "::1", "[::1]"] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in ["db.internal", "10.0.0.5", "::ffff:10.0.0.5", "localhost.example.com", ""] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
     }
 }
 
