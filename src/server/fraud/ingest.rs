@@ -385,13 +385,13 @@ pub fn response(input: &TransactionInput, loaded: &Loaded, evaluation: &Evaluati
                     RuleEffect::Action(action) => action.as_str().to_string(),
                     RuleEffect::Score(points) => format!("score {points:+}"),
                 };
-                let matched = MatchedRule { name: rule.name.clone(), effect, explanation: result.explanation.clone().unwrap_or_default() };
+                let matched = MatchedRule { name: rule.name.to_string(), effect, explanation: result.explanation.clone().unwrap_or_default() };
                 match rule.mode {
                     RuleMode::Live => response.matched_rules.push(matched),
                     RuleMode::Shadow => response.shadow_matches.push(matched),
                 }
             }
-            RuleOutcome::Error(error) => response.rule_errors.push(RuleErrorReport { name: rule.name.clone(), error: error.clone() }),
+            RuleOutcome::Error(error) => response.rule_errors.push(RuleErrorReport { name: rule.name.to_string(), error: error.clone() }),
             RuleOutcome::NotMatched => {}
         }
     }

@@ -1,9 +1,9 @@
 //! Typed lists for `in_list(name, value)`: emails, email domains, IPs and CIDR ranges, card
 //! fingerprints, card BINs and countries. Entries are validated and normalised when added (bad
 //! input is refused with a specific message), carry a reason, who added them, their source and an
-//! optional expiry, and are looked up in memory: a hash set per list, plus the CIDR ranges of IP
-//! lists grouped by prefix length, so an address is one lookup per length in use rather than a
-//! scan of every range. Expired entries stop matching at once. (Persistence and refresh on change across
+//! optional expiry, and are looked up in memory: a hash set per list; an IP list's addresses and
+//! CIDR ranges grouped by prefix length (an address is a range of one), so an address is one
+//! lookup per length in use rather than a scan of every range. Expired entries stop matching at once. (Persistence and refresh on change across
 //! instances come with the list admin work of issue 4.)
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -136,9 +136,10 @@ fn is_domain(domain: &str) -> bool {
 #[derive(Debug, Clone)]
 struct List {
     kind: ListKind,
-    /// Normalised value → its entry.
+    /// Normalised value → its entry; every kind but IP.
     exact: HashMap<String, ListEntry>,
-    /// CIDR ranges of IP lists, by prefix length: the address, cut to each length, is a key.
+    /// An IP list's entries, by prefix length (an address is the range of itself): the address
+    /// looked up, cut to each length, is a key.
     ranges: BTreeMap<u8, HashMap<IpNet, ListEntry>>,
 }
 
@@ -168,11 +169,11 @@ impl Lists {
             return Err(ListError::ExpiredOnArrival);
         }
         let entry = ListEntry { value: value.clone(), ..entry };
-        match (list.kind, IpNet::from_str(&value)) {
-            (ListKind::Ip, Ok(net)) => {
+        match ip_range(list.kind, &value) {
+            Some(net) => {
                 list.ranges.entry(net.prefix_len()).or_default().insert(net, entry);
             }
-            _ => {
+            None => {
                 list.exact.insert(value.clone(), entry);
             }
         }
@@ -182,29 +183,33 @@ impl Lists {
     pub fn remove(&mut self, name: &str, raw_value: &str) -> Result<bool, ListError> {
         let list = self.lists.get_mut(name).ok_or_else(|| ListError::UnknownList(name.to_string()))?;
         let value = list.kind.normalise(raw_value)?;
-        let removed = match (list.kind, IpNet::from_str(&value)) {
-            (ListKind::Ip, Ok(net)) => {
+        let removed = match ip_range(list.kind, &value) {
+            Some(net) => {
                 let same_length = list.ranges.get_mut(&net.prefix_len());
                 let removed = same_length.and_then(|nets| nets.remove(&net)).is_some();
                 list.ranges.retain(|_, nets| !nets.is_empty());
                 removed
             }
-            _ => list.exact.remove(&value).is_some(),
+            None => list.exact.remove(&value).is_some(),
         };
         Ok(removed)
     }
 
     /// The live entry `value` matches in list `name` at `now`: exact, or inside a CIDR range.
     /// Values that are not valid for the list's kind simply do not match.
+    ///
+    /// Rules call this for every transaction, so the value is not validated as entries are (it
+    /// matches no entry if it is not of the kind) and is copied only when its case is not the
+    /// list's: the entry it finds is the one `normalise` would have led to.
     pub fn find(&self, name: &str, value: &str, now: DateTime<Utc>) -> Option<&ListEntry> {
         let list = self.lists.get(name)?;
         let live = |entry: &&ListEntry| entry.expires_at.is_none_or(|at| at > now);
-        let value = list.kind.normalise(value).ok()?;
-        if let Some(entry) = list.exact.get(&value).filter(live) {
-            return Some(entry);
+        let value = value.trim();
+        if list.kind != ListKind::Ip {
+            return list.exact.get(list.kind.case_folded(value).as_ref()).filter(live);
         }
-        let ip = IpAddr::from_str(&value).ok()?;
-        // Most specific range first.
+        let ip = IpAddr::from_str(value).ok()?;
+        // Most specific first: the address itself, then the narrowest range around it.
         list.ranges.iter().rev().find_map(|(length, nets)| {
             let network = IpNet::new(ip, *length).ok()?.trunc();
             nets.get(&network).filter(live)
@@ -212,9 +217,35 @@ impl Lists {
     }
 }
 
+/// An IP list's entry as the range it covers: an address is the range of just itself. None for
+/// the other kinds.
+fn ip_range(kind: ListKind, normalised: &str) -> Option<IpNet> {
+    if kind != ListKind::Ip {
+        return None;
+    }
+    IpNet::from_str(normalised).ok().or_else(|| IpAddr::from_str(normalised).ok().map(IpNet::from))
+}
+
+impl ListKind {
+    /// A trimmed value in the case `normalise` gives this kind; borrowed when it has it already.
+    fn case_folded(self, value: &str) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self {
+            ListKind::Email => lowercase(value),
+            ListKind::EmailDomain => lowercase(value.trim_start_matches('@')),
+            ListKind::Country if value.bytes().any(|b| b.is_ascii_lowercase()) => Cow::Owned(value.to_ascii_uppercase()),
+            _ => Cow::Borrowed(value),
+        }
+    }
+}
+
+fn lowercase(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.bytes().any(|b| b.is_ascii_uppercase()) { std::borrow::Cow::Owned(value.to_ascii_lowercase()) } else { std::borrow::Cow::Borrowed(value) }
+}
+
 impl ListLookup for Lists {
-    fn contains(&self, list: &str, value: &str) -> bool {
-        self.find(list, value, Utc::now()).is_some()
+    fn contains(&self, list: &str, value: &str, now: DateTime<Utc>) -> bool {
+        self.find(list, value, now).is_some()
     }
 }
 
@@ -249,6 +280,49 @@ mod tests {
         }
     }
 
+    fn has(lists: &Lists, name: &str, value: &str) -> bool {
+        lists.contains(name, value, Utc::now())
+    }
+
+    /// Lookups skip validation, yet find what `normalise` would have: case, spaces, a leading
+    /// `@`, an address's other spellings; and values of another kind find nothing.
+    #[test]
+    fn lookups_find_the_entry_normalise_leads_to() {
+        let now = Utc::now();
+        let mut lists = Lists::default();
+        for (name, kind, value) in [
+            ("emails", ListKind::Email, "fraud@example.com"),
+            ("domains", ListKind::EmailDomain, "mailinator.com"),
+            ("countries", ListKind::Country, "RO"),
+            ("bins", ListKind::CardBin, "424242"),
+            ("cards", ListKind::CardFingerprint, "fp_Ab-1"),
+            ("ips", ListKind::Ip, "2001:db8::1"),
+            ("ips", ListKind::Ip, "198.51.100.7"),
+        ] {
+            let _ = lists.create(name, kind);
+            lists.add(name, value, entry(None), now).unwrap();
+        }
+        for (name, raw) in [
+            ("emails", " Fraud@Example.COM "),
+            ("domains", "@MAILINATOR.com"),
+            ("countries", "ro"),
+            ("bins", " 424242"),
+            ("cards", "fp_Ab-1"),
+            ("ips", "2001:0db8:0:0::1"),
+            ("ips", " 198.51.100.7 "),
+        ] {
+            let normalised = lists.lists[name].kind.normalise(raw).unwrap();
+            assert_eq!(lists.find(name, raw, now).map(|e| e.value.as_str()), Some(normalised.as_str()), "{name}: {raw:?}");
+        }
+        for (name, raw) in [("emails", "fraud"), ("cards", "FP_AB-1"), ("ips", "198.51.100.7/32x"), ("ips", "198.51.100.0/24"), ("countries", "rou")] {
+            assert!(lists.find(name, raw, now).is_none(), "{name}: {raw:?}");
+        }
+        // An address and the range of just that address are the same entry.
+        lists.add("ips", "198.51.100.7/32", entry(None), now).unwrap();
+        assert!(lists.remove("ips", "198.51.100.7").unwrap());
+        assert!(!has(&lists, "ips", "198.51.100.7"));
+    }
+
     #[test]
     fn cidr_ranges_match_addresses_inside_them() {
         let now = Utc::now();
@@ -257,22 +331,22 @@ mod tests {
         lists.add("bad_ips", "203.0.113.0/24", entry(None), now).unwrap();
         lists.add("bad_ips", "2001:db8::/32", entry(None), now).unwrap();
         lists.add("bad_ips", "198.51.100.7", entry(None), now).unwrap();
-        assert!(lists.contains("bad_ips", "203.0.113.200"));
-        assert!(lists.contains("bad_ips", "2001:db8:1::5"));
-        assert!(lists.contains("bad_ips", "198.51.100.7"));
-        assert!(!lists.contains("bad_ips", "203.0.114.1"));
-        assert!(!lists.contains("bad_ips", "2001:db9::1"));
-        assert!(!lists.contains("bad_ips", "not an ip"));
+        assert!(has(&lists, "bad_ips", "203.0.113.200"));
+        assert!(has(&lists, "bad_ips", "2001:db8:1::5"));
+        assert!(has(&lists, "bad_ips", "198.51.100.7"));
+        assert!(!has(&lists, "bad_ips", "203.0.114.1"));
+        assert!(!has(&lists, "bad_ips", "2001:db9::1"));
+        assert!(!has(&lists, "bad_ips", "not an ip"));
         // Ranges of another length, nested or not, and removal of one leaves the others.
         lists.add("bad_ips", "10.0.0.0/8", entry(None), now).unwrap();
         lists.add("bad_ips", "10.20.30.0/24", entry(None), now).unwrap();
-        assert!(lists.contains("bad_ips", "10.20.30.40") && lists.contains("bad_ips", "10.99.0.1"));
+        assert!(has(&lists, "bad_ips", "10.20.30.40") && has(&lists, "bad_ips", "10.99.0.1"));
         assert!(lists.remove("bad_ips", "10.0.0.0/8").unwrap());
         assert!(!lists.remove("bad_ips", "10.0.0.0/8").unwrap(), "already gone");
-        assert!(lists.contains("bad_ips", "10.20.30.40") && !lists.contains("bad_ips", "10.99.0.1"));
+        assert!(has(&lists, "bad_ips", "10.20.30.40") && !has(&lists, "bad_ips", "10.99.0.1"));
         assert!(lists.remove("bad_ips", "203.0.113.9/24").unwrap(), "removal normalises the range too");
-        assert!(!lists.contains("bad_ips", "203.0.113.200"));
-        assert!(!lists.contains("no_such_list", "203.0.113.1"));
+        assert!(!has(&lists, "bad_ips", "203.0.113.200"));
+        assert!(!has(&lists, "no_such_list", "203.0.113.1"));
     }
 
     #[test]
@@ -304,7 +378,7 @@ mod tests {
         assert!(matches!(lists.add("bins", "12", entry(None), now), Err(ListError::InvalidValue { .. })));
         let no_reason = ListEntry { reason: " ".into(), ..entry(None) };
         assert_eq!(lists.add("bins", "424242", no_reason, now), Err(ListError::MissingReason));
-        assert!(!lists.contains("bins", "424242"));
+        assert!(!has(&lists, "bins", "424242"));
         assert_eq!(lists.add("nope", "424242", entry(None), now), Err(ListError::UnknownList("nope".into())));
         assert_eq!(lists.create("bins", ListKind::Country), Err(ListError::DuplicateList("bins".into())));
         assert_eq!(lists.remove("bins", "424242"), Ok(false));

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 use cel::common::types::{CelBool, CelDouble, CelInt, CelString};
 use cel::common::value::CowVal;
@@ -327,7 +328,9 @@ pub enum RuleMode {
 }
 
 pub struct Rule {
-    pub name: String,
+    /// Shared with every result of the rule: a decision's results name their rules without a
+    /// copy each.
+    pub name: Arc<str>,
     /// Why the rule exists, shown with every match.
     pub description: String,
     pub effect: RuleEffect,
@@ -342,7 +345,7 @@ impl Rule {
     /// A rule whose expression passed [`check`].
     pub fn new(name: &str, expression: &str, effect: RuleEffect, mode: RuleMode) -> Result<Rule, Vec<RuleCheckError>> {
         let program = check(expression)?;
-        Ok(Rule { name: name.to_string(), description: String::new(), effect, mode, inputs: inputs_of(expression), program })
+        Ok(Rule { name: name.into(), description: String::new(), effect, mode, inputs: inputs_of(expression), program })
     }
 
     pub fn with_description(mut self, description: &str) -> Rule {
@@ -410,7 +413,8 @@ pub struct MerchantFacts {
 
 /// Answers `in_list(list, value)`; lists are kept in memory by their owner.
 pub trait ListLookup: Send + Sync {
-    fn contains(&self, list: &str, value: &str) -> bool;
+    /// Whether `value` has a live entry in `list` at `now`.
+    fn contains(&self, list: &str, value: &str, now: DateTime<Utc>) -> bool;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -423,12 +427,17 @@ pub enum RuleOutcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RuleResult {
-    pub rule: String,
+    #[serde(serialize_with = "as_str")]
+    pub rule: Arc<str>,
     pub mode: RuleMode,
     pub outcome: RuleOutcome,
     /// For a match: the rule's description and the values it read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<String>,
+}
+
+fn as_str<S: serde::Serializer>(text: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(text)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -454,7 +463,9 @@ impl Ruleset {
         let mut context = Context::with_env(self.env.clone());
         // Names are answered straight from the facts: no maps are built per transaction.
         context.set_variable_resolver(facts);
-        let bound = context.add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value));
+        // One clock reading for the whole decision: every list is seen as of the same moment.
+        let now = Utc::now();
+        let bound = context.add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value, now));
         let results = match bound {
             Ok(()) => self.rules.iter().map(|rule| run(rule, &context)).collect(),
             Err(e) => self
@@ -576,7 +587,7 @@ fn explain(rules: &[Rule], results: &mut [RuleResult], facts: &Facts) {
                 format!("{path} = {}", value.map_or_else(|| "unknown".to_string(), |v| v.json().to_string()))
             })
             .collect();
-        let description = if rule.description.is_empty() { rule.name.as_str() } else { rule.description.as_str() };
+        let description = if rule.description.is_empty() { &*rule.name } else { rule.description.as_str() };
         result.explanation = Some(if read.is_empty() { description.to_string() } else { format!("{description} — {}", read.join(", ")) });
     }
 }
@@ -617,7 +628,7 @@ mod tests {
     struct Lists(HashSet<(String, String)>);
 
     impl ListLookup for Lists {
-        fn contains(&self, list: &str, value: &str) -> bool {
+        fn contains(&self, list: &str, value: &str, _now: DateTime<Utc>) -> bool {
             self.0.contains(&(list.to_string(), value.to_string()))
         }
     }
