@@ -95,17 +95,20 @@ async fn store_round_trip(store: SessionBackend) {
     assert_eq!(store.load(&rec.id).await.unwrap(), None);
 }
 
+/// The one boolean, named `b`, that `sql` selects on PostgreSQL.
+async fn postgres_bool(db: &sea_orm::DatabaseConnection, sql: &str) -> bool {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await.unwrap().unwrap();
+    row.try_get::<bool>("", "b").unwrap()
+}
+
 /// Whether the connection's own backend talks TLS, as the server sees it.
 async fn uses_tls(db: &sea_orm::DatabaseConnection) -> bool {
-    use sea_orm::{ConnectionTrait, Statement};
-    let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
-    let row = db.query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, sql)).await.unwrap().unwrap();
-    row.try_get::<bool>("", "ssl").unwrap()
+    postgres_bool(db, "SELECT ssl AS b FROM pg_stat_ssl WHERE pid = pg_backend_pid()").await
 }
 
 #[tokio::test]
 async fn postgres_on_loopback_goes_without_tls_unless_the_url_names_a_mode() {
-    use sea_orm::{ConnectionTrait, Statement};
     let test_db = fresh_db(Backend::Postgres).await;
     assert!(test_db.url.starts_with("postgres://postgres@127.0.0.1:"), "the test expects a loopback server: {}", test_db.url);
     let db = Db::connect(&test_db.url, None).await.unwrap();
@@ -113,14 +116,7 @@ async fn postgres_on_loopback_goes_without_tls_unless_the_url_names_a_mode() {
     assert!(!uses_tls(db.writer()).await, "the ingest writer's pool negotiated TLS on loopback");
 
     // A mode in the URL is followed as it is: `prefer` takes TLS whenever the server offers it.
-    let server_offers_tls = db
-        .primary()
-        .query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT current_setting('ssl') = 'on' AS on"))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get::<bool>("", "on")
-        .unwrap();
+    let server_offers_tls = postgres_bool(db.primary(), "SELECT current_setting('ssl') = 'on' AS b").await;
     let explicit = Db::connect(&format!("{}?sslmode=prefer", test_db.url), None).await.unwrap();
     assert_eq!(uses_tls(explicit.primary()).await, server_offers_tls);
     assert_eq!(uses_tls(explicit.writer()).await, server_offers_tls);

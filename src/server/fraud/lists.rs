@@ -3,8 +3,8 @@
 //! input is refused with a specific message), carry a reason, who added them, their source and an
 //! optional expiry, and are looked up in memory: a hash set per list; an IP list's addresses and
 //! CIDR ranges grouped by prefix length (an address is a range of one), so an address is one
-//! lookup per length in use rather than a scan of every range. Expired entries stop matching at once. (Persistence and refresh on change across
-//! instances come with the list admin work of issue 4.)
+//! lookup per length in use rather than a scan of every range. Expired entries stop matching at
+//! once. Persistence is `list_store`; every instance reloads on change (`engine::spawn_refresher`).
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -240,7 +240,11 @@ impl ListKind {
 }
 
 fn lowercase(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.bytes().any(|b| b.is_ascii_uppercase()) { std::borrow::Cow::Owned(value.to_ascii_lowercase()) } else { std::borrow::Cow::Borrowed(value) }
+    if value.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(value.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
 }
 
 impl ListLookup for Lists {
