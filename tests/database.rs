@@ -8,7 +8,7 @@ use tower_sessions::SessionStore;
 use vetted::app::dto::Role;
 use vetted::server::auth::service::{create_user, CreateUserError, NewUser};
 use vetted::server::auth::session_store::{delete_expired, SessionBackend};
-use vetted::server::db::entities::{merchant, transaction, user};
+use vetted::server::db::entities::{merchant, ruleset, transaction, user};
 use vetted::server::db::Db;
 use vetted::server::seed::{self, SeedError};
 
@@ -66,6 +66,36 @@ async fn create_user_rejects_bad_input_and_changes_nothing(backend: Backend) {
         assert!(expected(&err), "unexpected error: {err}");
     }
     assert_eq!(user::Entity::find().count(db.primary()).await.unwrap(), 3, "no user was added");
+}
+
+/// The database itself keeps one draft and one published ruleset at most: a second of either is
+/// refused and changes nothing, while publishing (which retires the live version first) still
+/// goes through.
+async fn the_database_keeps_one_draft_and_one_published_ruleset(backend: Backend) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let db = migrated(backend).await;
+    let version = |version: i32, status: &str| ruleset::ActiveModel {
+        version: Set(version),
+        status: Set(status.into()),
+        review_score: Set(50.0),
+        block_score: Set(90.0),
+        rules: Set("[]".into()),
+        note: Set(String::new()),
+        created_by: Set("test".into()),
+        created_at: Set(chrono::Utc::now()),
+        published_at: Set(None),
+        ..Default::default()
+    };
+    for (number, status) in [(1, "retired"), (2, "retired"), (3, "published"), (4, "draft")] {
+        version(number, status).insert(db.primary()).await.unwrap();
+    }
+    assert!(version(5, "published").insert(db.primary()).await.is_err(), "a second published version is refused");
+    assert!(version(6, "draft").insert(db.primary()).await.is_err(), "a second draft is refused");
+    assert_eq!(ruleset::Entity::find().count(db.primary()).await.unwrap(), 4, "nothing was added");
+
+    vetted::server::fraud::versions::publish(db.primary(), 4, chrono::Utc::now()).await.expect("publishing retires the live version first");
+    let statuses: Vec<(i32, String)> = ruleset::Entity::find().all(db.primary()).await.unwrap().into_iter().map(|m| (m.version, m.status)).collect();
+    assert!(statuses.contains(&(3, "retired".into())) && statuses.contains(&(4, "published".into())), "{statuses:?}");
 }
 
 async fn database_session_store_round_trips_and_expires(backend: Backend) {
@@ -168,4 +198,5 @@ on_both_databases!(
     seed_fills_an_empty_database_once,
     create_user_rejects_bad_input_and_changes_nothing,
     database_session_store_round_trips_and_expires,
+    the_database_keeps_one_draft_and_one_published_ruleset,
 );

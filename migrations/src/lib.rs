@@ -6,6 +6,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_paypal;
 mod m20261122_000003_fraud;
 mod m20261201_000004_lz4_for_decision_records;
+mod m20261201_000005_one_draft_and_one_published_ruleset;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_paypal::Migration),
             Box::new(m20261122_000003_fraud::Migration),
             Box::new(m20261201_000004_lz4_for_decision_records::Migration),
+            Box::new(m20261201_000005_one_draft_and_one_published_ruleset::Migration),
         ]
     }
 }
