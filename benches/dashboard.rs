@@ -101,12 +101,8 @@ async fn main() {
             if m == 1 { (seed::DEMO_MERCHANT.0.to_string(), seed::DEMO_MERCHANT.1) } else { (format!("bench{m}@vetted.test"), "bench-password") };
         // Sessions live in the shared database, so one sign-in serves both servers.
         let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let login = client
-            .post(format!("http://{normal_addr}/rpc/auth/login"))
-            .form(&[("email", email.as_str()), ("password", password)])
-            .send()
-            .await
-            .unwrap();
+        let login =
+            client.post(format!("http://{normal_addr}/rpc/auth/login")).form(&[("email", email.as_str()), ("password", password)]).send().await.unwrap();
         assert_eq!(login.status(), 200, "bench login");
         clients.push(client);
     }

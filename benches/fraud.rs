@@ -405,7 +405,8 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let chosen: Vec<&str> = args.windows(2).filter(|pair| pair[0] == "--backend").map(|pair| pair[1].as_str()).collect();
     let wanted = |name: &str| chosen.is_empty() || chosen.contains(&name);
-    let paced_rate: Option<u64> = args.windows(2).find(|pair| pair[0] == "--paced-rate").map(|pair| pair[1].parse().expect("--paced-rate takes transactions per second"));
+    let paced_rate: Option<u64> =
+        args.windows(2).find(|pair| pair[0] == "--paced-rate").map(|pair| pair[1].parse().expect("--paced-rate takes transactions per second"));
     let paced_at = paced_rate.unwrap_or(PACED_RATE);
     let mut results = Vec::new();
     let mut databases = Vec::new();
@@ -419,7 +420,8 @@ async fn main() {
     if wanted("postgres-redis") {
         let namespace = format!("vetted_bench_{pid}");
         databases.push(format!("vetted_bench_fraud_r_{pid}"));
-        let vars = base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", "redis://127.0.0.1:6379"), ("CACHE_NAMESPACE", &namespace)]);
+        let vars =
+            base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", "redis://127.0.0.1:6379"), ("CACHE_NAMESPACE", &namespace)]);
         results.push(run_http("PostgreSQL + Redis velocity", vars, paced_at).await);
     }
     let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");

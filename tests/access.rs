@@ -114,13 +114,7 @@ async fn cross_origin_posts_are_refused_and_change_nothing(backend: Backend) {
     let client = app.client();
     let (email, password) = Who::Merchant.credentials().unwrap();
     for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
-        let response = client
-            .post(app.url("/rpc/auth/login"))
-            .header(header, value)
-            .form(&[("email", email), ("password", password)])
-            .send()
-            .await
-            .unwrap();
+        let response = client.post(app.url("/rpc/auth/login")).header(header, value).form(&[("email", email), ("password", password)]).send().await.unwrap();
         assert_eq!(response.status(), 403, "{header}: {value}");
         assert!(response.headers().get("set-cookie").is_none(), "no session may be created");
     }

@@ -263,7 +263,13 @@ async fn list_changes_reach_every_instance_and_entries_expire(backend: Backend) 
 
     // An entry with an expiry stops matching once it has passed, also after a reload.
     let now = Utc::now();
-    let entry = ListEntry { value: String::new(), reason: "for a day".into(), expires_at: Some(now + chrono::Duration::days(1)), added_by: "tests".into(), source: "admin".into() };
+    let entry = ListEntry {
+        value: String::new(),
+        reason: "for a day".into(),
+        expires_at: Some(now + chrono::Duration::days(1)),
+        added_by: "tests".into(),
+        source: "admin".into(),
+    };
     list_store::add_entry(first.state.db.primary(), "blocked_emails", "temp@example.com", entry, now).await.unwrap();
     let today = list_store::load(first.state.db.primary(), now).await.unwrap();
     assert!(today.find("blocked_emails", "temp@example.com", now).is_some());

@@ -112,13 +112,8 @@ async fn decides_explains_and_stores(backend: Backend) {
     };
     with_product["product_id"] = json!(own_product);
     // The scheme name is case-insensitive.
-    let response = reqwest::Client::new()
-        .post(app.url("/api/v1/transactions"))
-        .header("Authorization", format!("bearer {key}"))
-        .json(&with_product)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        reqwest::Client::new().post(app.url("/api/v1/transactions")).header("Authorization", format!("bearer {key}")).json(&with_product).send().await.unwrap();
     let (status, headers, allowed) = (response.status().as_u16(), response.headers().clone(), response.json::<Value>().await.unwrap());
     assert_eq!(status, 201, "{allowed}");
     assert!(headers.get("idempotent-replayed").is_none());

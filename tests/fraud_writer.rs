@@ -134,7 +134,12 @@ async fn counting_together_equals_counting_one_by_one(backend: Backend, redis: b
     let payments = |prefix: &str| -> Vec<Payment> {
         (0..12)
             .map(|i: i64| Payment {
-                subject: Subject { card: format!("{prefix}{tag}-card{}", i % 2), email: format!("{prefix}{tag}-{}@example.com", i % 3), ip: format!("203.0.113.{}", tag % 200), merchant: 3 },
+                subject: Subject {
+                    card: format!("{prefix}{tag}-card{}", i % 2),
+                    email: format!("{prefix}{tag}-{}@example.com", i % 3),
+                    ip: format!("203.0.113.{}", tag % 200),
+                    merchant: 3,
+                },
                 amount_usd_cents: 100 * (i + 1),
             })
             .collect()

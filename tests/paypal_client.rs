@@ -34,7 +34,6 @@ fn client(base_url: &str) -> PaypalClient {
     })
 }
 
-
 fn assertion(merchant: &str) -> String {
     use base64::Engine;
     let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -46,9 +45,7 @@ async fn simulator_responses_follow_paypal_schemas() {
     let (_sim, base) = sim(Knobs::instant()).await;
     let http = reqwest::Client::new();
     let token = token(&http, &base).await;
-    let get = |path: String| {
-        http.get(format!("{base}{path}")).bearer_auth(&token).header("PayPal-Auth-Assertion", assertion(MERCHANT)).send()
-    };
+    let get = |path: String| http.get(format!("{base}{path}")).bearer_auth(&token).header("PayPal-Auth-Assertion", assertion(MERCHANT)).send();
     let now = Utc::now();
     let start = (now - chrono::Duration::days(30)).format("%Y-%m-%dT%H:%M:%SZ");
     let end = now.format("%Y-%m-%dT%H:%M:%SZ");
@@ -56,30 +53,19 @@ async fn simulator_responses_follow_paypal_schemas() {
     let balances: Value = get("/v1/reporting/balances".into()).await.unwrap().json().await.unwrap();
     assert_matches_schema("reporting_transactions_v1.json", "balances_response", &balances);
 
-    let search: Value = get(format!("/v1/reporting/transactions?start_date={start}&end_date={end}&page_size=5&page=1"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let search: Value = get(format!("/v1/reporting/transactions?start_date={start}&end_date={end}&page_size=5&page=1")).await.unwrap().json().await.unwrap();
     assert_matches_schema("reporting_transactions_v1.json", "search_response", &search);
     assert!(!search["transaction_details"].as_array().unwrap().is_empty());
 
     let disputes: Value = get("/v1/customer/disputes?page_size=1".into()).await.unwrap().json().await.unwrap();
     assert_matches_schema("customer_disputes_v1.json", "dispute_search", &disputes);
 
-    let integration: Value = get(format!("/v1/customer/partners/{}/merchant-integrations/{MERCHANT}", simulator::SIM_PARTNER_ID))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let integration: Value =
+        get(format!("/v1/customer/partners/{}/merchant-integrations/{MERCHANT}", simulator::SIM_PARTNER_ID)).await.unwrap().json().await.unwrap();
     assert_matches_schema("customer_partner_referrals_v1.json", "merchant-integration", &integration);
 
     // Errors have PayPal's error shape too.
-    let bad_range: reqwest::Response = get("/v1/reporting/transactions?start_date=2020-01-01T00:00:00Z&end_date=2021-01-01T00:00:00Z".into())
-        .await
-        .unwrap();
+    let bad_range: reqwest::Response = get("/v1/reporting/transactions?start_date=2020-01-01T00:00:00Z&end_date=2021-01-01T00:00:00Z".into()).await.unwrap();
     assert_eq!(bad_range.status(), 400);
     assert_matches_schema("customer_disputes_v1.json", "error", &bad_range.json::<Value>().await.unwrap());
 }
@@ -96,13 +82,8 @@ async fn simulator_rejects_unknown_knobs_and_bad_credentials() {
     assert!(sim.knobs().outage);
 
     sim.set_knobs(Knobs::instant());
-    let denied = http
-        .post(format!("{base}/v1/oauth2/token"))
-        .basic_auth("someone", Some("else"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let denied =
+        http.post(format!("{base}/v1/oauth2/token")).basic_auth("someone", Some("else")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
     assert_eq!(denied.status(), 401);
     let no_token = http.get(format!("{base}/v1/reporting/balances")).send().await.unwrap();
     assert_eq!(no_token.status(), 401);

@@ -124,20 +124,14 @@ async fn fresh_data_is_served_stale_data_is_served_and_refreshed(backend: Backen
 }
 
 async fn paypal_down_shows_last_known_data_with_a_banner_then_recovers(backend: Backend) {
-    let app = TestApp::spawn(
-        backend,
-        &[("PAYPAL_RETRY_AFTER_FAILURE_SECS", "1"), ("PAYPAL_BREAKER_COOLDOWN_SECS", "1")],
-    )
-    .await;
+    let app = TestApp::spawn(backend, &[("PAYPAL_RETRY_AFTER_FAILURE_SECS", "1"), ("PAYPAL_BREAKER_COOLDOWN_SECS", "1")]).await;
     let client = app.client_as(Who::Merchant).await;
     let before = synced(&app, &client).await;
 
     app.sim.set_knobs(Knobs { outage: true, ..Knobs::instant() });
     let refresh = client.post(app.url("/rpc/dashboard/request_paypal_refresh")).send().await.unwrap();
     assert_eq!(refresh.status(), 200);
-    let degraded = app
-        .paypal_panel_until(&client, SYNC_WAIT, |p| matches!(p, PaypalPanel::Ready { failure: Some(_), .. }))
-        .await;
+    let degraded = app.paypal_panel_until(&client, SYNC_WAIT, |p| matches!(p, PaypalPanel::Ready { failure: Some(_), .. })).await;
     let PaypalPanel::Ready { snapshot, failure: Some(failure), .. } = degraded else { panic!("{degraded:?}") };
     assert_eq!(snapshot, before, "last-known data is kept");
     assert_eq!(failure.cause, "PayPal answered with a server error");

@@ -125,18 +125,13 @@ async fn webhook_messages_follow_paypal_schemas() {
     assert_eq!(verified["verification_status"], "SUCCESS");
     // The same event with its bytes changed (pretty-printed) no longer verifies.
     let mut reencoded = request.clone();
-    reencoded.webhook_event = serde_json::value::RawValue::from_string(serde_json::to_string_pretty(&serde_json::from_str::<Value>(request.webhook_event.get()).unwrap()).unwrap()).unwrap();
+    reencoded.webhook_event =
+        serde_json::value::RawValue::from_string(serde_json::to_string_pretty(&serde_json::from_str::<Value>(request.webhook_event.get()).unwrap()).unwrap())
+            .unwrap();
     let refused = verify(&reencoded).await;
     assert_eq!(refused["verification_status"], "FAILURE");
-    let list: Value = http
-        .get(format!("{}/v1/notifications/webhooks-events?page_size=10", app.sim_url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value =
+        http.get(format!("{}/v1/notifications/webhooks-events?page_size=10", app.sim_url)).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_matches_schema("notifications_webhooks_v1.json", "EventList", &list);
     assert_eq!(list["count"], 1);
 }

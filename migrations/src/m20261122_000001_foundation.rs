@@ -5,15 +5,8 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 const ROLES: [&str; 3] = ["merchant", "reviewer", "admin"];
-const RISK_STATES: [&str; 7] = [
-    "not_reviewed",
-    "compliant",
-    "flagged_for_fraud",
-    "flagged_for_tos_violation",
-    "on_probation",
-    "suspended_for_fraud",
-    "suspended_for_tos_violation",
-];
+const RISK_STATES: [&str; 7] =
+    ["not_reviewed", "compliant", "flagged_for_fraud", "flagged_for_tos_violation", "on_probation", "suspended_for_fraud", "suspended_for_tos_violation"];
 const TRANSACTION_STATUSES: [&str; 5] = ["succeeded", "refunded", "failed", "in_review", "blocked"];
 
 #[async_trait::async_trait]
@@ -29,11 +22,7 @@ impl MigrationTrait for Migration {
                     .col(char_len(Merchants::Country, 2))
                     .col(char_len(Merchants::Currency, 3))
                     .col(boolean(Merchants::Verified).default(false))
-                    .col(
-                        string_len(Merchants::RiskState, 32)
-                            .default("not_reviewed")
-                            .check(Expr::col(Merchants::RiskState).is_in(RISK_STATES)),
-                    )
+                    .col(string_len(Merchants::RiskState, 32).default("not_reviewed").check(Expr::col(Merchants::RiskState).is_in(RISK_STATES)))
                     .col(timestamp_with_time_zone(Merchants::CreatedAt))
                     .to_owned(),
             )
@@ -51,11 +40,7 @@ impl MigrationTrait for Migration {
                     .col(integer_null(Users::MerchantId))
                     .col(timestamp_with_time_zone(Users::CreatedAt))
                     .col(timestamp_with_time_zone_null(Users::LastLoginAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Users::Table, Users::MerchantId)
-                            .to(Merchants::Table, Merchants::Id),
-                    )
+                    .foreign_key(ForeignKey::create().from(Users::Table, Users::MerchantId).to(Merchants::Table, Merchants::Id))
                     .to_owned(),
             )
             .await?;
@@ -70,23 +55,11 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Products::PriceMinor))
                     .col(char_len(Products::Currency, 3))
                     .col(timestamp_with_time_zone(Products::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Products::Table, Products::MerchantId)
-                            .to(Merchants::Table, Merchants::Id),
-                    )
+                    .foreign_key(ForeignKey::create().from(Products::Table, Products::MerchantId).to(Merchants::Table, Merchants::Id))
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_products_merchant")
-                    .table(Products::Table)
-                    .col(Products::MerchantId)
-                    .to_owned(),
-            )
-            .await?;
+        manager.create_index(Index::create().name("idx_products_merchant").table(Products::Table).col(Products::MerchantId).to_owned()).await?;
 
         manager
             .create_table(
@@ -101,21 +74,10 @@ impl MigrationTrait for Migration {
                     .col(string_len(Transactions::BuyerIp, 45))
                     .col(string_len(Transactions::CardFingerprint, 64))
                     .col(char_len(Transactions::CardCountry, 2))
-                    .col(
-                        string_len(Transactions::Status, 16)
-                            .check(Expr::col(Transactions::Status).is_in(TRANSACTION_STATUSES)),
-                    )
+                    .col(string_len(Transactions::Status, 16).check(Expr::col(Transactions::Status).is_in(TRANSACTION_STATUSES)))
                     .col(timestamp_with_time_zone(Transactions::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Transactions::Table, Transactions::MerchantId)
-                            .to(Merchants::Table, Merchants::Id),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Transactions::Table, Transactions::ProductId)
-                            .to(Products::Table, Products::Id),
-                    )
+                    .foreign_key(ForeignKey::create().from(Transactions::Table, Transactions::MerchantId).to(Merchants::Table, Merchants::Id))
+                    .foreign_key(ForeignKey::create().from(Transactions::Table, Transactions::ProductId).to(Products::Table, Products::Id))
                     .to_owned(),
             )
             .await?;
@@ -153,25 +115,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_sessions_expires_at")
-                    .table(Sessions::Table)
-                    .col(Sessions::ExpiresAt)
-                    .to_owned(),
-            )
-            .await
+        manager.create_index(Index::create().name("idx_sessions_expires_at").table(Sessions::Table).col(Sessions::ExpiresAt).to_owned()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            Sessions::Table.into_iden(),
-            Transactions::Table.into_iden(),
-            Products::Table.into_iden(),
-            Users::Table.into_iden(),
-            Merchants::Table.into_iden(),
-        ] {
+        for table in
+            [Sessions::Table.into_iden(), Transactions::Table.into_iden(), Products::Table.into_iden(), Users::Table.into_iden(), Merchants::Table.into_iden()]
+        {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())

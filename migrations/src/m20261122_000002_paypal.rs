@@ -25,22 +25,12 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(PaypalAccounts::LastSuccessAt))
                     .col(timestamp_with_time_zone_null(PaypalAccounts::FailingSince))
                     .col(string_len_null(PaypalAccounts::LastError, 32))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(PaypalAccounts::Table, PaypalAccounts::MerchantId)
-                            .to(Merchants::Table, Merchants::Id),
-                    )
+                    .foreign_key(ForeignKey::create().from(PaypalAccounts::Table, PaypalAccounts::MerchantId).to(Merchants::Table, Merchants::Id))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_paypal_accounts_next_sync")
-                    .table(PaypalAccounts::Table)
-                    .col(PaypalAccounts::NextSyncAt)
-                    .to_owned(),
-            )
+            .create_index(Index::create().name("idx_paypal_accounts_next_sync").table(PaypalAccounts::Table).col(PaypalAccounts::NextSyncAt).to_owned())
             .await?;
         manager
             .create_table(
@@ -50,11 +40,7 @@ impl MigrationTrait for Migration {
                     // The snapshot as JSON: balances, recent transactions, open disputes, status.
                     .col(text(PaypalSnapshots::Body))
                     .col(timestamp_with_time_zone(PaypalSnapshots::FetchedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(PaypalSnapshots::Table, PaypalSnapshots::MerchantId)
-                            .to(Merchants::Table, Merchants::Id),
-                    )
+                    .foreign_key(ForeignKey::create().from(PaypalSnapshots::Table, PaypalSnapshots::MerchantId).to(Merchants::Table, Merchants::Id))
                     .to_owned(),
             )
             .await

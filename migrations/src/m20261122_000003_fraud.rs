@@ -14,11 +14,7 @@ const CASE_STATUSES: [&str; 3] = ["open", "claimed", "closed"];
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // What the ingest API adds to a transaction. SQLite alters one column per statement.
-        for column in [
-            string_len_null(Transactions::ExternalId, 64),
-            string_len_null(Transactions::CardBin, 8),
-            string_len_null(Transactions::IpCountry, 2),
-        ] {
+        for column in [string_len_null(Transactions::ExternalId, 64), string_len_null(Transactions::CardBin, 8), string_len_null(Transactions::IpCountry, 2)] {
             manager.alter_table(Table::alter().table(Transactions::Table).add_column(column).to_owned()).await?;
         }
         // (merchant, external_id) is how the platform names a transaction: at most one each.
@@ -153,15 +149,17 @@ impl MigrationTrait for Migration {
         // Bumped with every change to rulesets or lists; each instance reloads when it moves.
         manager
             .create_table(
-                Table::create()
-                    .table(FraudConfig::Table)
-                    .col(integer(FraudConfig::Id).primary_key())
-                    .col(big_integer(FraudConfig::Generation))
-                    .to_owned(),
+                Table::create().table(FraudConfig::Table).col(integer(FraudConfig::Id).primary_key()).col(big_integer(FraudConfig::Generation)).to_owned(),
             )
             .await?;
         manager
-            .exec_stmt(Query::insert().into_table(FraudConfig::Table).columns([FraudConfig::Id, FraudConfig::Generation]).values_panic([1.into(), 0.into()]).to_owned())
+            .exec_stmt(
+                Query::insert()
+                    .into_table(FraudConfig::Table)
+                    .columns([FraudConfig::Id, FraudConfig::Generation])
+                    .values_panic([1.into(), 0.into()])
+                    .to_owned(),
+            )
             .await?;
 
         // Velocity counters when Redis is not configured: one row per key, granularity and time
@@ -259,7 +257,12 @@ async fn index<T: IntoIden + Copy + 'static, C: IntoIden + Copy + 'static>(manag
     manager.create_index(index.to_owned()).await
 }
 
-async fn unique_index<T: IntoIden + Copy + 'static, C: IntoIden + Copy + 'static>(manager: &SchemaManager<'_>, name: &str, table: T, cols: &[C]) -> Result<(), DbErr> {
+async fn unique_index<T: IntoIden + Copy + 'static, C: IntoIden + Copy + 'static>(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: T,
+    cols: &[C],
+) -> Result<(), DbErr> {
     let mut index = Index::create();
     index.name(name).table(table).unique();
     for col in cols {

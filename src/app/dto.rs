@@ -108,9 +108,7 @@ impl RiskState {
     pub fn severity(self) -> Severity {
         match self {
             RiskState::NotReviewed | RiskState::Compliant => Severity::Ok,
-            RiskState::FlaggedForFraud | RiskState::FlaggedForTosViolation | RiskState::OnProbation => {
-                Severity::Warning
-            }
+            RiskState::FlaggedForFraud | RiskState::FlaggedForTosViolation | RiskState::OnProbation => Severity::Warning,
             RiskState::SuspendedForFraud | RiskState::SuspendedForTosViolation => Severity::Critical,
         }
     }
@@ -134,13 +132,8 @@ pub enum TransactionStatus {
 }
 
 impl TransactionStatus {
-    pub const ALL: [TransactionStatus; 5] = [
-        TransactionStatus::Succeeded,
-        TransactionStatus::Refunded,
-        TransactionStatus::Failed,
-        TransactionStatus::InReview,
-        TransactionStatus::Blocked,
-    ];
+    pub const ALL: [TransactionStatus; 5] =
+        [TransactionStatus::Succeeded, TransactionStatus::Refunded, TransactionStatus::Failed, TransactionStatus::InReview, TransactionStatus::Blocked];
 
     pub fn as_str(self) -> &'static str {
         match self {

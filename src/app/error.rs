@@ -1,8 +1,8 @@
 //! The one error type every server function returns. Its messages are written for the person in
 //! front of the page; nothing from a database or a secret is ever put in one.
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {

@@ -189,9 +189,7 @@ async fn start_paypal_sim_unless_configured(config: &mut Config) -> Result<(), S
         .map_err(|_| "VETTED_PAYPAL_SIM_ADDR: expected host:port such as 127.0.0.1:3005".to_string())?;
     // The simulator delivers its webhooks (disputes) to this server.
     let knobs = simulator::Knobs { webhook_url: Some(format!("http://{}/webhooks/paypal", config.bind_addr)), ..simulator::Knobs::default() };
-    let bound = simulator::spawn(addr, simulator::Simulator::new(knobs))
-        .await
-        .map_err(|e| format!("cannot start the PayPal simulator on {addr}: {e}"))?;
+    let bound = simulator::spawn(addr, simulator::Simulator::new(knobs)).await.map_err(|e| format!("cannot start the PayPal simulator on {addr}: {e}"))?;
     config.paypal.base_url = Some(format!("http://{bound}"));
     config.paypal.client_id = Some(simulator::SIM_CLIENT_ID.to_string());
     config.paypal.client_secret = Some(Secret(simulator::SIM_CLIENT_SECRET.to_string()));

@@ -124,10 +124,7 @@ impl Config {
         let redis_url = get("REDIS_URL");
         if let Some(url) = &redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                errors.push(format!(
-                    "REDIS_URL: expected a redis:// or rediss:// URL, got {:?}",
-                    redact_url(url)
-                ));
+                errors.push(format!("REDIS_URL: expected a redis:// or rediss:// URL, got {:?}", redact_url(url)));
             }
         }
 
@@ -244,19 +241,11 @@ impl Config {
 
 fn check_database_url(name: &str, url: &str, errors: &mut Vec<String>) {
     if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        errors.push(format!(
-            "{name}: expected a sqlite: or postgres:// URL, got {:?}",
-            redact_url(url)
-        ));
+        errors.push(format!("{name}: expected a sqlite: or postgres:// URL, got {:?}", redact_url(url)));
     }
 }
 
-fn parse_bool(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: bool,
-    errors: &mut Vec<String>,
-) -> bool {
+fn parse_bool(get: &impl Fn(&str) -> Option<String>, name: &str, default: bool, errors: &mut Vec<String>) -> bool {
     match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
         None => default,
         Some("1" | "true" | "yes" | "on") => true,
@@ -337,11 +326,7 @@ mod tests {
 
     #[test]
     fn secrets_are_hidden_from_debug_output() {
-        let config = Config::from_vars(&vars(&[
-            ("PAYPAL_CLIENT_ID", "client"),
-            ("PAYPAL_CLIENT_SECRET", "very-secret"),
-        ]))
-        .unwrap();
+        let config = Config::from_vars(&vars(&[("PAYPAL_CLIENT_ID", "client"), ("PAYPAL_CLIENT_SECRET", "very-secret")])).unwrap();
         assert!(!format!("{config:?}").contains("very-secret"));
     }
 

@@ -63,9 +63,7 @@ pub enum StartupError {
 impl AppState {
     /// Connects to everything the configuration names and applies pending migrations.
     pub async fn connect(config: Config) -> Result<AppState, StartupError> {
-        let db = Db::connect(&config.database_url, config.database_read_url.as_deref())
-            .await
-            .map_err(|e| StartupError::Database(db::error_kind(&e)))?;
+        let db = Db::connect(&config.database_url, config.database_read_url.as_deref()).await.map_err(|e| StartupError::Database(db::error_kind(&e)))?;
         db.migrate().await.map_err(|e| StartupError::Migrate(db::error_kind(&e)))?;
         let cache = match &config.redis_url {
             Some(url) => Cache::redis(url, &config.cache_namespace).await.map_err(|_| StartupError::Redis)?,
@@ -118,10 +116,5 @@ impl AppState {
 /// directory. `LEPTOS_SITE_ROOT` points at cargo-leptos's output (the `site` folder).
 fn leptos_options(config: &Config) -> LeptosOptions {
     let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".to_string());
-    LeptosOptions::builder()
-        .output_name("vetted")
-        .site_root(site_root)
-        .site_pkg_dir("pkg")
-        .site_addr(config.bind_addr)
-        .build()
+    LeptosOptions::builder().output_name("vetted").site_root(site_root).site_pkg_dir("pkg").site_addr(config.bind_addr).build()
 }

@@ -33,8 +33,7 @@ pub async fn record_request_duration(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
     if let Some(route) = route {
-        metrics::histogram!("vetted_http_request_duration_seconds", "route" => route)
-            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("vetted_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
     }
     response
 }

@@ -57,13 +57,11 @@ async fn drop_leftover_databases(admin: &sea_orm::DatabaseConnection) {
         datname: String,
     }
     let ours = format!("vetted_t_{}_", std::process::id());
-    let names = Name::find_by_statement(Statement::from_string(
-        admin.get_database_backend(),
-        "SELECT datname FROM pg_database WHERE datname LIKE 'vetted\\_t\\_%'",
-    ))
-    .all(admin)
-    .await
-    .unwrap_or_default();
+    let names =
+        Name::find_by_statement(Statement::from_string(admin.get_database_backend(), "SELECT datname FROM pg_database WHERE datname LIKE 'vetted\\_t\\_%'"))
+            .all(admin)
+            .await
+            .unwrap_or_default();
     for name in names.into_iter().map(|n| n.datname).filter(|n| !n.starts_with(&ours)) {
         let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     }
@@ -81,9 +79,7 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
         }
         Backend::Postgres => {
             let admin_url = postgres_admin_url();
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("PostgreSQL must be running on 127.0.0.1:5432 (make test starts it)");
+            let admin = Database::connect(&admin_url).await.expect("PostgreSQL must be running on 127.0.0.1:5432 (make test starts it)");
             DROPPED_LEFTOVERS.get_or_init(|| drop_leftover_databases(&admin)).await;
             admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
             admin.close().await.ok();
@@ -211,20 +207,11 @@ impl TestApp {
 
     /// A client with its own cookie jar that does not follow redirects.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
     }
 
     pub async fn login_response(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
-        client
-            .post(self.url("/rpc/auth/login"))
-            .form(&[("email", email), ("password", password)])
-            .send()
-            .await
-            .unwrap()
+        client.post(self.url("/rpc/auth/login")).form(&[("email", email), ("password", password)]).send().await.unwrap()
     }
 
     /// A client signed in as `who` (or anonymous).
@@ -244,14 +231,11 @@ pub fn assert_matches_schema(document: &str, schema: &str, instance: &serde_json
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let uri = format!("urn:paypal:{document}");
     let registry = jsonschema::Registry::new().add(uri.as_str(), doc).unwrap().prepare().unwrap();
-    let validator = jsonschema::options()
-        .with_registry(&registry)
-        .build(&serde_json::json!({ "$ref": format!("{uri}#/components/schemas/{schema}") }))
-        .unwrap();
+    let validator =
+        jsonschema::options().with_registry(&registry).build(&serde_json::json!({ "$ref": format!("{uri}#/components/schemas/{schema}") })).unwrap();
     let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{schema} violations: {errors:#?}\n{instance:#}");
 }
-
 
 /// An access token from a PayPal simulator at `base`.
 pub async fn sim_token(http: &reqwest::Client, base: &str) -> String {

@@ -10,74 +10,96 @@ use crate::app::error::AppError;
 #[server(prefix = "/rpc", endpoint = "admin/validate_ruleset", input = Json)]
 pub async fn validate_ruleset(draft: dto::RulesetDraft) -> Result<Vec<dto::RuleProblem>, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::versions};
-    reply(async {
-        require_admin()?;
-        Ok(versions::validate(&draft))
-    }
-    .await)
+    reply(
+        async {
+            require_admin()?;
+            Ok(versions::validate(&draft))
+        }
+        .await,
+    )
 }
 
 /// Saves the draft (replacing any earlier draft) if it has no problems.
 #[server(prefix = "/rpc", endpoint = "admin/save_ruleset_draft", input = Json)]
 pub async fn save_ruleset_draft(draft: dto::RulesetDraft) -> Result<dto::RulesetVersion, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::versions, AppState};
-    reply(async {
-        let admin = require_admin()?;
-        let state = AppState::from_context()?;
-        Ok(versions::save_draft(state.db.primary(), &draft, &admin.email, chrono::Utc::now()).await?)
-    }
-    .await)
+    reply(
+        async {
+            let admin = require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(versions::save_draft(state.db.primary(), &draft, &admin.email, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
 }
 
 /// Publishes a draft on every instance; the version that was live is kept (retired).
 #[server(prefix = "/rpc", endpoint = "admin/publish_ruleset", input = Json)]
 pub async fn publish_ruleset(version: i32) -> Result<dto::RulesetVersion, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::versions, AppState};
-    reply(async {
-        require_admin()?;
-        let state = AppState::from_context()?;
-        let published = versions::publish(state.db.primary(), version, chrono::Utc::now()).await?;
-        state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
-        Ok(published)
-    }
-    .await)
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            let published = versions::publish(state.db.primary(), version, chrono::Utc::now()).await?;
+            state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
+            Ok(published)
+        }
+        .await,
+    )
 }
 
 /// Republishes the version that was live before the current one.
 #[server(prefix = "/rpc", endpoint = "admin/rollback_ruleset", input = Json)]
 pub async fn rollback_ruleset() -> Result<dto::RulesetVersion, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::versions, AppState};
-    reply(async {
-        require_admin()?;
-        let state = AppState::from_context()?;
-        let published = versions::rollback(state.db.primary(), chrono::Utc::now()).await?;
-        state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
-        Ok(published)
-    }
-    .await)
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            let published = versions::rollback(state.db.primary(), chrono::Utc::now()).await?;
+            state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
+            Ok(published)
+        }
+        .await,
+    )
 }
 
 /// The ruleset's history, newest first.
 #[server(prefix = "/rpc", endpoint = "admin/ruleset_versions", input = Json)]
 pub async fn ruleset_versions() -> Result<Vec<dto::RulesetVersion>, AppError> {
-    use crate::server::{auth::guard::require_admin, error::{reply, ServiceError}, fraud::versions, AppState};
-    reply(async {
-        require_admin()?;
-        let state = AppState::from_context()?;
-        Ok(versions::list(state.db.read()).await.map_err(ServiceError::from)?)
-    }
-    .await)
+    use crate::server::{
+        auth::guard::require_admin,
+        error::{reply, ServiceError},
+        fraud::versions,
+        AppState,
+    };
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(versions::list(state.db.read()).await.map_err(ServiceError::from)?)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/fraud_lists", input = Json)]
 pub async fn fraud_lists() -> Result<Vec<dto::FraudListSummary>, AppError> {
-    use crate::server::{auth::guard::require_admin, error::{reply, ServiceError}, fraud::list_store, AppState};
-    reply(async {
-        require_admin()?;
-        let state = AppState::from_context()?;
-        Ok(list_store::summaries(state.db.read()).await.map_err(ServiceError::from)?)
-    }
-    .await)
+    use crate::server::{
+        auth::guard::require_admin,
+        error::{reply, ServiceError},
+        fraud::list_store,
+        AppState,
+    };
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(list_store::summaries(state.db.read()).await.map_err(ServiceError::from)?)
+        }
+        .await,
+    )
 }
 
 /// Adds (or replaces) an entry; returns the value as stored (normalised).
@@ -85,15 +107,17 @@ pub async fn fraud_lists() -> Result<Vec<dto::FraudListSummary>, AppError> {
 pub async fn add_list_entry(list: String, value: String, reason: String, expires_at: Option<chrono::DateTime<chrono::Utc>>) -> Result<String, AppError> {
     use crate::server::fraud::{list_store, lists::ListEntry};
     use crate::server::{auth::guard::require_admin, error::reply, AppState};
-    reply(async {
-        let admin = require_admin()?;
-        let state = AppState::from_context()?;
-        let entry = ListEntry { value: String::new(), reason, expires_at, added_by: admin.email.clone(), source: "admin".into() };
-        let stored = list_store::add_entry(state.db.primary(), &list, &value, entry, chrono::Utc::now()).await?;
-        state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
-        Ok(stored)
-    }
-    .await)
+    reply(
+        async {
+            let admin = require_admin()?;
+            let state = AppState::from_context()?;
+            let entry = ListEntry { value: String::new(), reason, expires_at, added_by: admin.email.clone(), source: "admin".into() };
+            let stored = list_store::add_entry(state.db.primary(), &list, &value, entry, chrono::Utc::now()).await?;
+            state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
+            Ok(stored)
+        }
+        .await,
+    )
 }
 
 /// Removes an entry; false when the list did not hold it.
@@ -101,46 +125,59 @@ pub async fn add_list_entry(list: String, value: String, reason: String, expires
 pub async fn remove_list_entry(list: String, value: String) -> Result<bool, AppError> {
     use crate::server::fraud::list_store;
     use crate::server::{auth::guard::require_admin, error::reply, AppState};
-    reply(async {
-        require_admin()?;
-        let state = AppState::from_context()?;
-        let removed = list_store::remove_entry(state.db.primary(), &list, &value).await?;
-        state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
-        Ok(removed)
-    }
-    .await)
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            let removed = list_store::remove_entry(state.db.primary(), &list, &value).await?;
+            state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
+            Ok(removed)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/api_keys", input = Json)]
 pub async fn api_keys() -> Result<Vec<dto::ApiKeySummary>, AppError> {
-    use crate::server::{auth::guard::require_admin, error::{reply, ServiceError}, fraud::api_keys, AppState};
-    reply(async {
-        require_admin()?;
-        let state = AppState::from_context()?;
-        Ok(api_keys::list(state.db.read()).await.map_err(ServiceError::from)?)
-    }
-    .await)
+    use crate::server::{
+        auth::guard::require_admin,
+        error::{reply, ServiceError},
+        fraud::api_keys,
+        AppState,
+    };
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(api_keys::list(state.db.read()).await.map_err(ServiceError::from)?)
+        }
+        .await,
+    )
 }
 
 /// Creates an ingest API key; the key is in this answer and nowhere else.
 #[server(prefix = "/rpc", endpoint = "admin/create_api_key", input = Json)]
 pub async fn create_api_key(name: String) -> Result<dto::CreatedApiKey, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::api_keys, AppState};
-    reply(async {
-        let admin = require_admin()?;
-        let state = AppState::from_context()?;
-        Ok(api_keys::create(state.db.primary(), &name, &admin.email, chrono::Utc::now()).await?)
-    }
-    .await)
+    reply(
+        async {
+            let admin = require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(api_keys::create(state.db.primary(), &name, &admin.email, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/revoke_api_key", input = Json)]
 pub async fn revoke_api_key(id: i32) -> Result<dto::ApiKeySummary, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::api_keys, AppState};
-    reply(async {
-        require_admin()?;
-        let state = AppState::from_context()?;
-        Ok(api_keys::revoke(state.db.primary(), id, chrono::Utc::now()).await?)
-    }
-    .await)
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(api_keys::revoke(state.db.primary(), id, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
 }

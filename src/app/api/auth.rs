@@ -8,17 +8,17 @@ use crate::app::error::AppError;
 #[server(prefix = "/rpc", endpoint = "auth/login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<SessionUser, AppError> {
     use crate::server::{auth, error::reply, AppState};
-    reply(async {
-        let state = AppState::from_context()?;
-        let user = auth::service::login(&state, &email, &password, auth::guard::client_ip()).await?;
-        auth::session::start(&user).await?;
-        let target = next
-            .filter(|path| auth::guard::is_safe_local_path(path))
-            .unwrap_or_else(|| user.role.home_path().to_string());
-        leptos_axum::redirect(&target);
-        Ok(user)
-    }
-    .await)
+    reply(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::service::login(&state, &email, &password, auth::guard::client_ip()).await?;
+            auth::session::start(&user).await?;
+            let target = next.filter(|path| auth::guard::is_safe_local_path(path)).unwrap_or_else(|| user.role.home_path().to_string());
+            leptos_axum::redirect(&target);
+            Ok(user)
+        }
+        .await,
+    )
 }
 
 /// Ends the session: the stored session is deleted, so the cookie is worthless everywhere.

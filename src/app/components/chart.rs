@@ -73,12 +73,8 @@ fn bars(chart: &RevenueChart, metric: Metric) -> impl IntoView {
     let plot_h = HEIGHT - BOTTOM - TOP;
     let slot = plot_w / chart.days.len().max(1) as f64;
     let currency = chart.currency.clone();
-    let summary = format!(
-        "{} in total over {} days; highest day {}.",
-        format_value(total, metric, &currency),
-        chart.days.len(),
-        format_value(max, metric, &currency)
-    );
+    let summary =
+        format!("{} in total over {} days; highest day {}.", format_value(total, metric, &currency), chart.days.len(), format_value(max, metric, &currency));
     let title = match metric {
         Metric::Revenue => "Daily net revenue",
         Metric::Orders => "Daily orders",

@@ -6,8 +6,8 @@ use leptos_meta::Title;
 use crate::app::api::dashboard::{fraud_review_status, revenue_chart, sales_summary};
 use crate::app::components::chart::RevenueChartView;
 use crate::app::components::layout::RequireRole;
-use crate::app::components::paypal::PaypalPanelView;
 use crate::app::components::panel::{panel_error, Panel, Skeleton};
+use crate::app::components::paypal::PaypalPanelView;
 use crate::app::dto::{group_thousands, FraudReviewStatus, Role, SalesSummary, Severity, TransactionStatus};
 
 #[component]

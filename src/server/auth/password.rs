@@ -14,9 +14,7 @@ pub enum PasswordError {
 pub const MIN_PASSWORD_LEN: usize = 10;
 
 pub async fn hash(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|_| PasswordError::Join)?
+    tokio::task::spawn_blocking(move || hash_blocking(&password)).await.map_err(|_| PasswordError::Join)?
 }
 
 pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
@@ -26,9 +24,7 @@ pub fn hash_blocking(password: &str) -> Result<String, PasswordError> {
 
 /// True when `password` matches `stored` (a PHC string). A malformed stored hash never matches.
 pub async fn verify(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || Argon2::default().verify_password(password.as_bytes(), stored.as_str()).is_ok())
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || Argon2::default().verify_password(password.as_bytes(), stored.as_str()).is_ok()).await.unwrap_or(false)
 }
 
 /// Verified against when the email is unknown, so that a wrong email costs as much time as a wrong

@@ -27,10 +27,7 @@ impl LoginLimiter {
             let n = NonZeroU32::new(n.max(1)).expect("at least one");
             Quota::with_period(Duration::from_secs(60) / n.get()).expect("non-zero period").allow_burst(n)
         };
-        LoginLimiter {
-            by_ip: Arc::new(DefaultKeyedRateLimiter::keyed(quota(per_ip))),
-            by_email: Arc::new(DefaultKeyedRateLimiter::keyed(quota(per_email))),
-        }
+        LoginLimiter { by_ip: Arc::new(DefaultKeyedRateLimiter::keyed(quota(per_ip))), by_email: Arc::new(DefaultKeyedRateLimiter::keyed(quota(per_email))) }
     }
 
     /// Counts one attempt; Err(seconds to wait) when either budget is spent.

@@ -10,13 +10,7 @@ use crate::server::db::entities::user;
 use crate::server::{db, AppState};
 
 pub fn to_session_user(row: user::Model) -> Option<SessionUser> {
-    Some(SessionUser {
-        id: row.id,
-        role: Role::parse(&row.role)?,
-        email: row.email,
-        display_name: row.display_name,
-        merchant_id: row.merchant_id,
-    })
+    Some(SessionUser { id: row.id, role: Role::parse(&row.role)?, email: row.email, display_name: row.display_name, merchant_id: row.merchant_id })
 }
 
 pub fn normalize_email(email: &str) -> String {
@@ -31,11 +25,8 @@ pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Opt
     }
     state.login_limiter.check(client_ip, &email).map_err(AppError::RateLimited)?;
 
-    let row = user::Entity::find()
-        .filter(user::Column::Email.eq(email.as_str()))
-        .one(state.db.primary())
-        .await
-        .map_err(|e| internal("load user for login", &e))?;
+    let row =
+        user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(state.db.primary()).await.map_err(|e| internal("load user for login", &e))?;
     let stored = row.as_ref().map_or_else(|| password::decoy_hash().to_string(), |r| r.password_hash.clone());
     let matches = password::verify(password.to_string(), stored).await;
     let wrong = || AppError::BadCredentials;
@@ -93,9 +84,9 @@ pub struct NewUser<'a> {
 pub async fn create_user(db: &DatabaseConnection, new: NewUser<'_>) -> Result<user::Model, CreateUserError> {
     use crate::server::db::entities::merchant;
     let email = normalize_email(new.email);
-    let valid_email = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-    }) && !email.contains(char::is_whitespace);
+    let valid_email =
+        email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+            && !email.contains(char::is_whitespace);
     if !valid_email {
         return Err(CreateUserError::InvalidEmail(new.email.to_string()));
     }

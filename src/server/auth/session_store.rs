@@ -34,22 +34,14 @@ impl SessionBackend {
         let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         match self {
             SessionBackend::Database(db) => {
-                let row = session::ActiveModel {
-                    id: Set(record.id.to_string()),
-                    data: Set(data),
-                    expires_at: Set(to_chrono(record.expiry_date)),
-                };
+                let row = session::ActiveModel { id: Set(record.id.to_string()), data: Set(data), expires_at: Set(to_chrono(record.expiry_date)) };
                 let mut conflict = OnConflict::column(session::Column::Id);
                 if overwrite {
                     conflict.update_columns([session::Column::Data, session::Column::ExpiresAt]);
                 } else {
                     conflict.do_nothing();
                 }
-                let inserted = session::Entity::insert(row)
-                    .on_conflict(conflict)
-                    .exec_without_returning(db)
-                    .await
-                    .map_err(|_| backend_error("insert"))?;
+                let inserted = session::Entity::insert(row).on_conflict(conflict).exec_without_returning(db).await.map_err(|_| backend_error("insert"))?;
                 Ok(overwrite || inserted > 0)
             }
             SessionBackend::Redis(conn) => {
@@ -58,8 +50,7 @@ impl SessionBackend {
                 let key = redis_key(&record.id);
                 let options = redis::SetOptions::default().with_expiration(redis::SetExpiry::EX(ttl));
                 let options = if overwrite { options } else { options.conditional_set(redis::ExistenceCheck::NX) };
-                let reply: Option<String> =
-                    conn.set_options(key, data, options).await.map_err(|_| backend_error("write"))?;
+                let reply: Option<String> = conn.set_options(key, data, options).await.map_err(|_| backend_error("write"))?;
                 Ok(reply.is_some())
             }
         }
@@ -93,17 +84,13 @@ impl SessionStore for SessionBackend {
                 conn.get(redis_key(session_id)).await.map_err(|_| backend_error("load"))?
             }
         };
-        data.map(|d| serde_json::from_str(&d).map_err(|e| session_store::Error::Decode(e.to_string())))
-            .transpose()
+        data.map(|d| serde_json::from_str(&d).map_err(|e| session_store::Error::Decode(e.to_string()))).transpose()
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         match self {
             SessionBackend::Database(db) => {
-                session::Entity::delete_by_id(session_id.to_string())
-                    .exec(db)
-                    .await
-                    .map_err(|_| backend_error("delete"))?;
+                session::Entity::delete_by_id(session_id.to_string()).exec(db).await.map_err(|_| backend_error("delete"))?;
             }
             SessionBackend::Redis(conn) => {
                 let mut conn = conn.clone();
@@ -116,9 +103,6 @@ impl SessionStore for SessionBackend {
 
 /// Removes expired database sessions (Redis expires its own keys). Returns how many were removed.
 pub async fn delete_expired(db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
-    let result = session::Entity::delete_many()
-        .filter(session::Column::ExpiresAt.lte(chrono::Utc::now()))
-        .exec(db)
-        .await?;
+    let result = session::Entity::delete_many().filter(session::Column::ExpiresAt.lte(chrono::Utc::now())).exec(db).await?;
     Ok(result.rows_affected)
 }

@@ -184,10 +184,7 @@ impl Cache {
             Cache::Memory(_) => true,
             Cache::Redis(redis) => {
                 let mut conn = redis.manager.clone();
-                matches!(
-                    tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await,
-                    Ok(Ok(_))
-                )
+                matches!(tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("PING").query_async::<String>(&mut conn)).await, Ok(Ok(_)))
             }
         }
     }
@@ -261,13 +258,7 @@ impl moka::Expiry<String, MemoryValue> for PerEntryExpiry {
         Some(value.ttl)
     }
 
-    fn expire_after_update(
-        &self,
-        _key: &String,
-        value: &MemoryValue,
-        _updated_at: Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
+    fn expire_after_update(&self, _key: &String, value: &MemoryValue, _updated_at: Instant, _duration_until_expiry: Option<Duration>) -> Option<Duration> {
         Some(value.ttl)
     }
 }
@@ -334,19 +325,13 @@ impl RedisCache {
     async fn try_lock(&self, key: &str, token: u64, ttl: Duration) -> bool {
         let key = self.key(key);
         let mut conn = self.manager.clone();
-        let command =
-            redis::cmd("SET").arg(key).arg(token).arg("NX").arg("PX").arg(ttl.as_millis().max(1) as u64).to_owned();
-        matches!(
-            tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<Option<String>>(&mut conn)).await,
-            Ok(Ok(Some(_)))
-        )
+        let command = redis::cmd("SET").arg(key).arg(token).arg("NX").arg("PX").arg(ttl.as_millis().max(1) as u64).to_owned();
+        matches!(tokio::time::timeout(REDIS_TIMEOUT, command.query_async::<Option<String>>(&mut conn)).await, Ok(Ok(Some(_))))
     }
 
     async fn unlock(&self, key: &str, token: u64) {
         // Delete only if the lock still holds our token: it may have expired and been re-taken.
-        let script = redis::Script::new(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-        );
+        let script = redis::Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end");
         let mut conn = self.manager.clone();
         let mut invocation = script.key(self.key(key));
         invocation.arg(token.to_string());
@@ -357,14 +342,7 @@ impl RedisCache {
         let key = self.key(key);
         let mut conn = self.manager.clone();
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("INCR")
-            .arg(&key)
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(ttl.as_millis().max(1) as u64)
-            .arg("NX")
-            .ignore();
+        pipe.atomic().cmd("INCR").arg(&key).cmd("PEXPIRE").arg(&key).arg(ttl.as_millis().max(1) as u64).arg("NX").ignore();
         match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<(u64,)>(&mut conn)).await {
             Ok(Ok((count,))) => Some(count),
             _ => None,

@@ -3,10 +3,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::app::dto::{
-    DailyRevenue, FraudReviewStatus, HeldTransaction, Money, PeriodSales, RevenueChart, RiskState, SalesSummary,
-    TransactionStatus,
-};
+use crate::app::dto::{DailyRevenue, FraudReviewStatus, HeldTransaction, Money, PeriodSales, RevenueChart, RiskState, SalesSummary, TransactionStatus};
 use crate::server::db::entities::{merchant, transaction};
 use crate::server::error::ServiceError;
 
@@ -43,9 +40,7 @@ async fn sales_since(db: &impl ConnectionTrait, merchant_id: i32, since: DateTim
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(amount_minor, status, created_at)| {
-            Some(SaleRow { amount_minor, status: TransactionStatus::parse(&status)?, created_at })
-        })
+        .filter_map(|(amount_minor, status, created_at)| Some(SaleRow { amount_minor, status: TransactionStatus::parse(&status)?, created_at }))
         .collect())
 }
 
@@ -61,33 +56,29 @@ pub async fn sales_summary(db: &impl ConnectionTrait, merchant_id: i32, now: Dat
 
 /// Today (since UTC midnight), the last 7 days and the last 30 days.
 pub fn summarize(rows: &[SaleRow], now: DateTime<Utc>, currency: &str) -> Vec<PeriodSales> {
-    [
-        ("Today", start_of_day(now)),
-        ("Last 7 days", now - Duration::days(7)),
-        ("Last 30 days", now - Duration::days(30)),
-    ]
-    .into_iter()
-    .map(|(label, since)| {
-        let (mut net, mut orders, mut refunds, mut refunded) = (0i64, 0u64, 0u64, 0i64);
-        for row in rows.iter().filter(|r| r.created_at >= since && r.created_at <= now) {
-            orders += 1;
-            match row.status {
-                TransactionStatus::Refunded => {
-                    refunds += 1;
-                    refunded += row.amount_minor;
+    [("Today", start_of_day(now)), ("Last 7 days", now - Duration::days(7)), ("Last 30 days", now - Duration::days(30))]
+        .into_iter()
+        .map(|(label, since)| {
+            let (mut net, mut orders, mut refunds, mut refunded) = (0i64, 0u64, 0u64, 0i64);
+            for row in rows.iter().filter(|r| r.created_at >= since && r.created_at <= now) {
+                orders += 1;
+                match row.status {
+                    TransactionStatus::Refunded => {
+                        refunds += 1;
+                        refunded += row.amount_minor;
+                    }
+                    _ => net += row.amount_minor,
                 }
-                _ => net += row.amount_minor,
             }
-        }
-        PeriodSales {
-            label: label.to_string(),
-            net_revenue: Money { minor: net, currency: currency.to_string() },
-            orders,
-            refunds,
-            refunded: Money { minor: refunded, currency: currency.to_string() },
-        }
-    })
-    .collect()
+            PeriodSales {
+                label: label.to_string(),
+                net_revenue: Money { minor: net, currency: currency.to_string() },
+                orders,
+                refunds,
+                refunded: Money { minor: refunded, currency: currency.to_string() },
+            }
+        })
+        .collect()
 }
 
 pub async fn revenue_chart(db: &impl ConnectionTrait, merchant_id: i32, now: DateTime<Utc>) -> Result<RevenueChart, ServiceError> {
@@ -100,9 +91,8 @@ pub async fn revenue_chart(db: &impl ConnectionTrait, merchant_id: i32, now: Dat
 /// Net revenue and orders for each of the `CHART_DAYS` UTC days ending `today`, zero-filled.
 pub fn daily_series(rows: &[SaleRow], today: NaiveDate) -> Vec<DailyRevenue> {
     let first = today - Duration::days(CHART_DAYS - 1);
-    let mut days: Vec<DailyRevenue> = (0..CHART_DAYS)
-        .map(|i| DailyRevenue { date: (first + Duration::days(i)).to_string(), net_revenue_minor: 0, orders: 0 })
-        .collect();
+    let mut days: Vec<DailyRevenue> =
+        (0..CHART_DAYS).map(|i| DailyRevenue { date: (first + Duration::days(i)).to_string(), net_revenue_minor: 0, orders: 0 }).collect();
     for row in rows {
         let index = (row.created_at.date_naive() - first).num_days();
         let Some(day) = usize::try_from(index).ok().and_then(|i| days.get_mut(i)) else { continue };
@@ -114,20 +104,13 @@ pub fn daily_series(rows: &[SaleRow], today: NaiveDate) -> Vec<DailyRevenue> {
     days
 }
 
-pub async fn fraud_review_status(
-    db: &impl ConnectionTrait,
-    merchant_id: i32,
-    now: DateTime<Utc>,
-) -> Result<FraudReviewStatus, ServiceError> {
+pub async fn fraud_review_status(db: &impl ConnectionTrait, merchant_id: i32, now: DateTime<Utc>) -> Result<FraudReviewStatus, ServiceError> {
     use transaction::Column;
     let merchant = find_merchant(db, merchant_id).await?;
     let mine = || transaction::Entity::find().filter(Column::MerchantId.eq(merchant_id));
     let in_review = mine().filter(Column::Status.eq(TransactionStatus::InReview.as_str())).count(db).await?;
-    let blocked_30d = mine()
-        .filter(Column::Status.eq(TransactionStatus::Blocked.as_str()))
-        .filter(Column::CreatedAt.gte(now - Duration::days(30)))
-        .count(db)
-        .await?;
+    let blocked_30d =
+        mine().filter(Column::Status.eq(TransactionStatus::Blocked.as_str())).filter(Column::CreatedAt.gte(now - Duration::days(30))).count(db).await?;
     let recent = mine()
         .filter(Column::Status.is_in([TransactionStatus::InReview.as_str(), TransactionStatus::Blocked.as_str()]))
         .order_by_desc(Column::CreatedAt)
@@ -145,12 +128,7 @@ pub async fn fraud_review_status(
             })
         })
         .collect();
-    Ok(FraudReviewStatus {
-        risk_state: RiskState::parse(&merchant.risk_state).unwrap_or(RiskState::NotReviewed),
-        in_review,
-        blocked_30d,
-        recent,
-    })
+    Ok(FraudReviewStatus { risk_state: RiskState::parse(&merchant.risk_state).unwrap_or(RiskState::NotReviewed), in_review, blocked_30d, recent })
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
 pub enum Row {
     Orm(QueryResult),
     /// As SQLite returned it: the statement's column names (shared by its rows) and the values.
-    Sqlite { columns: Arc<[String]>, values: Vec<rusqlite::types::Value> },
+    Sqlite {
+        columns: Arc<[String]>,
+        values: Vec<rusqlite::types::Value>,
+    },
 }
 
 impl Row {

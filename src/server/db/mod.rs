@@ -112,7 +112,11 @@ async fn connect_one(url: &str, pool: Pool) -> Result<DatabaseConnection, DbErr>
     if !sqlite && !names_ssl_mode(url) && std::env::var_os("PGSSLMODE").is_none() {
         options.map_sqlx_postgres_opts(|opts| {
             let local = opts.get_socket().is_some() || is_loopback(opts.get_host());
-            if local { opts.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable) } else { opts }
+            if local {
+                opts.ssl_mode(sea_orm::sqlx::postgres::PgSslMode::Disable)
+            } else {
+                opts
+            }
         });
     }
     // On every pooled SQLite connection (a PRAGMA run once reaches only one of them): WAL lets
@@ -156,9 +160,8 @@ fn sqlite_file_path(url: &str) -> Option<&str> {
 
 /// Whether a PostgreSQL URL says which TLS mode to use (`sslmode` or sqlx's `ssl-mode`).
 fn names_ssl_mode(url: &str) -> bool {
-    url.split_once('?').is_some_and(|(_, query)| {
-        query.split('&').any(|pair| matches!(pair.split_once('=').map_or(pair, |(key, _)| key), "sslmode" | "ssl-mode"))
-    })
+    url.split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| matches!(pair.split_once('=').map_or(pair, |(key, _)| key), "sslmode" | "ssl-mode")))
 }
 
 /// `localhost`, or a loopback address (`127.0.0.1`, `::1`, written with or without brackets).

@@ -68,7 +68,8 @@ impl SqliteWriterConnection {
             let columns: Arc<[String]> = statement.column_names().into_iter().map(str::to_owned).collect();
             let mut returned = statement.raw_query();
             while let Some(row) = returned.next().map_err(|e| sqlite_error(e, DbErr::Query))? {
-                let values = (0..columns.len()).map(|i| row.get::<_, SqliteValue>(i)).collect::<Result<Vec<_>, _>>().map_err(|e| sqlite_error(e, DbErr::Query))?;
+                let values =
+                    (0..columns.len()).map(|i| row.get::<_, SqliteValue>(i)).collect::<Result<Vec<_>, _>>().map_err(|e| sqlite_error(e, DbErr::Query))?;
                 if !columns.is_empty() {
                     rows.push(Row::Sqlite { columns: columns.clone(), values });
                 }
@@ -207,7 +208,10 @@ mod tests {
         writer.batch("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").unwrap();
         let txn = writer.begin().unwrap();
         let rows = writer
-            .each_statement("INSERT INTO t (name) VALUES (?), (?) RETURNING id, name; SELECT COUNT(*) AS n FROM t WHERE name <> ?", vec!["a".into(), "b".into(), "a".into()])
+            .each_statement(
+                "INSERT INTO t (name) VALUES (?), (?) RETURNING id, name; SELECT COUNT(*) AS n FROM t WHERE name <> ?",
+                vec!["a".into(), "b".into(), "a".into()],
+            )
             .unwrap();
         txn.commit().unwrap();
         assert_eq!(rows.len(), 3);

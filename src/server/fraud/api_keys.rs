@@ -66,11 +66,7 @@ pub async fn authenticate(db: &DatabaseConnection, token: &str, now: DateTime<Ut
     if let Some(key) = recent().get(&key_hash).await {
         return Ok(Some(key));
     }
-    let found = api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(&key_hash))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .one(db)
-        .await?;
+    let found = api_key::Entity::find().filter(api_key::Column::KeyHash.eq(&key_hash)).filter(api_key::Column::RevokedAt.is_null()).one(db).await?;
     if let Some(key) = &found {
         if key.last_used_at.is_none_or(|at| (now - at).num_seconds() >= LAST_USED_RESOLUTION_SECS) {
             api_key::Entity::update_many()

@@ -19,13 +19,7 @@ const RULES: &[(&str, &str, &str, RuleEffectSpec, RuleModeSpec)] = &[
         RuleEffectSpec::Block,
         RuleModeSpec::Live,
     ),
-    (
-        "Blocked card",
-        "The card is on the block list",
-        "in_list('blocked_cards', transaction.card_fingerprint)",
-        RuleEffectSpec::Block,
-        RuleModeSpec::Live,
-    ),
+    ("Blocked card", "The card is on the block list", "in_list('blocked_cards', transaction.card_fingerprint)", RuleEffectSpec::Block, RuleModeSpec::Live),
     (
         "Blocked IP",
         "The buyer's IP address is on the block list (address or range)",
@@ -89,13 +83,7 @@ const RULES: &[(&str, &str, &str, RuleEffectSpec, RuleModeSpec)] = &[
         RuleEffectSpec::Score(30.0),
         RuleModeSpec::Live,
     ),
-    (
-        "IP velocity",
-        "More than 20 payments from one IP within the hour",
-        "velocity.ip_count_1h > 20",
-        RuleEffectSpec::Score(30.0),
-        RuleModeSpec::Live,
-    ),
+    ("IP velocity", "More than 20 payments from one IP within the hour", "velocity.ip_count_1h > 20", RuleEffectSpec::Score(30.0), RuleModeSpec::Live),
     (
         "Card spend",
         "More than $3,000 on one card in 24 hours",
@@ -103,13 +91,7 @@ const RULES: &[(&str, &str, &str, RuleEffectSpec, RuleModeSpec)] = &[
         RuleEffectSpec::Score(35.0),
         RuleModeSpec::Live,
     ),
-    (
-        "High amount",
-        "A single payment above $2,000",
-        "transaction.amount_usd > 2000.0",
-        RuleEffectSpec::Score(40.0),
-        RuleModeSpec::Live,
-    ),
+    ("High amount", "A single payment above $2,000", "transaction.amount_usd > 2000.0", RuleEffectSpec::Score(40.0), RuleModeSpec::Live),
     (
         "Dispute-heavy merchant",
         "More than 1% of the merchant's payments were disputed in 90 days",

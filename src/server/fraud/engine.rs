@@ -100,9 +100,8 @@ struct Generation {
 }
 
 async fn generation(db: &impl ConnectionTrait) -> Result<i64, sea_orm::DbErr> {
-    let row = Generation::find_by_statement(Statement::from_string(db.get_database_backend(), "SELECT generation FROM fraud_config WHERE id = 1"))
-        .one(db)
-        .await?;
+    let row =
+        Generation::find_by_statement(Statement::from_string(db.get_database_backend(), "SELECT generation FROM fraud_config WHERE id = 1")).one(db).await?;
     Ok(row.map_or(0, |r| r.generation))
 }
 

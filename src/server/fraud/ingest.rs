@@ -79,19 +79,30 @@ pub struct FieldError {
 }
 
 const FIELDS: &[&str] = &[
-    "external_id", "merchant_id", "amount", "currency", "buyer_email", "buyer_ip", "ip_country", "card_fingerprint", "card_bin", "card_country",
+    "external_id",
+    "merchant_id",
+    "amount",
+    "currency",
+    "buyer_email",
+    "buyer_ip",
+    "ip_country",
+    "card_fingerprint",
+    "card_bin",
+    "card_country",
     "product_id",
 ];
 
 /// Decodes and validates one transaction; every problem is reported, with its field.
 pub fn decode(body: &[u8]) -> Result<TransactionInput, Vec<FieldError>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| vec![FieldError { field: String::new(), message: format!("the body is not valid JSON: {e}") }])?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| vec![FieldError { field: String::new(), message: format!("the body is not valid JSON: {e}") }])?;
     validate(&value, "")
 }
 
 /// Decodes and validates a batch; every problem of every item is reported.
 pub fn decode_batch(body: &[u8]) -> Result<Vec<TransactionInput>, Vec<FieldError>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| vec![FieldError { field: String::new(), message: format!("the body is not valid JSON: {e}") }])?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| vec![FieldError { field: String::new(), message: format!("the body is not valid JSON: {e}") }])?;
     let Value::Object(object) = value else {
         return Err(vec![FieldError { field: String::new(), message: "the body must be an object with a `transactions` array".into() }]);
     };
@@ -137,21 +148,37 @@ fn validate(value: &Value, prefix: &str) -> Result<TransactionInput, Vec<FieldEr
     for key in object.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
         fail(key, "unknown field");
     }
-    let external_id = text(object, "external_id", &mut fail, |s| {
-        (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c))
-    }, "must be 1 to 64 characters of A-Z, a-z, 0-9, _ - : .");
+    let external_id = text(
+        object,
+        "external_id",
+        &mut fail,
+        |s| (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-:.".contains(c)),
+        "must be 1 to 64 characters of A-Z, a-z, 0-9, _ - : .",
+    );
     let merchant_id = match object.get("merchant_id") {
-        None | Some(Value::Null) => { fail("merchant_id", "is required"); None }
+        None | Some(Value::Null) => {
+            fail("merchant_id", "is required");
+            None
+        }
         Some(v) => match v.as_i64().filter(|n| (1..=i32::MAX as i64).contains(n)) {
             Some(n) => Some(n as i32),
-            None => { fail("merchant_id", "must be a positive integer"); None }
+            None => {
+                fail("merchant_id", "must be a positive integer");
+                None
+            }
         },
     };
     let amount = match object.get("amount") {
-        None | Some(Value::Null) => { fail("amount", "is required"); None }
+        None | Some(Value::Null) => {
+            fail("amount", "is required");
+            None
+        }
         Some(v) => match v.as_i64().filter(|n| (1..=1_000_000_000_000).contains(n)) {
             Some(n) => Some(n),
-            None => { fail("amount", "must be an integer number of minor units (cents) from 1 to 10^12"); None }
+            None => {
+                fail("amount", "must be an integer number of minor units (cents) from 1 to 10^12");
+                None
+            }
         },
     };
     let currency = text(object, "currency", &mut fail, |s| currency::find(s).is_some(), "must be a supported ISO 4217 code (USD, EUR, GBP, …)")
@@ -160,22 +187,55 @@ fn validate(value: &Value, prefix: &str) -> Result<TransactionInput, Vec<FieldEr
     let buyer_ip = text(object, "buyer_ip", &mut fail, |s| IpAddr::from_str(s).is_ok(), "must be an IPv4 or IPv6 address")
         .and_then(|s| IpAddr::from_str(&s).ok().map(|ip| ip.to_string()));
     let ip_country = optional_text(object, "ip_country", &mut fail, is_country, "must be a two-letter ISO 3166-1 country code").map(|s| s.to_ascii_uppercase());
-    let card_fingerprint = text(object, "card_fingerprint", &mut fail, |s| (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_graphic()), "must be 1 to 64 visible ASCII characters");
-    let card_bin = optional_text(object, "card_bin", &mut fail, |s| (6..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit()), "must be the card's first 6 to 8 digits");
+    let card_fingerprint = text(
+        object,
+        "card_fingerprint",
+        &mut fail,
+        |s| (1..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_graphic()),
+        "must be 1 to 64 visible ASCII characters",
+    );
+    let card_bin = optional_text(
+        object,
+        "card_bin",
+        &mut fail,
+        |s| (6..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit()),
+        "must be the card's first 6 to 8 digits",
+    );
     let card_country = text(object, "card_country", &mut fail, is_country, "must be a two-letter ISO 3166-1 country code").map(|s| s.to_ascii_uppercase());
     let product_id = match object.get("product_id") {
         None | Some(Value::Null) => Some(None),
         Some(v) => match v.as_i64().filter(|n| (1..=i32::MAX as i64).contains(n)) {
             Some(n) => Some(Some(n as i32)),
-            None => { fail("product_id", "must be a positive integer"); None }
+            None => {
+                fail("product_id", "must be a positive integer");
+                None
+            }
         },
     };
     match (external_id, merchant_id, amount, currency, buyer_email, buyer_ip, card_fingerprint, card_country, product_id) {
-        (Some(external_id), Some(merchant_id), Some(amount), Some(currency), Some(buyer_email), Some(buyer_ip), Some(card_fingerprint), Some(card_country), Some(product_id))
-            if errors.is_empty() =>
-        {
-            Ok(TransactionInput { external_id, merchant_id, amount, currency, buyer_email, buyer_ip, ip_country, card_fingerprint, card_bin, card_country, product_id })
-        }
+        (
+            Some(external_id),
+            Some(merchant_id),
+            Some(amount),
+            Some(currency),
+            Some(buyer_email),
+            Some(buyer_ip),
+            Some(card_fingerprint),
+            Some(card_country),
+            Some(product_id),
+        ) if errors.is_empty() => Ok(TransactionInput {
+            external_id,
+            merchant_id,
+            amount,
+            currency,
+            buyer_email,
+            buyer_ip,
+            ip_country,
+            card_fingerprint,
+            card_bin,
+            card_country,
+            product_id,
+        }),
         _ => Err(errors),
     }
 }
@@ -412,11 +472,11 @@ pub fn decision_record(results: &[super::rules::RuleResult], facts: &Facts) -> S
 /// The stored answer to an earlier request with the same (merchant, external_id) or the same
 /// Idempotency-Key; an error when that earlier request was a different one.
 async fn find_previous(db: &impl ConnectionTrait, caller: &Caller, input: &TransactionInput, hash: &str) -> Result<Option<Ingested>, IngestError> {
-    let mut condition = Condition::any().add(
-        Condition::all().add(ingest_request::Column::MerchantId.eq(input.merchant_id)).add(ingest_request::Column::ExternalId.eq(&input.external_id)),
-    );
+    let mut condition = Condition::any()
+        .add(Condition::all().add(ingest_request::Column::MerchantId.eq(input.merchant_id)).add(ingest_request::Column::ExternalId.eq(&input.external_id)));
     if let Some(key) = &caller.idempotency_key {
-        condition = condition.add(Condition::all().add(ingest_request::Column::ApiKeyId.eq(caller.api_key_id)).add(ingest_request::Column::IdempotencyKey.eq(key)));
+        condition =
+            condition.add(Condition::all().add(ingest_request::Column::ApiKeyId.eq(caller.api_key_id)).add(ingest_request::Column::IdempotencyKey.eq(key)));
     }
     let found = ingest_request::Entity::find().filter(condition).all(db).await?;
     for previous in &found {
@@ -426,7 +486,8 @@ async fn find_previous(db: &impl ConnectionTrait, caller: &Caller, input: &Trans
         }
     }
     let Some(previous) = found.into_iter().find_map(|p| p.response) else { return Ok(None) };
-    let response: DecisionResponse = serde_json::from_str(&previous).map_err(|_| IngestError::Database(sea_orm::DbErr::Custom("stored response unreadable".into())))?;
+    let response: DecisionResponse =
+        serde_json::from_str(&previous).map_err(|_| IngestError::Database(sea_orm::DbErr::Custom("stored response unreadable".into())))?;
     Ok(Some(Ingested { response, replayed: true }))
 }
 
@@ -475,8 +536,12 @@ async fn dispute_rate(db: &impl ConnectionTrait, merchant_id: i32, now: DateTime
     let since = now - chrono::Duration::days(90);
     let backend = db.get_database_backend();
     let count = |sql: &str| crate::server::db::statement(backend, sql, vec![merchant_id.into(), since.into()]);
-    let disputes = CountRow::find_by_statement(count("SELECT COUNT(*) AS n FROM disputes WHERE merchant_id = ? AND opened_at >= ?")).one(db).await?.map_or(0, |r| r.n);
-    let payments = CountRow::find_by_statement(count("SELECT COUNT(*) AS n FROM transactions WHERE merchant_id = ? AND created_at >= ?")).one(db).await?.map_or(0, |r| r.n);
+    let disputes =
+        CountRow::find_by_statement(count("SELECT COUNT(*) AS n FROM disputes WHERE merchant_id = ? AND opened_at >= ?")).one(db).await?.map_or(0, |r| r.n);
+    let payments = CountRow::find_by_statement(count("SELECT COUNT(*) AS n FROM transactions WHERE merchant_id = ? AND created_at >= ?"))
+        .one(db)
+        .await?
+        .map_or(0, |r| r.n);
     Ok(if payments == 0 { 0.0 } else { disputes as f64 / payments as f64 })
 }
 
@@ -540,9 +605,21 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let pieces: Vec<Value> = vec![
-            serde_json::json!(null), serde_json::json!(0), serde_json::json!(-1), serde_json::json!(1e300), serde_json::json!(i64::MAX),
-            serde_json::json!(""), serde_json::json!("x"), serde_json::json!("é@ü.de"), serde_json::json!("::1"), serde_json::json!("USD"),
-            serde_json::json!([1, 2]), serde_json::json!({"a": 1}), serde_json::json!(true), serde_json::json!("1.2.3.4"), serde_json::json!("a".repeat(300)),
+            serde_json::json!(null),
+            serde_json::json!(0),
+            serde_json::json!(-1),
+            serde_json::json!(1e300),
+            serde_json::json!(i64::MAX),
+            serde_json::json!(""),
+            serde_json::json!("x"),
+            serde_json::json!("é@ü.de"),
+            serde_json::json!("::1"),
+            serde_json::json!("USD"),
+            serde_json::json!([1, 2]),
+            serde_json::json!({"a": 1}),
+            serde_json::json!(true),
+            serde_json::json!("1.2.3.4"),
+            serde_json::json!("a".repeat(300)),
         ];
         let base = valid();
         let keys: Vec<String> = base.as_object().unwrap().keys().cloned().chain(["extra".to_string()]).collect();

@@ -90,8 +90,7 @@ pub async fn remove_entry(db: &DatabaseConnection, list: &str, raw_value: &str) 
         .exec(&txn)
         .await?
         .rows_affected;
-    if removed > 0 {
-        }
+    if removed > 0 {}
     txn.commit().await?;
     Ok(removed > 0)
 }
@@ -104,10 +103,8 @@ pub async fn load(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Lists
             let _ = lists.create(&model.name, kind);
         }
     }
-    let live = fraud_list_entry::Entity::find()
-        .filter(fraud_list_entry::Column::ExpiresAt.is_null().or(fraud_list_entry::Column::ExpiresAt.gt(now)))
-        .all(db)
-        .await?;
+    let live =
+        fraud_list_entry::Entity::find().filter(fraud_list_entry::Column::ExpiresAt.is_null().or(fraud_list_entry::Column::ExpiresAt.gt(now))).all(db).await?;
     for row in live {
         let entry = ListEntry { value: row.value.clone(), reason: row.reason, expires_at: row.expires_at, added_by: row.added_by, source: row.source };
         // Stored values were validated when added.
@@ -128,11 +125,8 @@ pub async fn summaries(db: &impl ConnectionTrait) -> Result<Vec<FraudListSummary
 }
 
 pub async fn entries(db: &impl ConnectionTrait, list: &str) -> Result<Vec<ListEntryDto>, sea_orm::DbErr> {
-    let rows = fraud_list_entry::Entity::find()
-        .filter(fraud_list_entry::Column::ListName.eq(list))
-        .order_by_desc(fraud_list_entry::Column::CreatedAt)
-        .all(db)
-        .await?;
+    let rows =
+        fraud_list_entry::Entity::find().filter(fraud_list_entry::Column::ListName.eq(list)).order_by_desc(fraud_list_entry::Column::CreatedAt).all(db).await?;
     Ok(rows
         .into_iter()
         .map(|r| ListEntryDto {

@@ -42,8 +42,7 @@ pub enum ListError {
 }
 
 impl ListKind {
-    pub const ALL: [ListKind; 6] =
-        [ListKind::Email, ListKind::EmailDomain, ListKind::Ip, ListKind::CardFingerprint, ListKind::CardBin, ListKind::Country];
+    pub const ALL: [ListKind; 6] = [ListKind::Email, ListKind::EmailDomain, ListKind::Ip, ListKind::CardFingerprint, ListKind::CardBin, ListKind::Country];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -361,10 +360,7 @@ mod tests {
         lists.add("blocked_emails", "fraud@example.com", entry(Some(now + chrono::Duration::hours(1))), now).unwrap();
         assert!(lists.find("blocked_emails", "FRAUD@example.com", now).is_some());
         assert!(lists.find("blocked_emails", "fraud@example.com", now + chrono::Duration::hours(2)).is_none());
-        assert_eq!(
-            lists.add("blocked_emails", "x@example.com", entry(Some(now - chrono::Duration::seconds(1))), now),
-            Err(ListError::ExpiredOnArrival)
-        );
+        assert_eq!(lists.add("blocked_emails", "x@example.com", entry(Some(now - chrono::Duration::seconds(1))), now), Err(ListError::ExpiredOnArrival));
 
         lists.create("bad_ips", ListKind::Ip).unwrap();
         lists.add("bad_ips", "10.0.0.0/8", entry(None), now).unwrap();
@@ -395,13 +391,7 @@ mod tests {
         let mut lists = Lists::default();
         lists.create("risky_domains", ListKind::EmailDomain).unwrap();
         lists.add("risky_domains", "mailinator.com", entry(None), now).unwrap();
-        let rule = Rule::new(
-            "risky domain",
-            "in_list('risky_domains', transaction.email_domain)",
-            RuleEffect::Action(Action::Review),
-            RuleMode::Live,
-        )
-        .unwrap();
+        let rule = Rule::new("risky domain", "in_list('risky_domains', transaction.email_domain)", RuleEffect::Action(Action::Review), RuleMode::Live).unwrap();
         let ruleset = Ruleset::new(vec![rule], 50.0, 80.0);
         let mut facts = Facts::default();
         facts.transaction.email_domain = "mailinator.com".into();

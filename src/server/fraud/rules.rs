@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 use cel::common::types::{CelBool, CelDouble, CelInt, CelString};
 use cel::common::value::CowVal;
 use cel::context::VariableResolver;
 use cel::{Context, Env, Program, Value};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// Types of the context, as far as the checker needs them.
@@ -74,18 +74,33 @@ const MERCHANT: &[(&str, Ty)] = &[
 /// `velocity.<key>_count_<window>` (int) and `velocity.<key>_sum_usd_<window>` (double) for
 /// key ∈ card, email, ip, merchant and window ∈ 1h, 24h, 7d.
 const VELOCITY: &[(&str, Ty)] = &[
-    ("card_count_1h", Ty::Int), ("card_count_24h", Ty::Int), ("card_count_7d", Ty::Int),
-    ("email_count_1h", Ty::Int), ("email_count_24h", Ty::Int), ("email_count_7d", Ty::Int),
-    ("ip_count_1h", Ty::Int), ("ip_count_24h", Ty::Int), ("ip_count_7d", Ty::Int),
-    ("merchant_count_1h", Ty::Int), ("merchant_count_24h", Ty::Int), ("merchant_count_7d", Ty::Int),
-    ("card_sum_usd_1h", Ty::Double), ("card_sum_usd_24h", Ty::Double), ("card_sum_usd_7d", Ty::Double),
-    ("email_sum_usd_1h", Ty::Double), ("email_sum_usd_24h", Ty::Double), ("email_sum_usd_7d", Ty::Double),
-    ("ip_sum_usd_1h", Ty::Double), ("ip_sum_usd_24h", Ty::Double), ("ip_sum_usd_7d", Ty::Double),
-    ("merchant_sum_usd_1h", Ty::Double), ("merchant_sum_usd_24h", Ty::Double), ("merchant_sum_usd_7d", Ty::Double),
+    ("card_count_1h", Ty::Int),
+    ("card_count_24h", Ty::Int),
+    ("card_count_7d", Ty::Int),
+    ("email_count_1h", Ty::Int),
+    ("email_count_24h", Ty::Int),
+    ("email_count_7d", Ty::Int),
+    ("ip_count_1h", Ty::Int),
+    ("ip_count_24h", Ty::Int),
+    ("ip_count_7d", Ty::Int),
+    ("merchant_count_1h", Ty::Int),
+    ("merchant_count_24h", Ty::Int),
+    ("merchant_count_7d", Ty::Int),
+    ("card_sum_usd_1h", Ty::Double),
+    ("card_sum_usd_24h", Ty::Double),
+    ("card_sum_usd_7d", Ty::Double),
+    ("email_sum_usd_1h", Ty::Double),
+    ("email_sum_usd_24h", Ty::Double),
+    ("email_sum_usd_7d", Ty::Double),
+    ("ip_sum_usd_1h", Ty::Double),
+    ("ip_sum_usd_24h", Ty::Double),
+    ("ip_sum_usd_7d", Ty::Double),
+    ("merchant_sum_usd_1h", Ty::Double),
+    ("merchant_sum_usd_24h", Ty::Double),
+    ("merchant_sum_usd_7d", Ty::Double),
 ];
 
-const ROOTS: &[(&str, Ty)] =
-    &[("transaction", Ty::Object(TRANSACTION)), ("merchant", Ty::Object(MERCHANT)), ("velocity", Ty::Object(VELOCITY))];
+const ROOTS: &[(&str, Ty)] = &[("transaction", Ty::Object(TRANSACTION)), ("merchant", Ty::Object(MERCHANT)), ("velocity", Ty::Object(VELOCITY))];
 
 /// A save-time problem, with where it is in the expression (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,22 +120,14 @@ pub fn check(expression: &str) -> Result<Program, Vec<RuleCheckError>> {
         errors
             .errors
             .iter()
-            .map(|e| RuleCheckError {
-                message: format!("syntax error: {}", e.msg),
-                line: e.pos.0.max(1) as usize,
-                column: e.pos.1.max(0) as usize + 1,
-            })
+            .map(|e| RuleCheckError { message: format!("syntax error: {}", e.msg), line: e.pos.0.max(1) as usize, column: e.pos.1.max(0) as usize + 1 })
             .collect::<Vec<_>>()
     })?;
     let mut checker = Checker { source: expression, program: &program, errors: Vec::new(), locals: Vec::new() };
     let ty = checker.infer(program.expression());
     if checker.errors.is_empty() && !ty.fits(Ty::Bool) {
         let (line, column) = checker.position(program.expression());
-        checker.errors.push(RuleCheckError {
-            message: format!("a rule must be true or false, but this expression is a {}", ty.name()),
-            line,
-            column,
-        });
+        checker.errors.push(RuleCheckError { message: format!("a rule must be true or false, but this expression is a {}", ty.name()), line, column });
     }
     if checker.errors.is_empty() {
         Ok(program)
@@ -248,7 +255,11 @@ impl Checker<'_> {
             }
             ("_?_:_", 3) => {
                 want(self, 0, Ty::Bool, "a condition");
-                if tys[1].fits(tys[2]) { tys[1] } else { Ty::Any }
+                if tys[1].fits(tys[2]) {
+                    tys[1]
+                } else {
+                    Ty::Any
+                }
             }
             ("@in", 2) => Ty::Bool,
             ("_[_]", 2) => Ty::Any,
@@ -755,11 +766,7 @@ mod tests {
 
     #[test]
     fn shadow_rules_are_recorded_never_acted_on() {
-        let ruleset = Ruleset::new(
-            vec![rule("shadow block", "transaction.amount_usd > 1.0", RuleEffect::Action(Action::Block), RuleMode::Shadow)],
-            50.0,
-            80.0,
-        );
+        let ruleset = Ruleset::new(vec![rule("shadow block", "transaction.amount_usd > 1.0", RuleEffect::Action(Action::Block), RuleMode::Shadow)], 50.0, 80.0);
         let evaluation = ruleset.evaluate(&facts(), lists());
         assert_eq!(evaluation.action, Action::Allow);
         assert_eq!(
@@ -858,10 +865,56 @@ mod tests {
     fn the_checker_and_evaluator_never_panic_on_arbitrary_input() {
         use rand::{Rng, SeedableRng};
         const TOKENS: &[&str] = &[
-            "transaction", "merchant", "velocity", ".", "amount_usd", "age_days", "card_count_1h", "buyer_email",
-            "verified", "in_list", "(", ")", "[", "]", ",", "'blocked_emails'", "'x'", "1", "2.5", "0", "-", "+", "*",
-            "/", "%", ">", "<", ">=", "==", "!=", "&&", "||", "!", "?", ":", "true", "false", "null", "size", "exists",
-            "x", "in", "endsWith", "\n", " ", "\"", "'", "{", "}", "unknown",
+            "transaction",
+            "merchant",
+            "velocity",
+            ".",
+            "amount_usd",
+            "age_days",
+            "card_count_1h",
+            "buyer_email",
+            "verified",
+            "in_list",
+            "(",
+            ")",
+            "[",
+            "]",
+            ",",
+            "'blocked_emails'",
+            "'x'",
+            "1",
+            "2.5",
+            "0",
+            "-",
+            "+",
+            "*",
+            "/",
+            "%",
+            ">",
+            "<",
+            ">=",
+            "==",
+            "!=",
+            "&&",
+            "||",
+            "!",
+            "?",
+            ":",
+            "true",
+            "false",
+            "null",
+            "size",
+            "exists",
+            "x",
+            "in",
+            "endsWith",
+            "\n",
+            " ",
+            "\"",
+            "'",
+            "{",
+            "}",
+            "unknown",
         ];
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
         let ruleset_facts = facts();

@@ -275,7 +275,12 @@ fn postgres_older_buckets(keys: usize, others_as_null: &str) -> String {
     )
 }
 
-async fn record_in_database(db: &impl BatchConnection, keys: &[[(&'static str, String); 4]], payments: &[Payment], now: DateTime<Utc>) -> Result<Vec<i64>, sea_orm::DbErr> {
+async fn record_in_database(
+    db: &impl BatchConnection,
+    keys: &[[(&'static str, String); 4]],
+    payments: &[Payment],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, sea_orm::DbErr> {
     let backend = db.backend();
     let added = added_to_current_buckets(keys, payments);
     let rows = added
@@ -369,7 +374,8 @@ pub struct ClaimedVelocity {
 }
 
 /// The velocity columns of [`ClaimedVelocity::rows`], as NULLs, for the statement's own rows.
-pub const NO_BUCKET_COLUMNS: &str = "NULL::text AS key, NULL::integer AS granularity, NULL::bigint AS bucket, NULL::bigint AS count, NULL::bigint AS sum_usd_cents";
+pub const NO_BUCKET_COLUMNS: &str =
+    "NULL::text AS key, NULL::integer AS granularity, NULL::bigint AS bucket, NULL::bigint AS count, NULL::bigint AS sum_usd_cents";
 
 /// `candidates`: each payment that may be claimed, by (merchant, external_id), each at most
 /// once. `others_as_null`: the statement's own columns as NULLs, each followed by a comma, to

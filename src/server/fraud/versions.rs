@@ -5,10 +5,7 @@
 //! Every change bumps the engine generation so each instance reloads.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
 use super::rules::{self, Action, Rule, RuleEffect, RuleMode, Ruleset};
 use crate::app::dto::{RuleEffectSpec, RuleModeSpec, RuleProblem, RuleSpec, RulesetDraft, RulesetStatus, RulesetVersion};

@@ -55,7 +55,9 @@ pub struct Pending {
 }
 
 pub enum Stored {
-    Decided { response: DecisionResponse },
+    Decided {
+        response: DecisionResponse,
+    },
     /// An ingest with the same (merchant, external_id) or Idempotency-Key was stored first; its
     /// response is in the database.
     Duplicate,
@@ -389,7 +391,8 @@ async fn decide_in(txn: &WriterTransaction<'_>, velocity: &Velocity, pending: &[
     let with_velocity = txn.backend() == DbBackend::Postgres && matches!(velocity, Velocity::Database);
     let (claims, counted_with_claims) = if with_velocity {
         let now = Utc::now();
-        let candidates: Vec<(i32, &str, Payment)> = firsts.iter().map(|p| (p.input.merchant_id, p.input.external_id.as_str(), ingest::payment(&p.input))).collect();
+        let candidates: Vec<(i32, &str, Payment)> =
+            firsts.iter().map(|p| (p.input.merchant_id, p.input.external_id.as_str(), ingest::payment(&p.input))).collect();
         let claimed = velocity::claimed_velocity(&candidates, CLAIM_COLUMNS_AS_NULL, now);
         let sql = format!(
             "WITH claims AS ({insert_claims}){} SELECT 'claim' AS part, id, merchant_id, external_id, transaction_id, decision_id, case_id, {} FROM claims{}",
@@ -398,14 +401,16 @@ async fn decide_in(txn: &WriterTransaction<'_>, velocity: &Velocity, pending: &[
             claimed.rows
         );
         claim_values.extend(claimed.ctes_values.into_iter().chain(claimed.rows_values));
-        let (claims, buckets): (Vec<Row>, Vec<Row>) = txn.rows(&sql, claim_values).await?.into_iter().partition(|row| row.string("part").is_ok_and(|part| part == "claim"));
+        let (claims, buckets): (Vec<Row>, Vec<Row>) =
+            txn.rows(&sql, claim_values).await?.into_iter().partition(|row| row.string("part").is_ok_and(|part| part == "claim"));
         (claims, Some((buckets, now)))
     } else {
         (txn.rows(&format!("{before}{insert_claims}"), claim_values).await?, None)
     };
     let claims = claims_by_external_id(txn.backend(), claims)?;
     // The ingests that are ours to decide, with their claim; in arrival order.
-    let accepted: Vec<(&Pending, Claim)> = firsts.iter().filter_map(|p| claims.get(&(p.input.merchant_id, p.input.external_id.clone())).map(|claim| (*p, *claim))).collect();
+    let accepted: Vec<(&Pending, Claim)> =
+        firsts.iter().filter_map(|p| claims.get(&(p.input.merchant_id, p.input.external_id.clone())).map(|claim| (*p, *claim))).collect();
     if accepted.is_empty() {
         return Ok(None);
     }
@@ -502,8 +507,19 @@ struct Decided<'a> {
 }
 
 const TRANSACTION_COLUMNS: &[&str] = &[
-    "merchant_id", "product_id", "amount_minor", "currency", "buyer_email", "buyer_ip", "card_fingerprint", "card_country", "status", "created_at",
-    "external_id", "card_bin", "ip_country",
+    "merchant_id",
+    "product_id",
+    "amount_minor",
+    "currency",
+    "buyer_email",
+    "buyer_ip",
+    "card_fingerprint",
+    "card_country",
+    "status",
+    "created_at",
+    "external_id",
+    "card_bin",
+    "ip_country",
 ];
 const DECISION_COLUMNS: &[&str] = &["transaction_id", "ruleset_version", "outcome", "score", "results", "latency_micros", "created_at"];
 const CASE_COLUMNS: &[&str] = &["transaction_id", "merchant_id", "decision_id", "status", "created_at", "updated_at"];
@@ -621,11 +637,7 @@ fn inserts_before(backend: DbBackend, decided: &[Decided], ids: &[ingest::Stored
     let with = |id: i64, row: Vec<Value>| std::iter::once(id.into()).chain(row).collect::<Vec<Value>>();
     add("transactions", TRANSACTION_COLUMNS, decided.iter().zip(ids).map(|(d, ids)| with(ids.transaction_id, transaction_row(d, now))).collect());
     add("decisions", DECISION_COLUMNS, decided.iter().zip(ids).map(|(d, ids)| with(ids.decision_id, decision_row(d, ids.transaction_id, now))).collect());
-    add(
-        "cases",
-        CASE_COLUMNS,
-        decided.iter().zip(ids).filter_map(|(d, ids)| ids.case_id.map(|case_id| with(case_id, case_row(d, ids, now)))).collect(),
-    );
+    add("cases", CASE_COLUMNS, decided.iter().zip(ids).filter_map(|(d, ids)| ids.case_id.map(|case_id| with(case_id, case_row(d, ids, now)))).collect());
     let prefix = match backend {
         DbBackend::Postgres => format!("WITH {} ", inserts.join(", ")),
         _ => inserts.iter().map(|insert| format!("{insert}; ")).collect(),

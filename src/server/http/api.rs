@@ -85,7 +85,10 @@ fn ingest_error(err: IngestError) -> (StatusCode, ApiError) {
     let (status, code) = match &err {
         IngestError::UnknownProduct { .. } => {
             let field = FieldError { field: "product_id".into(), message: err.to_string() };
-            return (StatusCode::UNPROCESSABLE_ENTITY, ApiError { code: "validation_failed".into(), message: "The transaction has invalid fields.".into(), fields: vec![field] });
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ApiError { code: "validation_failed".into(), message: "The transaction has invalid fields.".into(), fields: vec![field] },
+            );
         }
         IngestError::UnknownMerchant(_) => (StatusCode::NOT_FOUND, "unknown_merchant"),
         IngestError::IdempotencyKeyReused => (StatusCode::CONFLICT, "idempotency_key_reused"),
@@ -93,9 +96,15 @@ fn ingest_error(err: IngestError) -> (StatusCode, ApiError) {
         IngestError::Database(e) => {
             tracing::error!(kind = db::error_kind(e), "ingest failed in the database");
             return if matches!(e, sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)) {
-                (StatusCode::SERVICE_UNAVAILABLE, ApiError { code: "unavailable".into(), message: "The service is busy; retry with the same request.".into(), fields: vec![] })
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ApiError { code: "unavailable".into(), message: "The service is busy; retry with the same request.".into(), fields: vec![] },
+                )
             } else {
-                (StatusCode::INTERNAL_SERVER_ERROR, ApiError { code: "internal_error".into(), message: "Something failed on our side; retry with the same request.".into(), fields: vec![] })
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ApiError { code: "internal_error".into(), message: "Something failed on our side; retry with the same request.".into(), fields: vec![] },
+                )
             };
         }
     };

@@ -62,11 +62,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(origin::reject_cross_origin));
     // Machine-to-machine routes authenticate each call themselves (API key, webhook signature):
     // no session, no page guard, no browser origin check.
-    Router::new()
-        .merge(api::router())
-        .merge(pages)
-        .layer(middleware::from_fn(crate::server::monitoring::record_request_duration))
-        .with_state(state)
+    Router::new().merge(api::router()).merge(pages).layer(middleware::from_fn(crate::server::monitoring::record_request_duration)).with_state(state)
 }
 
 /// The process is up.
@@ -121,11 +117,7 @@ async fn metrics(
     if !allowed {
         return (StatusCode::FORBIDDEN, "metrics require the metrics token or an admin session").into_response();
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::server::monitoring::install().render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::server::monitoring::install().render()).into_response()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -22,11 +22,7 @@ pub fn is_cross_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, authority)| authority.trim_end_matches('/'));
+    let origin_host = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, authority)| authority.trim_end_matches('/'));
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     match (origin_host, host) {
         (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),

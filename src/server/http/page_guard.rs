@@ -64,9 +64,7 @@ pub async fn resolve_user_and_guard(State(state): State<AppState>, session: Sess
             Redirect::to(&login).into_response()
         }
         // The merchant dashboard is everyone's "/": send other roles to their own home.
-        (PageAccess::Roles(_), Some(user)) if path == "/" && user.role != Role::Merchant => {
-            Redirect::to(user.role.home_path()).into_response()
-        }
+        (PageAccess::Roles(_), Some(user)) if path == "/" && user.role != Role::Merchant => Redirect::to(user.role.home_path()).into_response(),
         (PageAccess::Roles(allowed), Some(user)) if !allowed.contains(&user.role) => forbidden_page(user),
         _ => next.run(req).await,
     }

@@ -128,11 +128,7 @@ async fn due_accounts(state: &AppState, limit: u64) -> Result<Vec<i32>, sea_orm:
     let rows = paypal_account::Entity::find()
         .select_only()
         .column(paypal_account::Column::MerchantId)
-        .filter(
-            Condition::any()
-                .add(paypal_account::Column::RefreshRequestedAt.is_not_null())
-                .add(paypal_account::Column::NextSyncAt.lte(now)),
-        )
+        .filter(Condition::any().add(paypal_account::Column::RefreshRequestedAt.is_not_null()).add(paypal_account::Column::NextSyncAt.lte(now)))
         .order_by_with_nulls(paypal_account::Column::RefreshRequestedAt, Order::Asc, NullOrdering::Last)
         .order_by_with_nulls(paypal_account::Column::LastActiveAt, Order::Desc, NullOrdering::Last)
         .order_by_asc(paypal_account::Column::NextSyncAt)
@@ -173,10 +169,7 @@ async fn check_health(state: &AppState, tally: &Tally) {
     if attempts >= 5 && error_rate >= ERROR_RATE_WARNING {
         tracing::warn!(attempts, failures, error_rate, "PayPal error rate is high; dashboards show last-known data");
     }
-    let oldest = paypal_snapshot::Entity::find()
-        .order_by_asc(paypal_snapshot::Column::FetchedAt)
-        .one(state.db.read())
-        .await;
+    let oldest = paypal_snapshot::Entity::find().order_by_asc(paypal_snapshot::Column::FetchedAt).one(state.db.read()).await;
     if let Ok(Some(oldest)) = oldest {
         let age = (Utc::now() - oldest.fetched_at).to_std().unwrap_or_default();
         metrics::gauge!("vetted_paypal_oldest_snapshot_age_seconds").set(age.as_secs_f64());

@@ -173,12 +173,7 @@ impl PaypalClient {
     }
 
     /// Transactions of the last 30 days, following pages up to a bound.
-    pub async fn transactions_last_30_days(
-        &self,
-        merchant: &str,
-        now: DateTime<Utc>,
-        cause: Cause,
-    ) -> Result<Vec<wire::TransactionDetail>, PaypalError> {
+    pub async fn transactions_last_30_days(&self, merchant: &str, now: DateTime<Utc>, cause: Cause) -> Result<Vec<wire::TransactionDetail>, PaypalError> {
         let url = format!("{}/v1/reporting/transactions", self.base());
         let start = (now - chrono::Duration::days(30)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let end = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -192,8 +187,7 @@ impl PaypalClient {
                 ("page_size", "100".to_string()),
                 ("page", page.to_string()),
             ];
-            let response: wire::SearchResponse =
-                self.get_json("transactions", cause, Some(merchant), |http| http.get(&url).query(&query)).await?;
+            let response: wire::SearchResponse = self.get_json("transactions", cause, Some(merchant), |http| http.get(&url).query(&query)).await?;
             details.extend(response.transaction_details);
             let total_pages = response.total_pages.unwrap_or(1);
             if page >= total_pages || page >= TRANSACTION_PAGES {
@@ -221,12 +215,7 @@ impl PaypalClient {
     }
 
     pub async fn merchant_integration(&self, merchant: &str, cause: Cause) -> Result<wire::MerchantIntegration, PaypalError> {
-        let url = format!(
-            "{}/v1/customer/partners/{}/merchant-integrations/{}",
-            self.base(),
-            self.settings.partner_id,
-            merchant
-        );
+        let url = format!("{}/v1/customer/partners/{}/merchant-integrations/{}", self.base(), self.settings.partner_id, merchant);
         self.get_json("merchant_integration", cause, None, |http| http.get(&url)).await
     }
 
@@ -308,8 +297,7 @@ impl PaypalClient {
                 Err(e) if e.is_timeout() => "timeout",
                 Err(_) => "connect_error",
             };
-            metrics::histogram!("vetted_paypal_request_duration_seconds", "endpoint" => endpoint, "outcome" => outcome)
-                .record(started.elapsed().as_secs_f64());
+            metrics::histogram!("vetted_paypal_request_duration_seconds", "endpoint" => endpoint, "outcome" => outcome).record(started.elapsed().as_secs_f64());
             metrics::counter!("vetted_paypal_requests_total", "endpoint" => endpoint, "outcome" => outcome, "cause" => cause.label()).increment(1);
 
             let response = match sent {

@@ -131,21 +131,14 @@ pub async fn load_record(db: &impl ConnectionTrait, merchant_id: i32) -> Result<
     let Some(account) = paypal_account::Entity::find_by_id(merchant_id).one(db).await? else {
         return Ok(PanelRecord { connected: false, snapshot: None, failure: None });
     };
-    let snapshot = paypal_snapshot::Entity::find_by_id(merchant_id)
-        .one(db)
-        .await?
-        .and_then(|row| serde_json::from_str::<PaypalSnapshot>(&row.body).ok());
+    let snapshot = paypal_snapshot::Entity::find_by_id(merchant_id).one(db).await?.and_then(|row| serde_json::from_str::<PaypalSnapshot>(&row.body).ok());
     Ok(PanelRecord { connected: true, snapshot, failure: failure_of(&account) })
 }
 
 fn failure_of(account: &paypal_account::Model) -> Option<PaypalSyncFailure> {
     let since = account.failing_since?;
-    let cause = account
-        .last_error
-        .as_deref()
-        .and_then(PaypalError::from_kind)
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| "PayPal could not be reached".to_string());
+    let cause =
+        account.last_error.as_deref().and_then(PaypalError::from_kind).map(|e| e.to_string()).unwrap_or_else(|| "PayPal could not be reached".to_string());
     Some(PaypalSyncFailure { since: since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), cause })
 }
 
@@ -209,12 +202,7 @@ pub async fn request_refresh(
 }
 
 /// Benchmark only: what the old dashboard did — ask PayPal while the merchant waits.
-async fn naive_panel(
-    db: &impl ConnectionTrait,
-    paypal: &PaypalService,
-    merchant_id: i32,
-    now: DateTime<Utc>,
-) -> Result<PaypalPanel, ServiceError> {
+async fn naive_panel(db: &impl ConnectionTrait, paypal: &PaypalService, merchant_id: i32, now: DateTime<Utc>) -> Result<PaypalPanel, ServiceError> {
     let (Some(client), Some(account)) = (&paypal.client, paypal_account::Entity::find_by_id(merchant_id).one(db).await?) else {
         return Ok(PaypalPanel::NotConnected);
     };
@@ -238,12 +226,7 @@ pub enum SyncOutcome {
 /// Refreshes one merchant from PayPal: at most one refresh per merchant at a time across all
 /// instances (a lock with an expiry in the cache), re-checked against the database after the
 /// lock is taken so a refresh that just finished elsewhere is not repeated.
-pub async fn sync_merchant(
-    db: &impl ConnectionTrait,
-    cache: &Cache,
-    paypal: &PaypalService,
-    merchant_id: i32,
-) -> Result<SyncOutcome, ServiceError> {
+pub async fn sync_merchant(db: &impl ConnectionTrait, cache: &Cache, paypal: &PaypalService, merchant_id: i32) -> Result<SyncOutcome, ServiceError> {
     let Some(client) = &paypal.client else { return Ok(SyncOutcome::Skipped) };
     let Some(lock) = cache.try_lock(&sync_lock_key(merchant_id), SYNC_LOCK_TTL).await else {
         return Ok(SyncOutcome::Skipped);
@@ -270,27 +253,19 @@ async fn sync_locked(
     let fetched = client.fetch_all(&account.paypal_merchant_id, started, Cause::Sync).await;
     let finished = Utc::now();
     let jitter = |base: Duration| base.mul_f64(rand::random_range(0.9..1.1));
-    let mut update = paypal_account::ActiveModel {
-        merchant_id: Set(merchant_id),
-        last_attempt_at: Set(Some(finished)),
-        ..Default::default()
-    };
+    let mut update = paypal_account::ActiveModel { merchant_id: Set(merchant_id), last_attempt_at: Set(Some(finished)), ..Default::default() };
     let outcome = match fetched {
         Ok(data) => {
             let snapshot = snapshot::build(data, finished);
             let body = serde_json::to_string(&snapshot).expect("snapshots serialise");
-            paypal_snapshot::Entity::insert(paypal_snapshot::ActiveModel {
-                merchant_id: Set(merchant_id),
-                body: Set(body),
-                fetched_at: Set(finished),
-            })
-            .on_conflict(
-                OnConflict::column(paypal_snapshot::Column::MerchantId)
-                    .update_columns([paypal_snapshot::Column::Body, paypal_snapshot::Column::FetchedAt])
-                    .to_owned(),
-            )
-            .exec(db)
-            .await?;
+            paypal_snapshot::Entity::insert(paypal_snapshot::ActiveModel { merchant_id: Set(merchant_id), body: Set(body), fetched_at: Set(finished) })
+                .on_conflict(
+                    OnConflict::column(paypal_snapshot::Column::MerchantId)
+                        .update_columns([paypal_snapshot::Column::Body, paypal_snapshot::Column::FetchedAt])
+                        .to_owned(),
+                )
+                .exec(db)
+                .await?;
             update.last_success_at = Set(Some(finished));
             update.failing_since = Set(None);
             update.last_error = Set(None);

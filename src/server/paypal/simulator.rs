@@ -242,11 +242,7 @@ async fn token(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Stri
 
 /// Minimal `application/x-www-form-urlencoded` reading for the one field the token call sends.
 fn read_token_form(body: &str) -> TokenForm {
-    let grant_type = body
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == "grant_type")
-        .map(|(_, v)| v.to_string());
+    let grant_type = body.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == "grant_type").map(|(_, v)| v.to_string());
     TokenForm { grant_type }
 }
 
@@ -257,10 +253,7 @@ fn base64_std(text: &str) -> String {
 
 /// The bearer token must be one we issued and not expired.
 fn authorize(sim: &Simulator, headers: &HeaderMap) -> Result<(), Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match token {
         Some(token) if sim.token_is_valid(token) => Ok(()),
         _ => Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "Token signature verification failed")),
@@ -416,11 +409,7 @@ async fn disputes(State(sim): State<Arc<Simulator>>, headers: HeaderMap, Query(q
     Json(json!({ "items": items, "links": links })).into_response()
 }
 
-async fn merchant_integration(
-    State(sim): State<Arc<Simulator>>,
-    headers: HeaderMap,
-    Path((partner_id, merchant_id)): Path<(String, String)>,
-) -> Response {
+async fn merchant_integration(State(sim): State<Arc<Simulator>>, headers: HeaderMap, Path((partner_id, merchant_id)): Path<(String, String)>) -> Response {
     if let Err(response) = authorize(&sim, &headers) {
         return response;
     }
@@ -536,14 +525,19 @@ impl MerchantData {
             .map(|i| {
                 let at = anchor - chrono::Duration::minutes(rng.random_range(0..30 * 24 * 60));
                 let roll: f64 = rng.random();
-                let status = if roll < 0.90 { "S" } else if roll < 0.95 { "P" } else if roll < 0.98 { "V" } else { "D" };
+                let status = if roll < 0.90 {
+                    "S"
+                } else if roll < 0.95 {
+                    "P"
+                } else if roll < 0.98 {
+                    "V"
+                } else {
+                    "D"
+                };
                 let gross = rng.random_range(500..30_000i64);
                 let amount_minor = if status == "V" { -gross } else { gross };
                 SimTransaction {
-                    id: format!("{:017X}", (seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) & 0xFFFF_FFFF_FFFF_FFFF)
-                        .chars()
-                        .take(17)
-                        .collect(),
+                    id: format!("{:017X}", (seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) & 0xFFFF_FFFF_FFFF_FFFF).chars().take(17).collect(),
                     at,
                     amount_minor,
                     fee_minor: gross * 29 / 1000 + 30,
@@ -557,8 +551,7 @@ impl MerchantData {
             .collect();
         transactions.sort_by(|a, b| b.at.cmp(&a.at));
 
-        const REASONS: [&str; 4] =
-            ["MERCHANDISE_OR_SERVICE_NOT_RECEIVED", "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED", "UNAUTHORISED", "DUPLICATE_TRANSACTION"];
+        const REASONS: [&str; 4] = ["MERCHANDISE_OR_SERVICE_NOT_RECEIVED", "MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED", "UNAUTHORISED", "DUPLICATE_TRANSACTION"];
         let open = rng.random_range(0..=3usize);
         let resolved = rng.random_range(0..=2usize);
         let disputes = (0..open + resolved)
@@ -570,8 +563,20 @@ impl MerchantData {
                     id: format!("PP-D-{}{:04}", seed % 100_000, i),
                     created,
                     reason: REASONS[rng.random_range(0..REASONS.len())],
-                    status: if !is_open { "RESOLVED" } else if waiting_on_seller { "WAITING_FOR_SELLER_RESPONSE" } else { "UNDER_REVIEW" },
-                    state: if !is_open { "RESOLVED" } else if waiting_on_seller { "REQUIRED_ACTION" } else { "UNDER_PAYPAL_REVIEW" },
+                    status: if !is_open {
+                        "RESOLVED"
+                    } else if waiting_on_seller {
+                        "WAITING_FOR_SELLER_RESPONSE"
+                    } else {
+                        "UNDER_REVIEW"
+                    },
+                    state: if !is_open {
+                        "RESOLVED"
+                    } else if waiting_on_seller {
+                        "REQUIRED_ACTION"
+                    } else {
+                        "UNDER_PAYPAL_REVIEW"
+                    },
                     stage: if rng.random_bool(0.7) { "INQUIRY" } else { "CHARGEBACK" },
                     amount_minor: rng.random_range(500..30_000i64),
                     seller_due: waiting_on_seller.then(|| anchor + chrono::Duration::days(rng.random_range(2..10))),
@@ -579,13 +584,7 @@ impl MerchantData {
             })
             .collect();
 
-        MerchantData {
-            balances,
-            transactions,
-            disputes,
-            payments_receivable: seed % 10 != 7,
-            email_confirmed: seed % 10 != 3,
-        }
+        MerchantData { balances, transactions, disputes, payments_receivable: seed % 10 != 7, email_confirmed: seed % 10 != 3 }
     }
 }
 
@@ -725,7 +724,8 @@ pub mod webhooks {
             return paypal_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates schema.");
         };
         let expected = signature(&request.transmission_id, &request.transmission_time, &request.webhook_id, request.webhook_event.get());
-        let valid = request.webhook_id == SIM_WEBHOOK_ID && request.transmission_sig == expected && !request.auth_algo.is_empty() && !request.cert_url.is_empty();
+        let valid =
+            request.webhook_id == SIM_WEBHOOK_ID && request.transmission_sig == expected && !request.auth_algo.is_empty() && !request.cert_url.is_empty();
         Json(json!({ "verification_status": if valid { "SUCCESS" } else { "FAILURE" } })).into_response()
     }
 

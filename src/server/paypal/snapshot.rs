@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::client::PaypalData;
 use super::wire;
-use crate::app::dto::{PaypalAccountStatus, PaypalBalance, PaypalDispute, PaypalSnapshot, PaypalTransaction};
 use crate::app::dto::Money;
+use crate::app::dto::{PaypalAccountStatus, PaypalBalance, PaypalDispute, PaypalSnapshot, PaypalTransaction};
 
 pub const RECENT_TRANSACTIONS: usize = 10;
 
@@ -112,9 +112,7 @@ pub fn money(m: &wire::Money) -> Option<Money> {
 }
 
 fn normalise_time(value: &str) -> Option<String> {
-    DateTime::parse_from_rfc3339(value)
-        .ok()
-        .map(|t| t.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 fn transaction_status(code: Option<&str>) -> &'static str {

@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use super::client::PaypalError;
 use super::wire;
-use crate::server::db::entities::{dispute, paypal_account, webhook_event};
 use crate::server::db;
+use crate::server::db::entities::{dispute, paypal_account, webhook_event};
 use crate::server::AppState;
 
 /// The reconciliation re-reads this much before its last position: events are listed by their
@@ -78,9 +78,7 @@ pub async fn receive(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resu
     let (Some(client), Some(webhook_id)) = (&state.paypal.client, &state.paypal.config.webhook_id) else {
         return Err(WebhookError::NotConfigured);
     };
-    let header = |name: &'static str| {
-        headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string).ok_or(WebhookError::MissingHeader(name))
-    };
+    let header = |name: &'static str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string).ok_or(WebhookError::MissingHeader(name));
     let request = wire::VerifyWebhookSignature {
         auth_algo: header("paypal-auth-algo")?,
         cert_url: header("paypal-cert-url")?,
@@ -142,20 +140,13 @@ async fn store_dispute(db: &impl ConnectionTrait, resource: &Value, now: DateTim
     let time = |key: &str| text(resource, key).and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc));
     let opened_at = time("create_time").unwrap_or(now);
     let updated_at = time("update_time").unwrap_or(opened_at);
-    let amount = resource
-        .get("dispute_amount")
-        .and_then(|m| serde_json::from_value::<wire::Money>(m.clone()).ok())
-        .and_then(|m| super::snapshot::money(&m));
+    let amount = resource.get("dispute_amount").and_then(|m| serde_json::from_value::<wire::Money>(m.clone()).ok()).and_then(|m| super::snapshot::money(&m));
     let seller = resource
         .get("disputed_transactions")
         .and_then(Value::as_array)
         .and_then(|txs| txs.iter().find_map(|t| t.get("seller").and_then(|s| text(s, "merchant_id"))));
     let merchant_id = match seller {
-        Some(paypal_id) => paypal_account::Entity::find()
-            .filter(paypal_account::Column::PaypalMerchantId.eq(paypal_id))
-            .one(db)
-            .await?
-            .map(|a| a.merchant_id),
+        Some(paypal_id) => paypal_account::Entity::find().filter(paypal_account::Column::PaypalMerchantId.eq(paypal_id)).one(db).await?.map(|a| a.merchant_id),
         None => None,
     };
     let reason = text(resource, "reason").unwrap_or_else(|| "OTHER".into()).chars().take(64).collect::<String>();

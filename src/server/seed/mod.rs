@@ -8,9 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, TransactionTrait};
 
 use crate::app::dto::{RiskState, Role, TransactionStatus};
 use crate::server::auth::service::{create_user, CreateUserError, NewUser};
@@ -103,10 +101,7 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     if db.get_database_backend() == DbBackend::Postgres {
         // Rows were inserted with explicit ids; move the sequences past them.
         for table in ["merchants", "products", "transactions"] {
-            db.execute_unprepared(&format!(
-                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"
-            ))
-            .await?;
+            db.execute_unprepared(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))")).await?;
         }
     }
     create_demo_users(db).await?;
@@ -119,10 +114,7 @@ fn progress_bar(options: &SeedOptions) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(options.transactions);
-    bar.set_style(
-        ProgressStyle::with_template("seeding transactions {bar:40} {human_pos}/{human_len} ({per_sec}, eta {eta})")
-            .expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template("seeding transactions {bar:40} {human_pos}/{human_len} ({per_sec}, eta {eta})").expect("valid template"));
     bar
 }
 
@@ -180,15 +172,7 @@ impl Plan {
                 cumulative
             })
             .collect();
-        Plan {
-            seed: options.seed,
-            merchants: options.merchants,
-            until: options.until,
-            start,
-            buyers: (total / 3).max(1),
-            counts,
-            hour_cdf,
-        }
+        Plan { seed: options.seed, merchants: options.merchants, until: options.until, start, buyers: (total / 3).max(1), counts, hour_cdf }
     }
 
     fn rng_for(&self, stream: u64, merchant_id: u32) -> ChaCha8Rng {
@@ -208,10 +192,8 @@ impl Plan {
 /// Weekends and evenings (UTC, mostly American buyers) sell more; the shop grows over the window.
 fn hour_weight(at: DateTime<Utc>, progress: f64) -> f64 {
     use chrono::Datelike;
-    const DAILY: [f64; 24] = [
-        0.95, 0.85, 0.7, 0.55, 0.42, 0.35, 0.32, 0.35, 0.42, 0.52, 0.62, 0.72, 0.82, 0.92, 1.0, 1.08, 1.15, 1.2,
-        1.22, 1.2, 1.18, 1.15, 1.1, 1.02,
-    ];
+    const DAILY: [f64; 24] =
+        [0.95, 0.85, 0.7, 0.55, 0.42, 0.35, 0.32, 0.35, 0.42, 0.52, 0.62, 0.72, 0.82, 0.92, 1.0, 1.08, 1.15, 1.2, 1.22, 1.2, 1.18, 1.15, 1.1, 1.02];
     const WEEKLY: [f64; 7] = [1.0, 0.97, 0.98, 1.02, 1.1, 1.28, 1.22]; // Monday first
     let weekday = at.weekday().num_days_from_monday() as usize;
     DAILY[at.hour() as usize] * WEEKLY[weekday] * (0.85 + 0.3 * progress)
@@ -334,12 +316,7 @@ struct Sale {
     created_at: DateTime<Utc>,
 }
 
-async fn insert_transactions(
-    db: &DatabaseConnection,
-    plan: &Plan,
-    products: &[ProductRef],
-    progress: &ProgressBar,
-) -> Result<u64, SeedError> {
+async fn insert_transactions(db: &DatabaseConnection, plan: &Plan, products: &[ProductRef], progress: &ProgressBar) -> Result<u64, SeedError> {
     let mut next_id: i64 = 1;
     let mut pending: Vec<transaction::ActiveModel> = Vec::with_capacity(BATCH);
     let mut txn = db.begin().await?;
@@ -397,17 +374,9 @@ fn merchant_sales(plan: &Plan, merchant_id: u32, products: &[ProductRef]) -> Vec
     let mut sales = Vec::with_capacity(count);
 
     // Card testing: one address tries many cards for small amounts within minutes, mostly declined.
-    let burst = if count >= 40 && (merchant_id == 1 || rng.random_bool(0.04)) {
-        rng.random_range(20..=count.min(60))
-    } else {
-        0
-    };
+    let burst = if count >= 40 && (merchant_id == 1 || rng.random_bool(0.04)) { rng.random_range(20..=count.min(60)) } else { 0 };
     if burst > 0 {
-        let start = if merchant_id == 1 {
-            plan.until - Duration::hours(rng.random_range(2..30))
-        } else {
-            plan.sample_time(&mut rng)
-        };
+        let start = if merchant_id == 1 { plan.until - Duration::hours(rng.random_range(2..30)) } else { plan.sample_time(&mut rng) };
         let ip = names::ip_address(&mut rng, "RU");
         let recent = plan.until - start < Duration::days(3);
         for i in 0..burst {
@@ -474,13 +443,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn options(merchants: u32, transactions: u64) -> SeedOptions {
-        SeedOptions {
-            seed: 7,
-            merchants,
-            transactions,
-            until: Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(),
-            show_progress: false,
-        }
+        SeedOptions { seed: 7, merchants, transactions, until: Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(), show_progress: false }
     }
 
     #[test]

@@ -7,34 +7,67 @@ use rand_chacha::ChaCha8Rng;
 use crate::app::dto::RiskState;
 
 const ADJECTIVES: &[&str] = &[
-    "Quiet", "Bright", "Northern", "Golden", "Little", "Wild", "Blue", "Honest", "Modern", "Lucky", "Brave",
-    "Paper", "Silver", "Hidden", "Open", "Happy", "Gentle", "Rapid", "Humble", "Electric",
+    "Quiet", "Bright", "Northern", "Golden", "Little", "Wild", "Blue", "Honest", "Modern", "Lucky", "Brave", "Paper", "Silver", "Hidden", "Open", "Happy",
+    "Gentle", "Rapid", "Humble", "Electric",
 ];
 const NOUNS: &[&str] = &[
-    "Fox", "Harbor", "Pixel", "Sparrow", "Maple", "Atlas", "Otter", "Lantern", "Canvas", "Orbit", "Cedar",
-    "Comet", "Falcon", "Meadow", "Anchor", "Circuit", "Willow", "Summit", "Pebble", "Signal",
+    "Fox", "Harbor", "Pixel", "Sparrow", "Maple", "Atlas", "Otter", "Lantern", "Canvas", "Orbit", "Cedar", "Comet", "Falcon", "Meadow", "Anchor", "Circuit",
+    "Willow", "Summit", "Pebble", "Signal",
 ];
 const KINDS: &[&str] = &["Press", "Studio", "Labs", "Supply", "Academy", "Audio", "Type", "Games", "Design", "Books"];
 const PRODUCT_KINDS: &[&str] = &[
-    "Field Guide", "Masterclass", "Preset Pack", "Font Family", "Sample Library", "Icon Set", "Membership",
-    "Workbook", "Template Kit", "Course", "Sticker Pack", "Soundtrack", "Brush Set", "Cookbook", "Zine",
+    "Field Guide",
+    "Masterclass",
+    "Preset Pack",
+    "Font Family",
+    "Sample Library",
+    "Icon Set",
+    "Membership",
+    "Workbook",
+    "Template Kit",
+    "Course",
+    "Sticker Pack",
+    "Soundtrack",
+    "Brush Set",
+    "Cookbook",
+    "Zine",
 ];
 const PRODUCT_TOPICS: &[&str] = &[
-    "Watercolor", "Rust", "Lo-fi", "Street Photography", "Bookkeeping", "Pottery", "Synthwave", "Typography",
-    "Notion", "Bouldering", "Sourdough", "Figma", "Indie Games", "Calligraphy", "Home Studio",
+    "Watercolor",
+    "Rust",
+    "Lo-fi",
+    "Street Photography",
+    "Bookkeeping",
+    "Pottery",
+    "Synthwave",
+    "Typography",
+    "Notion",
+    "Bouldering",
+    "Sourdough",
+    "Figma",
+    "Indie Games",
+    "Calligraphy",
+    "Home Studio",
 ];
 const PRICES: &[i64] = &[300, 500, 900, 1_200, 1_500, 2_000, 2_500, 3_900, 4_900, 9_900, 19_900];
 const FIRST: &[&str] = &[
-    "alex", "sam", "jordan", "maria", "li", "noah", "emma", "liam", "olivia", "mateo", "yuki", "amara", "lucas",
-    "sofia", "arjun", "chloe", "omar", "hana", "felix", "zoe", "ivan", "nora", "diego", "mia",
+    "alex", "sam", "jordan", "maria", "li", "noah", "emma", "liam", "olivia", "mateo", "yuki", "amara", "lucas", "sofia", "arjun", "chloe", "omar", "hana",
+    "felix", "zoe", "ivan", "nora", "diego", "mia",
 ];
 const LAST: &[&str] = &[
-    "smith", "garcia", "kim", "nguyen", "muller", "rossi", "silva", "patel", "cohen", "martin", "brown", "tanaka",
-    "novak", "jensen", "lopez", "dubois", "khan", "wilson",
+    "smith", "garcia", "kim", "nguyen", "muller", "rossi", "silva", "patel", "cohen", "martin", "brown", "tanaka", "novak", "jensen", "lopez", "dubois",
+    "khan", "wilson",
 ];
 const EMAIL_DOMAINS: &[(&str, u32)] = &[
-    ("gmail.com", 46), ("yahoo.com", 9), ("outlook.com", 10), ("icloud.com", 12), ("hotmail.com", 7),
-    ("proton.me", 4), ("gmx.de", 3), ("orange.fr", 2), ("fastmail.com", 2),
+    ("gmail.com", 46),
+    ("yahoo.com", 9),
+    ("outlook.com", 10),
+    ("icloud.com", 12),
+    ("hotmail.com", 7),
+    ("proton.me", 4),
+    ("gmx.de", 3),
+    ("orange.fr", 2),
+    ("fastmail.com", 2),
 ];
 const DISPOSABLE_DOMAINS: &[&str] = &["mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com", "trashmail.com"];
 
@@ -79,20 +112,9 @@ pub fn merchant_country(rng: &mut ChaCha8Rng, id: u32) -> &'static str {
 pub fn merchant(rng: &mut ChaCha8Rng, id: u32, until: DateTime<Utc>) -> GeneratedMerchant {
     let country = merchant_country(rng, id);
     let currency = COUNTRIES.iter().find(|c| c.0 == country).map(|c| c.2).unwrap_or("USD");
-    let name = format!(
-        "{} {} {}",
-        ADJECTIVES.choose(rng).expect("non-empty"),
-        NOUNS.choose(rng).expect("non-empty"),
-        KINDS.choose(rng).expect("non-empty")
-    );
+    let name = format!("{} {} {}", ADJECTIVES.choose(rng).expect("non-empty"), NOUNS.choose(rng).expect("non-empty"), KINDS.choose(rng).expect("non-empty"));
     let slug: String = name.to_ascii_lowercase().split(' ').collect::<Vec<_>>().join("-");
-    GeneratedMerchant {
-        email: format!("owner+{id}@{slug}.example"),
-        name,
-        country,
-        currency,
-        created_at: until - Duration::days(rng.random_range(95..1_500)),
-    }
+    GeneratedMerchant { email: format!("owner+{id}@{slug}.example"), name, country, currency, created_at: until - Duration::days(rng.random_range(95..1_500)) }
 }
 
 pub fn risk_state(rng: &mut ChaCha8Rng) -> RiskState {
