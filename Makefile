@@ -3,14 +3,14 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 ENV := source scripts/toolchain.sh &&
 
-.PHONY: run test deps services build build-release test-rust test-e2e bench-dashboard bench-fraud fmt clippy clean-data
+.PHONY: run test deps fmt-check services build build-release test-rust test-e2e bench-dashboard bench-fraud fmt clippy clean-data
 
 ## Build, migrate, seed demo data on first run, serve http://127.0.0.1:3000 and print the demo logins.
 run: deps build
 	@$(ENV) "$$CARGO_TARGET_DIR/debug/vetted" serve --seed-if-empty --paypal-sim
 
-## Everything CI runs: Rust tests on SQLite and PostgreSQL, then the browser tests.
-test: deps services test-rust build test-e2e
+## Everything CI runs: formatting, Rust tests on SQLite and PostgreSQL, then the browser tests.
+test: deps fmt-check services test-rust build test-e2e
 
 deps:
 	@scripts/install-deps.sh
@@ -39,7 +39,11 @@ bench-fraud: deps services
 	@$(ENV) cargo bench --features ssr --bench fraud
 
 fmt:
-	@$(ENV) cargo fmt
+	@$(ENV) cargo fmt --all
+
+## Fails when a file is not as `make fmt` (rustfmt.toml) would write it.
+fmt-check:
+	@$(ENV) cargo fmt --all -- --check
 
 clippy:
 	@$(ENV) cargo clippy --features ssr --all-targets
