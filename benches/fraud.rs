@@ -373,6 +373,25 @@ fn http_table(results: &[HttpResult], paced_at: u64) -> String {
 }
 
 /// The load generator's runtime: one thread, as a client on another machine would be.
+/// Deletes what a run left in Redis under `namespace` (about 66,000 velocity keys, which would
+/// otherwise stay for their week), as the run's PostgreSQL databases are dropped.
+async fn forget_redis_namespace(namespace: &str) {
+    let Ok(mut redis) = redis::Client::open("redis://127.0.0.1:6379").unwrap().get_multiplexed_async_connection().await else { return };
+    let mut cursor = 0u64;
+    loop {
+        let scanned: Result<(u64, Vec<String>), _> =
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(format!("{namespace}:*")).arg("COUNT").arg(1000).query_async(&mut redis).await;
+        let Ok((next, keys)) = scanned else { return };
+        if !keys.is_empty() {
+            let _: Result<i64, _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut redis).await;
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     eprintln!("rule evaluation…");
@@ -427,6 +446,9 @@ async fn main() {
     let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");
     for name in databases {
         let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    }
+    if wanted("postgres-redis") {
+        forget_redis_namespace(&format!("vetted_bench_{pid}")).await;
     }
     let _ = std::fs::remove_dir_all(&dir);
     let http = http_table(&results, paced_at);
