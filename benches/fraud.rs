@@ -372,11 +372,12 @@ fn http_table(results: &[HttpResult], paced_at: u64) -> String {
     out
 }
 
-/// The load generator's runtime: one thread, as a client on another machine would be.
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
 /// Deletes what a run left in Redis under `namespace` (about 66,000 velocity keys, which would
 /// otherwise stay for their week), as the run's PostgreSQL databases are dropped.
 async fn forget_redis_namespace(namespace: &str) {
-    let Ok(mut redis) = redis::Client::open("redis://127.0.0.1:6379").unwrap().get_multiplexed_async_connection().await else { return };
+    let Ok(mut redis) = redis::Client::open(REDIS_URL).unwrap().get_multiplexed_async_connection().await else { return };
     let mut cursor = 0u64;
     loop {
         let scanned: Result<(u64, Vec<String>), _> =
@@ -392,6 +393,7 @@ async fn forget_redis_namespace(namespace: &str) {
     }
 }
 
+/// The load generator's runtime: one thread, as a client on another machine would be.
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     eprintln!("rule evaluation…");
@@ -419,6 +421,7 @@ async fn main() {
         }
     };
     let pid = std::process::id();
+    let redis_namespace = format!("vetted_bench_{pid}");
     // `-- --backend postgres` (repeatable) runs only those backends, prints and records nothing:
     // for comparing two builds of the server side by side.
     let args: Vec<String> = std::env::args().collect();
@@ -437,10 +440,8 @@ async fn main() {
         results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[]), paced_at).await);
     }
     if wanted("postgres-redis") {
-        let namespace = format!("vetted_bench_{pid}");
         databases.push(format!("vetted_bench_fraud_r_{pid}"));
-        let vars =
-            base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", "redis://127.0.0.1:6379"), ("CACHE_NAMESPACE", &namespace)]);
+        let vars = base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", REDIS_URL), ("CACHE_NAMESPACE", &redis_namespace)]);
         results.push(run_http("PostgreSQL + Redis velocity", vars, paced_at).await);
     }
     let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");
@@ -448,7 +449,7 @@ async fn main() {
         let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     }
     if wanted("postgres-redis") {
-        forget_redis_namespace(&format!("vetted_bench_{pid}")).await;
+        forget_redis_namespace(&redis_namespace).await;
     }
     let _ = std::fs::remove_dir_all(&dir);
     let http = http_table(&results, paced_at);
