@@ -449,11 +449,11 @@ async fn decide_in(txn: &WriterTransaction<'_>, velocity: &Velocity, pending: &[
 /// is drawn for every claim and used only by reviews: case numbers have gaps, as sequences have
 /// anyway.
 ///
-/// PostgreSQL draws them from the tables' sequences.
+/// PostgreSQL draws them from the tables' sequences, named as PostgreSQL names a serial
+/// column's: by name, the sequence is found once, when the statement is prepared, where
+/// `pg_get_serial_sequence` searched the catalog for it on every row.
 const CLAIM_RETURNING_WITH_IDS: &str = "ON CONFLICT DO NOTHING RETURNING id, merchant_id, external_id, \
-     nextval(pg_get_serial_sequence('transactions', 'id')) AS transaction_id, \
-     nextval(pg_get_serial_sequence('decisions', 'id')) AS decision_id, \
-     nextval(pg_get_serial_sequence('cases', 'id')) AS case_id";
+     nextval('transactions_id_seq') AS transaction_id, nextval('decisions_id_seq') AS decision_id, nextval('cases_id_seq') AS case_id";
 /// The claims' columns as NULLs, for the velocity rows of the same statement
 /// ([`velocity::claimed_velocity`]).
 const CLAIM_COLUMNS_AS_NULL: &str = "NULL::bigint AS id, NULL::integer AS merchant_id, NULL::text AS external_id, \
