@@ -18,8 +18,9 @@
 //! postgres` (or `sqlite`, `postgres-redis`; repeatable) it runs only those and records nothing:
 //! for alternating two builds of the server. With `-- --paced-rate 400` the paced phase runs at
 //! that rate instead, and records nothing: on a machine slower than the one the targets are
-//! for, two builds compared at the same share of the machine. The PostgreSQL databases it
-//! creates are dropped.
+//! for, two builds compared at the same share of the machine. With `-- --paced-timeline /tmp/t`
+//! each backend's paced requests are also written to `/tmp/t-<backend>.tsv` (when each was due,
+//! its latency), to see when the slow ones happen. The PostgreSQL databases it creates are dropped.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -223,7 +224,7 @@ impl Drop for ServerUnderTest {
     }
 }
 
-async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at: u64) -> HttpResult {
+async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at: u64, timeline: Option<&str>) -> HttpResult {
     let server = tokio::task::spawn_blocking(move || ServerUnderTest::start(backend, vars)).await.unwrap();
     let (url, key) = (server.url.clone(), server.key.clone());
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
@@ -287,7 +288,7 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at
                 let request = send(client.clone(), url.clone(), key.clone(), body(&mut rng, n));
                 tasks.push(runtime.spawn(async move {
                     let ok = request.await;
-                    (ok, due.elapsed())
+                    (ok, due - started, due.elapsed())
                 }));
             }
             (started, tasks)
@@ -296,11 +297,19 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at
     let (started, tasks) = tokio::task::spawn_blocking(move || pacer.join().unwrap()).await.unwrap();
     let mut paced = Vec::new();
     let mut paced_errors = 0;
+    let mut lines = String::from("due_ms\tlatency_ms\tok\n");
     for task in tasks {
-        match task.await.unwrap() {
-            (true, latency) => paced.push(latency),
-            (false, _) => paced_errors += 1,
+        let (ok, due, latency) = task.await.unwrap();
+        lines.push_str(&format!("{:.3}\t{:.3}\t{ok}\n", due.as_secs_f64() * 1e3, latency.as_secs_f64() * 1e3));
+        match ok {
+            true => paced.push(latency),
+            false => paced_errors += 1,
         }
+    }
+    if let Some(prefix) = timeline {
+        let file = format!("{prefix}-{}.tsv", backend.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join("-"));
+        std::fs::write(&file, lines).unwrap();
+        eprintln!("{backend}: paced timeline written to {file}");
     }
     let paced_server = server.take_server_times();
     let paced_rate = paced.len() as f64 / started.elapsed().as_secs_f64();
@@ -430,19 +439,20 @@ async fn main() {
     let paced_rate: Option<u64> =
         args.windows(2).find(|pair| pair[0] == "--paced-rate").map(|pair| pair[1].parse().expect("--paced-rate takes transactions per second"));
     let paced_at = paced_rate.unwrap_or(PACED_RATE);
+    let timeline = args.windows(2).find(|pair| pair[0] == "--paced-timeline").map(|pair| pair[1].as_str());
     let mut results = Vec::new();
     let mut databases = Vec::new();
     if wanted("sqlite") {
-        results.push(run_http("SQLite", base_vars(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), &[]), paced_at).await);
+        results.push(run_http("SQLite", base_vars(format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), &[]), paced_at, timeline).await);
     }
     if wanted("postgres") {
         databases.push(format!("vetted_bench_fraud_{pid}"));
-        results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[]), paced_at).await);
+        results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[]), paced_at, timeline).await);
     }
     if wanted("postgres-redis") {
         databases.push(format!("vetted_bench_fraud_r_{pid}"));
         let vars = base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", REDIS_URL), ("CACHE_NAMESPACE", &redis_namespace)]);
-        results.push(run_http("PostgreSQL + Redis velocity", vars, paced_at).await);
+        results.push(run_http("PostgreSQL + Redis velocity", vars, paced_at, timeline).await);
     }
     let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");
     for name in databases {
