@@ -307,7 +307,8 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at
         }
     }
     if let Some(prefix) = timeline {
-        let file = format!("{prefix}-{}.tsv", backend.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join("-"));
+        let file =
+            format!("{prefix}-{}.tsv", backend.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join("-"));
         std::fs::write(&file, lines).unwrap();
         eprintln!("{backend}: paced timeline written to {file}");
     }
