@@ -171,6 +171,11 @@ async fn decides_explains_and_stores(backend: Backend) {
 
     let keys = api_keys::list(app.state.db.primary()).await.unwrap();
     assert!(keys.iter().all(|k| k.last_used_at.is_some()), "last_used_at is recorded: {keys:?}");
+
+    // How long commits wait for the disk is on /metrics: where a stalling disk shows up.
+    let metrics = reqwest::Client::new().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let commits = metrics.lines().find_map(|l| l.strip_prefix("vetted_fraud_ingest_commit_seconds_count ")).map(|n| n.trim().parse::<f64>().unwrap());
+    assert!(commits.is_some_and(|n| n >= 4.0), "the four decided sales were committed and timed: {commits:?}");
 }
 
 async fn a_thousand_concurrent_duplicates_create_one_transaction(backend: Backend) {
