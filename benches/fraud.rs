@@ -10,12 +10,17 @@
 //!      request spent inside the server is shown beside it;
 //!    - bulk: 4 clients posting `/batch` calls of 100;
 //!    on SQLite (velocity in the database), PostgreSQL (velocity in the database) and
-//!    PostgreSQL with Redis (velocity in Redis).
+//!    PostgreSQL with Redis (velocity in Redis); and, as a diagnosis, PostgreSQL with commits
+//!    that do not wait for the disk (`synchronous_commit = off`, which Vetted never runs with:
+//!    a crash would lose acknowledged ingests), to show how much of the latency is the disk's;
+//! 3. The disk: how long an 8 KiB write with `fdatasync` takes, 300 a second for 10 s, in the
+//!    bench's temporary directory. Every durable commit waits for one, so its stalls are a
+//!    floor under the ingest latency that no code can go below.
 //!
 //! Prints the tables and appends them to docs/benchmarks.md. With `-- --rules-only`
 //! (`cargo bench --features ssr --bench fraud -- --rules-only`) it prints the rule table alone
 //! and records nothing: the quick loop while working on the rule engine. With `-- --backend
-//! postgres` (or `sqlite`, `postgres-redis`; repeatable) it runs only those and records nothing:
+//! postgres` (or `sqlite`, `postgres-redis`, `postgres-nowait`, `disk`; repeatable) it runs only those and records nothing:
 //! for alternating two builds of the server. With `-- --paced-rate 400` the paced phase runs at
 //! that rate instead, and records nothing: on a machine slower than the one the targets are
 //! for, two builds compared at the same share of the machine. With `-- --paced-timeline /tmp/t`
@@ -385,6 +390,53 @@ fn http_table(results: &[HttpResult], paced_at: u64) -> String {
     out
 }
 
+/// How often the disk probe flushes, and for how long: about what the two ingest writers'
+/// commits ask of the disk at 1,000 ingests/s.
+const DISK_FLUSHES_PER_SECOND: u32 = 300;
+const DISK_PROBE_FOR: Duration = Duration::from_secs(10);
+/// A flush slower than this alone would put the ingests waiting on it past the 5 ms target.
+const DISK_STALL: Duration = Duration::from_millis(5);
+
+/// Writes 8 KiB and waits for `fdatasync`, at a steady rate in `dir`, and tabulates how long
+/// each took: what a durable commit waits for, measured without the database.
+fn disk_table(dir: &std::path::Path) -> String {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = dir.join("disk-probe");
+    let mut file = std::fs::File::options().create(true).truncate(true).read(true).write(true).open(&path).unwrap();
+    // Blocks that exist already, as in PostgreSQL's recycled write-ahead log segments.
+    let size = 16u64 << 20;
+    file.set_len(size).unwrap();
+    file.sync_all().unwrap();
+    let block = [0x5a_u8; 8192];
+    let interval = Duration::from_secs(1) / DISK_FLUSHES_PER_SECOND;
+    let (started, mut flushes, mut offset) = (Instant::now(), Vec::new(), 0u64);
+    while started.elapsed() < DISK_PROBE_FOR {
+        std::thread::sleep((started + interval * flushes.len() as u32).saturating_duration_since(Instant::now()));
+        let t = Instant::now();
+        file.seek(SeekFrom::Start(offset)).unwrap();
+        file.write_all(&block).unwrap();
+        file.sync_data().unwrap();
+        flushes.push(t.elapsed());
+        offset = (offset + block.len() as u64) % size;
+    }
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    let stalls: Vec<Duration> = flushes.iter().copied().filter(|d| *d > DISK_STALL).collect();
+    flushes.sort();
+    let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1000.0);
+    format!(
+        "| flushes | p50 ms | p99 ms | p99.9 ms | max ms | over {} ms: count, total ms |\n|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {}, {:.0} |\n",
+        DISK_STALL.as_millis(),
+        flushes.len(),
+        ms(pct(&flushes, 0.5)),
+        ms(pct(&flushes, 0.99)),
+        ms(pct(&flushes, 0.999)),
+        ms(flushes.last().copied().unwrap_or_default()),
+        stalls.len(),
+        stalls.iter().sum::<Duration>().as_secs_f64() * 1000.0,
+    )
+}
+
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// Deletes what a run left in Redis under `namespace` (about 66,000 velocity keys, which would
@@ -453,6 +505,14 @@ async fn main() {
         databases.push(format!("vetted_bench_fraud_{pid}"));
         results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[]), paced_at, timeline).await);
     }
+    if wanted("postgres-nowait") {
+        databases.push(format!("vetted_bench_fraud_n_{pid}"));
+        // The same server; only this database's sessions commit without waiting for the disk.
+        let url = fresh_postgres(format!("vetted_bench_fraud_n_{pid}")).await;
+        let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");
+        admin.execute_unprepared(&format!("ALTER DATABASE vetted_bench_fraud_n_{pid} SET synchronous_commit = off")).await.unwrap();
+        results.push(run_http("PostgreSQL, commits not waiting for the disk (diagnosis)", base_vars(url, &[]), paced_at, timeline).await);
+    }
     if wanted("postgres-redis") {
         databases.push(format!("vetted_bench_fraud_r_{pid}"));
         let vars = base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", REDIS_URL), ("CACHE_NAMESPACE", &redis_namespace)]);
@@ -465,18 +525,26 @@ async fn main() {
     if wanted("postgres-redis") {
         forget_redis_namespace(&redis_namespace).await;
     }
+    let disk = wanted("disk").then(|| {
+        eprintln!("disk: {DISK_FLUSHES_PER_SECOND} flushes/s for {DISK_PROBE_FOR:?}…");
+        disk_table(&dir)
+    });
     let _ = std::fs::remove_dir_all(&dir);
     let http = http_table(&results, paced_at);
     println!("\n{http}");
+    if let Some(disk) = &disk {
+        println!("\n{disk}");
+    }
     if !chosen.is_empty() || paced_rate.is_some() {
         return;
     }
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let entry = format!(
-        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores; the server has a runtime of its own, the load generator one thread).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due; bulk: each `/batch` call's items go to the writer together):\n\n{http}",
+        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores; the server has a runtime of its own, the load generator one thread).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due; bulk: each `/batch` call's items go to the writer together; the diagnosis row is PostgreSQL with `synchronous_commit = off`, never how Vetted runs):\n\n{http}\nThe disk under the databases: an 8 KiB write and `fdatasync`, {DISK_FLUSHES_PER_SECOND} a second for {DISK_PROBE_FOR:?}, what each durable commit waits for:\n\n{}",
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        disk.unwrap_or_default(),
     );
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
     text.push_str(&entry);
