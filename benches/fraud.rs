@@ -20,10 +20,11 @@
 //! Prints the tables and appends them to docs/benchmarks.md. With `-- --rules-only`
 //! (`cargo bench --features ssr --bench fraud -- --rules-only`) it prints the rule table alone
 //! and records nothing: the quick loop while working on the rule engine. With `-- --backend
-//! postgres` (or `sqlite`, `postgres-redis`, `postgres-nowait`, `disk`; repeatable) it runs only those and records nothing:
-//! for alternating two builds of the server. With `-- --paced-rate 400` the paced phase runs at
-//! that rate instead, and records nothing: on a machine slower than the one the targets are
-//! for, two builds compared at the same share of the machine. With `-- --paced-timeline /tmp/t`
+//! postgres` (or `sqlite`, `postgres-redis`, `postgres-nowait`, `disk`; repeatable) it runs
+//! only those and records nothing: for alternating two builds of the server. With
+//! `-- --paced-rate 400` the paced phase runs at that rate instead, and records nothing: on a
+//! machine slower than the one the targets are for, two builds compared at the same share of
+//! the machine. With `-- --paced-timeline /tmp/t`
 //! each backend's paced requests are also written to `/tmp/t-<backend>.tsv` (when each was due,
 //! its latency), to see when the slow ones happen. The PostgreSQL databases it creates are dropped.
 use std::collections::HashMap;
