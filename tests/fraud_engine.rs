@@ -1,5 +1,6 @@
 //! The fraud engine across instances: velocity correct under concurrency (Redis shared by two
-//! instances, and the database), old velocity expiring with bounded memory, rulesets published
+//! instances, and the database), old velocity expiring with bounded memory, compaction and the
+//! conversion of the old bucket layout changing no count, rulesets published
 //! and rolled back reaching every instance, lists changed on one instance matching on another,
 //! list expiry, save-time checks refusing bad rules.
 mod common;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::{Backend, TestApp, Who, REDIS_TEST_URL};
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 use serde_json::{json, Value};
 use vetted::app::dto::{RuleEffectSpec, RuleModeSpec, RuleSpec};
 use vetted::server::db::entities::decision;
@@ -127,11 +128,131 @@ async fn old_velocity_expires(backend: Backend, redis: bool) {
             assert!(ttl > 0 && ttl <= 7 * 86400 + 21600, "{key} expires ({ttl} s)");
         }
     } else {
-        let deleted = velocity::prune_database(app.state.db.primary(), now).await.unwrap();
-        assert!(deleted > 0);
-        let after = velocity::prune_database(app.state.db.primary(), now).await.unwrap();
-        assert_eq!(after, 0, "pruning is complete in one pass");
+        let changed = velocity::compact_database(app.state.db.primary(), now).await.unwrap();
+        assert!(changed > 0);
+        let after = velocity::compact_database(app.state.db.primary(), now).await.unwrap();
+        assert_eq!(after, 0, "compacting is complete in one pass");
+        let rows =
+            db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT count(*) AS n FROM velocity_buckets")).await.unwrap().unwrap();
+        // One card's, email's, IP's and merchant's rows (1,152 five-minute buckets before): at
+        // most 35 five-minute buckets, 35 hours and 28 six-hour buckets each.
+        assert!(rows.try_get::<i64>("", "n").unwrap() <= 4 * 98, "what is stored stays bounded");
     }
+}
+
+/// A payment of `amount` at each of `times`, counted as the velocity windows define it: a
+/// window is its bucket at `at` and the ones before it, a payment is in the bucket of its time.
+fn expected_counts(payments: &[(chrono::DateTime<Utc>, i64)], at: chrono::DateTime<Utc>) -> velocity::Counts {
+    let mut out = velocity::Counts::new();
+    for dimension in velocity::DIMENSIONS {
+        for (window, size, buckets) in velocity::WINDOWS {
+            let current = at.timestamp().div_euclid(size);
+            let inside: Vec<i64> = payments
+                .iter()
+                .filter(|(time, _)| (current - buckets + 1..=current).contains(&time.timestamp().div_euclid(size)))
+                .map(|(_, amount)| *amount)
+                .collect();
+            out.insert(format!("{dimension}_count_{window}"), json!(inside.len() as i64));
+            out.insert(format!("{dimension}_sum_usd_{window}"), json!(inside.iter().sum::<i64>() as f64 / 100.0));
+        }
+    }
+    out
+}
+
+/// What a payment at `at` would see, without counting it (its transaction is rolled back).
+async fn velocity_at(db: &sea_orm::DatabaseConnection, subject: &Subject, at: chrono::DateTime<Utc>) -> velocity::Counts {
+    let txn = db.begin().await.unwrap();
+    let seen = Velocity::Database.record(&txn, subject, 1, at).await.unwrap();
+    txn.rollback().await.unwrap();
+    seen
+}
+
+/// Compacting (merging buckets that left their window into coarser ones, deleting what left
+/// the week) changes no count, at the moment it runs, a little before and any time after.
+async fn compacting_velocity_changes_no_count(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let db = app.state.db.primary();
+    let subject = Subject { card: "fp_compact".into(), email: "compact@example.com".into(), ip: "192.0.2.3".into(), merchant: 3 };
+    // A payment every 37 minutes for nine days: across every bucket boundary.
+    let start = Utc::now() - chrono::Duration::days(40);
+    let payments: Vec<_> = (0..350).map(|n| (start + chrono::Duration::minutes(37 * n), 100 + n)).collect();
+    for (at, amount) in &payments {
+        let txn = db.begin().await.unwrap();
+        Velocity::Database.record(&txn, &subject, *amount, *at).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    let compacted_at = start + chrono::Duration::minutes(37 * 350);
+    let moments: Vec<_> = [-30, -5, 0, 1, 20, 60, 61, 6 * 60, 25 * 60, 3 * 24 * 60, 8 * 24 * 60].map(|m| compacted_at + chrono::Duration::minutes(m)).to_vec();
+    let mut before = Vec::new();
+    for at in &moments {
+        let seen = velocity_at(db, &subject, *at).await;
+        assert_eq!(seen, expected_counts(&payments, *at), "at {at}, before compacting");
+        before.push(seen);
+    }
+    assert!(before[2]["card_count_1h"].as_i64() > Some(0) && before[2]["card_count_7d"].as_i64() > before[2]["card_count_24h"].as_i64());
+
+    let changed = velocity::compact_database(db, compacted_at).await.unwrap();
+    assert!(changed > 100, "most 5-minute buckets are merged ({changed} rows)");
+    for (at, seen) in moments.iter().zip(&before) {
+        assert_eq!(&velocity_at(db, &subject, *at).await, seen, "at {at}, after compacting");
+    }
+    assert_eq!(velocity::compact_database(db, compacted_at).await.unwrap(), 0, "compacting is complete in one pass");
+}
+
+/// Rows of the old layout (each payment in its 5-minute, hour and six-hour bucket, each kept
+/// while in its window) are converted so that every window counts what it did; down restores them.
+async fn old_velocity_rows_are_converted(backend: Backend) {
+    use migration::MigratorTrait;
+    use std::collections::BTreeMap;
+    let test_db = common::fresh_db(backend).await;
+    let db = sea_orm::Database::connect(&test_db.url).await.unwrap();
+    let before_conversion = migration::Migrator::migrations().len() as u32 - 1;
+    migration::Migrator::up(&db, Some(before_conversion)).await.unwrap();
+    let subject = Subject { card: "fp_convert".into(), email: "convert@example.com".into(), ip: "192.0.2.4".into(), merchant: 4 };
+    let now = Utc::now();
+    let payments: Vec<_> = (0..300).map(|n| (now - chrono::Duration::minutes(23 * n + 1), 50 + n)).collect();
+    let mut old_rows: BTreeMap<(String, i32, i64), (i64, i64)> = BTreeMap::new();
+    for (at, amount) in &payments {
+        for (_, key) in subject.keys() {
+            for (granularity, (_, size, buckets)) in velocity::WINDOWS.into_iter().enumerate() {
+                let bucket = at.timestamp().div_euclid(size);
+                if bucket > now.timestamp().div_euclid(size) - buckets {
+                    let row = old_rows.entry((key.clone(), granularity as i32, bucket)).or_default();
+                    row.0 += 1;
+                    row.1 += amount;
+                }
+            }
+        }
+    }
+    let values: Vec<String> = old_rows.iter().map(|((key, g, b), (count, sum))| format!("('{key}', {g}, {b}, {count}, {sum})")).collect();
+    db.execute_unprepared(&format!("INSERT INTO velocity_buckets (key, granularity, bucket, count, sum_usd_cents) VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+
+    migration::Migrator::up(&db, None).await.unwrap();
+    for at in [now, now + chrono::Duration::minutes(30), now + chrono::Duration::hours(20), now + chrono::Duration::days(3)] {
+        assert_eq!(velocity_at(&db, &subject, at).await, expected_counts(&payments, at), "at {at}, after converting");
+    }
+
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT key, granularity, bucket, count, sum_usd_cents FROM velocity_buckets",
+        ))
+        .await
+        .unwrap();
+    let restored: BTreeMap<(String, i32, i64), (i64, i64)> = rows
+        .iter()
+        .map(|row| {
+            let column = |name: &str| row.try_get::<i64>("", name).unwrap();
+            (
+                (row.try_get::<String>("", "key").unwrap(), row.try_get::<i32>("", "granularity").unwrap(), column("bucket")),
+                (column("count"), column("sum_usd_cents")),
+            )
+        })
+        .collect();
+    assert_eq!(restored, old_rows, "down restores the old layout");
 }
 
 async fn old_velocity_expires_in_the_database(backend: Backend) {
@@ -281,6 +402,8 @@ async fn list_changes_reach_every_instance_and_entries_expire(backend: Backend) 
 on_both_databases!(
     velocity_is_exact_under_concurrency_in_the_database,
     old_velocity_expires_in_the_database,
+    compacting_velocity_changes_no_count,
+    old_velocity_rows_are_converted,
     rulesets_publish_and_roll_back_on_every_instance,
     list_changes_reach_every_instance_and_entries_expire,
 );

@@ -117,7 +117,7 @@ pub async fn bump_generation(db: &impl ConnectionTrait) -> Result<(), sea_orm::D
     Ok(())
 }
 
-/// Keeps this instance's rules and lists current, and prunes old velocity buckets.
+/// Keeps this instance's rules and lists current, and compacts the database's velocity buckets.
 pub fn spawn_refresher(engine: Arc<FraudEngine>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks: u64 = 0;
@@ -125,10 +125,11 @@ pub fn spawn_refresher(engine: Arc<FraudEngine>) -> tokio::task::JoinHandle<()> 
             if let Err(e) = engine.refresh().await {
                 tracing::warn!(kind = crate::server::db::error_kind(&e), "checking for rule and list changes failed");
             }
-            // Every 10 minutes: buckets older than their window (database velocity only).
+            // Every 10 minutes: merge buckets out of their window, drop the week's leavers
+            // (database velocity only).
             if matches!(engine.velocity, Velocity::Database) && ticks % 600 == 0 {
-                if let Err(e) = super::velocity::prune_database(engine.db.primary(), Utc::now()).await {
-                    tracing::warn!(kind = crate::server::db::error_kind(&e), "pruning velocity buckets failed");
+                if let Err(e) = super::velocity::compact_database(engine.db.primary(), Utc::now()).await {
+                    tracing::warn!(kind = crate::server::db::error_kind(&e), "compacting velocity buckets failed");
                 }
             }
             ticks += 1;

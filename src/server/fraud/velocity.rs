@@ -7,10 +7,17 @@
 //! same card each see a different count, on one instance or many:
 //! - Redis (when configured): one Lua script per batch of payments over one hash per key; keys
 //!   expire a week after their last use and stale buckets are pruned, so memory stays bounded.
-//! - The database otherwise: one upsert of the current buckets for the whole batch (which takes
-//!   their row locks, in key order) and a read of the older ones, sent together, inside the
-//!   batch's database transaction (on PostgreSQL the ingest writer sends them with the batch's
-//!   claims: [`claimed_velocity`]); a job deletes old buckets.
+//! - The database otherwise: one upsert of the current 5-minute buckets for the whole batch
+//!   (which takes their row locks, in key order) and a read of the older rows, sent together,
+//!   inside the batch's database transaction (on PostgreSQL the ingest writer sends them with the
+//!   batch's claims: [`claimed_velocity`]).
+//!
+//! In the database each payment is in exactly one row: a payment is added to its 5-minute bucket
+//! only (one row per key, not one per window: a third of the row updates and row locks), and
+//! [`compact_database`] later merges 5-minute buckets into their hour, and hours into their six
+//! hours, once they are out of the finer window with a margin, and deletes what left the week. A
+//! window sums every row whose span lies inside it; a coarser row than the window's buckets is
+//! never inside it (it was merged only after leaving that window).
 //!
 //! A batch is counted in order: each payment sees what came before it, the batch's earlier
 //! payments included — the same counts as recording them one by one.
@@ -43,7 +50,8 @@ pub struct Subject {
 }
 
 impl Subject {
-    fn keys(&self) -> [(&'static str, String); 4] {
+    /// The keys its payments are counted under, by dimension.
+    pub fn keys(&self) -> [(&'static str, String); 4] {
         let digest = |dimension: &str, value: &str| {
             let hash = Sha256::digest(format!("{dimension}\0{value}").as_bytes());
             format!("{dimension}:{}", hex::encode(&hash[..16]))
@@ -236,16 +244,14 @@ impl Velocity {
     }
 }
 
-/// What `payments` add to each current bucket (key, granularity), all together.
-fn added_to_current_buckets(keys: &[[(&'static str, String); 4]], payments: &[Payment]) -> BTreeMap<(String, i32), (i64, i64)> {
-    let mut added: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
+/// What `payments` add to each key's current 5-minute bucket, all together.
+fn added_to_current_buckets(keys: &[[(&'static str, String); 4]], payments: &[Payment]) -> BTreeMap<String, (i64, i64)> {
+    let mut added: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (payment, keys) in payments.iter().zip(keys) {
         for (_, key) in keys {
-            for granularity in 0..WINDOWS.len() {
-                let total = added.entry((key.clone(), granularity as i32)).or_default();
-                total.0 += 1;
-                total.1 += payment.amount_usd_cents;
-            }
+            let total = added.entry(key.clone()).or_default();
+            total.0 += 1;
+            total.1 += payment.amount_usd_cents;
         }
     }
     added
@@ -285,9 +291,7 @@ async fn record_in_database(
     let added = added_to_current_buckets(keys, payments);
     let rows = added
         .iter()
-        .map(|((key, granularity), (count, sum))| {
-            vec![key.clone().into(), (*granularity).into(), current_bucket(now, *granularity as usize).into(), (*count).into(), (*sum).into()]
-        })
+        .map(|(key, (count, sum))| vec![key.clone().into(), 0i32.into(), current_bucket(now, 0).into(), (*count).into(), (*sum).into()])
         .collect::<Vec<Vec<Value>>>();
     let upsert = insert_sql("velocity_buckets", &["key", "granularity", "bucket", "count", "sum_usd_cents"], rows.len(), ADD_TO_BUCKETS);
     // The upsert and the read in one round trip: on PostgreSQL one statement. On SQLite,
@@ -297,7 +301,7 @@ async fn record_in_database(
     // either read finds them as a separate statement would (at a bucket's end, a writer whose
     // clock is behind may still add to the bucket another has left: a separate read could have
     // missed that as well).
-    let distinct: Vec<&String> = added.keys().map(|(key, _)| key).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let distinct: Vec<&String> = added.keys().collect();
     let sql = match backend {
         DbBackend::Postgres => format!(
             "WITH upserted AS ({upsert} RETURNING {BUCKET_COLUMNS}) SELECT 'current' AS part, {BUCKET_COLUMNS} FROM upserted UNION ALL {}",
@@ -314,9 +318,10 @@ async fn record_in_database(
 }
 
 /// Per (key, window), the total before the first of the payments that `added` to the current
-/// buckets, from the bucket rows a velocity statement returned (other rows are skipped).
-fn totals_before(rows: &[Row], added: &BTreeMap<(String, i32), (i64, i64)>, now: DateTime<Utc>) -> Result<BTreeMap<(String, i32), (i64, i64)>, sea_orm::DbErr> {
+/// 5-minute buckets, from the bucket rows a velocity statement returned (other rows are skipped).
+fn totals_before(rows: &[Row], added: &BTreeMap<String, (i64, i64)>, now: DateTime<Utc>) -> Result<BTreeMap<(String, i32), (i64, i64)>, sea_orm::DbErr> {
     let mut before: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
+    let current_five_minutes = current_bucket(now, 0);
     for row in rows {
         let part = row.string("part")?;
         if !matches!(part.as_str(), "current" | "older" | "any") {
@@ -324,21 +329,28 @@ fn totals_before(rows: &[Row], added: &BTreeMap<(String, i32), (i64, i64)>, now:
         }
         let (key, granularity) = (row.string("key")?, row.i32("granularity")?);
         let (bucket, count, sum) = (row.i64("bucket")?, row.i64("count")?, row.i64("sum_usd_cents")?);
-        let Some((_, _, buckets)) = WINDOWS.get(granularity as usize) else { continue };
-        let current = current_bucket(now, granularity as usize);
+        let Some((_, row_size, _)) = WINDOWS.get(granularity as usize) else { continue };
+        let is_current = granularity == 0 && bucket == current_five_minutes;
         // SQLite's read ("any") sees the current bucket as the upsert left it.
-        let (count, sum) = if part == "current" || (part == "any" && bucket == current) {
+        let (count, sum) = if part == "current" || (part == "any" && is_current) {
             // The current bucket after these payments, less what they added.
-            let (added_count, added_sum) = added.get(&(key.clone(), granularity)).copied().unwrap_or_default();
+            let (added_count, added_sum) = added.get(&key).copied().unwrap_or_default();
             (count - added_count, sum - added_sum)
-        } else if bucket <= current - buckets || bucket >= current {
-            continue; // outside the window, or the current bucket (counted from the upsert)
+        } else if granularity == 0 && bucket >= current_five_minutes {
+            continue; // the current bucket (counted from the upsert), or a clock ahead of ours
         } else {
             (count, sum)
         };
-        let total = before.entry((key, granularity)).or_default();
-        total.0 += count;
-        total.1 += sum;
+        // The windows this row lies inside: those whose buckets are as long as its, or longer.
+        for (window, (_, size, buckets)) in WINDOWS.iter().enumerate().skip(granularity as usize) {
+            let index = bucket.div_euclid(size / row_size);
+            let current = current_bucket(now, window);
+            if index > current - buckets && index <= current {
+                let total = before.entry((key.clone(), window as i32)).or_default();
+                total.0 += count;
+                total.1 += sum;
+            }
+        }
     }
     Ok(before)
 }
@@ -389,16 +401,13 @@ pub fn claimed_velocity(candidates: &[(i32, &str, Payment)], others_as_null: &st
             keys.insert(key);
         }
     }
-    // Each window's current bucket, as (granularity, bucket) rows.
-    ctes_values.extend((0..WINDOWS.len()).map(|granularity| current_bucket(now, granularity).into()));
-    let current_buckets = (0..WINDOWS.len()).map(|granularity| format!("({granularity}, ?::bigint)")).collect::<Vec<_>>().join(", ");
+    ctes_values.push(current_bucket(now, 0).into());
     let ctes = format!(
         ", payments (merchant_id, external_id, key, amount) AS (VALUES {}), \
-         added AS (SELECT p.key, g.granularity, g.bucket, count(*)::bigint AS count, sum(p.amount)::bigint AS sum_usd_cents \
+         added AS (SELECT p.key, 0 AS granularity, ?::bigint AS bucket, count(*)::bigint AS count, sum(p.amount)::bigint AS sum_usd_cents \
            FROM payments p JOIN claims c ON c.merchant_id = p.merchant_id AND c.external_id = p.external_id \
-           CROSS JOIN (VALUES {current_buckets}) AS g(granularity, bucket) \
-           GROUP BY p.key, g.granularity, g.bucket), \
-         upserted AS (INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) SELECT {BUCKET_COLUMNS} FROM added ORDER BY key, granularity \
+           GROUP BY p.key), \
+         upserted AS (INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) SELECT {BUCKET_COLUMNS} FROM added ORDER BY key \
            {ADD_TO_BUCKETS} RETURNING {BUCKET_COLUMNS})",
         vec!["(?::integer, ?::text, ?::text, ?::bigint)"; candidates.len() * DIMENSIONS.len()].join(", ")
     );
@@ -419,14 +428,53 @@ pub fn counts_of_claimed(rows: &[Row], claimed: &[Payment], now: DateTime<Utc>) 
     Ok(counts_by_payment(&counts_in_order(before, &keys, claimed), &keys))
 }
 
-/// Deletes database buckets that left their window; returns how many.
-pub async fn prune_database(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
+/// Merges the database's velocity rows into coarser buckets once they are out of the finer
+/// window, and deletes what left the week; returns how many rows were merged or deleted. No
+/// window's count changes: 5-minute buckets are merged into their hour only when the whole hour
+/// ended at least an hour before the 1-hour window begins, and hours into their six hours at
+/// least six hours before the 24-hour window (margins for payments counted with a clock a
+/// little behind, and for a batch in flight). One transaction: readers see before or after.
+pub async fn compact_database(db: &sea_orm::DatabaseConnection, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::TransactionTrait;
     let backend = db.get_database_backend();
-    let mut deleted = 0;
-    for (granularity, (_, size, buckets)) in WINDOWS.iter().enumerate() {
-        let oldest_kept = now.timestamp().div_euclid(*size) - buckets + 1;
-        let sql = "DELETE FROM velocity_buckets WHERE granularity = ? AND bucket < ?";
-        deleted += db.execute_raw(statement(backend, sql, vec![(granularity as i32).into(), oldest_kept.into()])).await?.rows_affected();
+    let txn = db.begin().await?;
+    let mut changed = 0;
+    for finer in 0..WINDOWS.len() - 1 {
+        let (_, size, buckets) = WINDOWS[finer];
+        let per_coarser = WINDOWS[finer + 1].1 / size;
+        let window_start = now.timestamp().div_euclid(size) - buckets + 1;
+        // Whole coarser buckets, ending one coarser bucket or more before the window.
+        let merge_below = (window_start - per_coarser).div_euclid(per_coarser) * per_coarser;
+        let coarser = finer + 1;
+        let merged = format!(
+            "SELECT key, {coarser}, bucket / {per_coarser}, sum(count), sum(sum_usd_cents) FROM {{rows}} WHERE true GROUP BY key, bucket / {per_coarser} ORDER BY 1, 3 {ADD_TO_BUCKETS}"
+        );
+        changed += match backend {
+            // One statement: exactly the rows deleted are added (a row a concurrent payment
+            // updates is deleted with its update, or comes in again, to be merged next time).
+            DbBackend::Postgres => {
+                let sql = format!(
+                    "WITH moved AS (DELETE FROM velocity_buckets WHERE granularity = {finer} AND bucket < ? RETURNING key, bucket, count, sum_usd_cents), \
+                     merged AS (INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) {}) SELECT count(*) AS moved FROM moved",
+                    merged.replace("{rows}", "moved")
+                );
+                let row = txn.query_one_raw(statement(backend, &sql, vec![merge_below.into()])).await?;
+                row.map(|row| row.try_get::<i64>("", "moved")).transpose()?.unwrap_or(0) as u64
+            }
+            // SQLite has one writer: from the insert on, nothing else writes until the commit.
+            _ => {
+                let rows = format!("(SELECT * FROM velocity_buckets WHERE granularity = {finer} AND bucket < ?)");
+                let insert = format!("INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) {}", merged.replace("{rows}", &rows));
+                txn.execute_raw(statement(backend, &insert, vec![merge_below.into()])).await?;
+                let delete = format!("DELETE FROM velocity_buckets WHERE granularity = {finer} AND bucket < ?");
+                txn.execute_raw(statement(backend, &delete, vec![merge_below.into()])).await?.rows_affected()
+            }
+        };
     }
-    Ok(deleted)
+    let (_, size, buckets) = WINDOWS[WINDOWS.len() - 1];
+    let oldest_kept = now.timestamp().div_euclid(size) - buckets + 1;
+    let sql = format!("DELETE FROM velocity_buckets WHERE granularity = {} AND bucket < ?", WINDOWS.len() - 1);
+    changed += txn.execute_raw(statement(backend, &sql, vec![oldest_kept.into()])).await?.rows_affected();
+    txn.commit().await?;
+    Ok(changed)
 }
