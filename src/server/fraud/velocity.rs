@@ -446,17 +446,21 @@ pub async fn compact_database(db: &sea_orm::DatabaseConnection, now: DateTime<Ut
         // Whole coarser buckets, ending one coarser bucket or more before the window.
         let merge_below = (window_start - per_coarser).div_euclid(per_coarser) * per_coarser;
         let coarser = finer + 1;
-        let merged = format!(
-            "SELECT key, {coarser}, bucket / {per_coarser}, sum(count), sum(sum_usd_cents) FROM {{rows}} WHERE true GROUP BY key, bucket / {per_coarser} ORDER BY 1, 3 {ADD_TO_BUCKETS}"
-        );
+        // The coarser buckets of `rows` (rows of the finer granularity, below `merge_below`).
+        let merge = |rows: &str| {
+            format!(
+                "INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) SELECT key, {coarser}, bucket / {per_coarser}, sum(count), sum(sum_usd_cents) \
+                 FROM {rows} WHERE true GROUP BY key, bucket / {per_coarser} ORDER BY 1, 3 {ADD_TO_BUCKETS}"
+            )
+        };
         changed += match backend {
             // One statement: exactly the rows deleted are added (a row a concurrent payment
             // updates is deleted with its update, or comes in again, to be merged next time).
             DbBackend::Postgres => {
                 let sql = format!(
                     "WITH moved AS (DELETE FROM velocity_buckets WHERE granularity = {finer} AND bucket < ? RETURNING key, bucket, count, sum_usd_cents), \
-                     merged AS (INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) {}) SELECT count(*) AS moved FROM moved",
-                    merged.replace("{rows}", "moved")
+                     merged AS ({}) SELECT count(*) AS moved FROM moved",
+                    merge("moved")
                 );
                 let row = txn.query_one_raw(statement(backend, &sql, vec![merge_below.into()])).await?;
                 row.map(|row| row.try_get::<i64>("", "moved")).transpose()?.unwrap_or(0) as u64
@@ -464,8 +468,7 @@ pub async fn compact_database(db: &sea_orm::DatabaseConnection, now: DateTime<Ut
             // SQLite has one writer: from the insert on, nothing else writes until the commit.
             _ => {
                 let rows = format!("(SELECT * FROM velocity_buckets WHERE granularity = {finer} AND bucket < ?)");
-                let insert = format!("INSERT INTO velocity_buckets ({BUCKET_COLUMNS}) {}", merged.replace("{rows}", &rows));
-                txn.execute_raw(statement(backend, &insert, vec![merge_below.into()])).await?;
+                txn.execute_raw(statement(backend, &merge(&rows), vec![merge_below.into()])).await?;
                 let delete = format!("DELETE FROM velocity_buckets WHERE granularity = {finer} AND bucket < ?");
                 txn.execute_raw(statement(backend, &delete, vec![merge_below.into()])).await?.rows_affected()
             }
