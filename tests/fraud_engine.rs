@@ -140,8 +140,8 @@ async fn old_velocity_expires(backend: Backend, redis: bool) {
     }
 }
 
-/// A payment of `amount` at each of `times`, counted as the velocity windows define it: a
-/// window is its bucket at `at` and the ones before it, a payment is in the bucket of its time.
+/// What a payment at `at` sees of `payments` (time, amount), as the velocity windows define it:
+/// a window is its bucket at `at` and the ones before it, a payment is in the bucket of its time.
 fn expected_counts(payments: &[(chrono::DateTime<Utc>, i64)], at: chrono::DateTime<Utc>) -> velocity::Counts {
     let mut out = velocity::Counts::new();
     for dimension in velocity::DIMENSIONS {

@@ -268,7 +268,7 @@ const BUCKET_COLUMNS: &str = "key, granularity, bucket, count, sum_usd_cents";
 const ADD_TO_BUCKETS: &str = "ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + excluded.count, \
      sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents";
 
-/// PostgreSQL: every bucket row of the `keys` (at most 64 each, fewer once pruned), read by
+/// PostgreSQL: every bucket row of the `keys` (about 98 at most each, once compacted), read by
 /// primary-key range per key, to be summed here. PostgreSQL is told so with a lateral join
 /// (OFFSET 0 keeps it from being flattened): for `key IN (…)` of a batch's hundred keys, without
 /// fresh statistics, it chose to scan the whole table. The read sees the buckets as they were
@@ -297,10 +297,10 @@ async fn record_in_database(
     // The upsert and the read in one round trip: on PostgreSQL one statement. On SQLite,
     // statements in one call: the upsert, then one read per key (`key IN (…)` and RETURNING
     // would each build a temporary b-tree, and those showed in the profile), which see the
-    // current buckets as the upsert left them. Older buckets are not written any more, so
-    // either read finds them as a separate statement would (at a bucket's end, a writer whose
-    // clock is behind may still add to the bucket another has left: a separate read could have
-    // missed that as well).
+    // current buckets as the upsert left them. Older buckets change only in a compaction, which
+    // commits them all at once, so either read finds them as a separate statement would (at a
+    // bucket's end, a writer whose clock is behind may still add to the bucket another has left:
+    // a separate read could have missed that as well).
     let distinct: Vec<&String> = added.keys().collect();
     let sql = match backend {
         DbBackend::Postgres => format!(
