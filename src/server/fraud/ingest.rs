@@ -462,11 +462,13 @@ pub fn response(input: &TransactionInput, loaded: &Loaded, evaluation: &Evaluati
 /// that were 0 left out — small enough to stay inline in the row (PostgreSQL moves values over
 /// ~2 KB out of line, at the cost of two more writes).
 pub fn decision_record(results: &[super::rules::RuleResult], facts: &Facts) -> String {
-    let mut facts = serde_json::to_value(facts).expect("facts serialise");
-    if let Some(Value::Object(velocity)) = facts.get_mut("velocity") {
-        velocity.retain(|_, v| v.as_f64().is_some_and(|n| n != 0.0));
+    // Written straight to the string: no JSON tree is built first.
+    #[derive(serde::Serialize)]
+    struct DecisionRecord<'a> {
+        rules: &'a [super::rules::RuleResult],
+        facts: &'a Facts,
     }
-    serde_json::json!({ "rules": results, "facts": facts }).to_string()
+    serde_json::to_string(&DecisionRecord { rules: results, facts }).expect("decision records serialise")
 }
 
 /// The stored answer to an earlier request with the same (merchant, external_id) or the same

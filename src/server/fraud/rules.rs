@@ -390,12 +390,18 @@ fn inputs_of(expression: &str) -> Vec<String> {
 pub struct Facts {
     pub transaction: TransactionFacts,
     pub merchant: MerchantFacts,
-    /// Every key of the velocity schema; missing keys read as 0.
+    /// Every key of the velocity schema; missing keys read as 0. Serialised (into the decision
+    /// record) without the keys that are 0.
+    #[serde(serialize_with = "nonzero_velocity")]
     pub velocity: BTreeMap<String, serde_json::Value>,
     /// The velocity store could not be read: rules that use `velocity` fail (recorded as
     /// errors) instead of reading zeros.
     #[serde(skip)]
     pub velocity_unavailable: bool,
+}
+
+fn nonzero_velocity<S: serde::Serializer>(velocity: &BTreeMap<String, serde_json::Value>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(velocity.iter().filter(|(_, n)| n.as_f64().is_some_and(|n| n != 0.0)))
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
