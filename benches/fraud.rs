@@ -12,7 +12,10 @@
 //!    on SQLite (velocity in the database), PostgreSQL (velocity in the database) and
 //!    PostgreSQL with Redis (velocity in Redis); and, as a diagnosis, PostgreSQL with commits
 //!    that do not wait for the disk (`synchronous_commit = off`, which Vetted never runs with:
-//!    a crash would lose acknowledged ingests), to show how much of the latency is the disk's;
+//!    a crash would lose acknowledged ingests), to show how much of the latency is the disk's.
+//!    On PostgreSQL the sustained and paced phases each start after a `CHECKPOINT`, so that
+//!    the write-ahead log has recycled segments ahead, as on a server that has been running
+//!    (see [`recycle_wal`]);
 //! 3. The disk: how long an 8 KiB write with `fdatasync` takes, 300 a second for 10 s, in the
 //!    bench's temporary directory. Every durable commit waits for one, so its stalls are a
 //!    floor under the ingest latency that no code can go below.
@@ -26,7 +29,10 @@
 //! machine slower than the one the targets are for, two builds compared at the same share of
 //! the machine. With `-- --paced-timeline /tmp/t`
 //! each backend's paced requests are also written to `/tmp/t-<backend>.tsv` (when each was due,
-//! its latency), to see when the slow ones happen. The PostgreSQL databases it creates are dropped.
+//! its latency), to see when the slow ones happen, and the machine beside them every 100 ms to
+//! `/tmp/t-<backend>-host.tsv` (CPU busy, idle, waiting for the disk, stolen by the host; how
+//! long tasks waited for a core, the bench's threads and PostgreSQL's processes apart; how many
+//! requests due in it took over 5 ms). The PostgreSQL databases it creates are dropped.
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -149,6 +155,8 @@ struct HttpResult {
     /// The same requests, from arrival in the server to their answer.
     paced_server: Vec<Duration>,
     paced_errors: usize,
+    /// PostgreSQL only: write-ahead log segments it had to create during the paced phase.
+    paced_new_wal_segments: Option<i64>,
     bulk_rate: f64,
     bulk_errors: usize,
 }
@@ -231,6 +239,15 @@ impl Drop for ServerUnderTest {
 }
 
 async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at: u64, timeline: Option<&str>) -> HttpResult {
+    // On PostgreSQL, the server's own view: checkpoints and its write-ahead log's files.
+    let postgres = match vars["DATABASE_URL"].starts_with("postgres") {
+        true => {
+            let mut options = sea_orm::ConnectOptions::new(vars["DATABASE_URL"].clone());
+            options.max_connections(1).sqlx_logging(false);
+            Some(Database::connect(options).await.expect("the bench's PostgreSQL database"))
+        }
+        false => None,
+    };
     let server = tokio::task::spawn_blocking(move || ServerUnderTest::start(backend, vars)).await.unwrap();
     let (url, key) = (server.url.clone(), server.key.clone());
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
@@ -245,6 +262,9 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at
         send(client.clone(), url.clone(), key.clone(), body(&mut rng, 1_000_000_000 + n)).await;
     }
 
+    if let Some(postgres) = &postgres {
+        recycle_wal(postgres).await;
+    }
     eprintln!("{backend}: sustained, {SUSTAINED_CLIENTS} clients for {SUSTAINED_FOR:?}…");
     let started = Instant::now();
     let workers = (0..SUSTAINED_CLIENTS).map(|w| {
@@ -274,6 +294,13 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at
     let sustained_rate = sustained.len() as f64 / started.elapsed().as_secs_f64();
     sustained.sort();
 
+    if let Some(postgres) = &postgres {
+        recycle_wal(postgres).await;
+    }
+    let wal_segments_before = match &postgres {
+        Some(postgres) => Some(wal_segments(postgres).await),
+        None => None,
+    };
     eprintln!("{backend}: paced at {paced_at}/s for {PACED_FOR:?}…");
     let total = paced_at * PACED_FOR.as_secs();
     let interval = Duration::from_secs(1) / paced_at as u32;
@@ -281,6 +308,11 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at
     // Requests leave on time from a thread of their own (the runtime's timer only has
     // millisecond steps); each is timed from when it was due.
     let runtime = tokio::runtime::Handle::current();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = timeline.is_some().then(|| {
+        let (stop, started) = (sampling.clone(), Instant::now());
+        (started, std::thread::spawn(move || sample_host(started, stop)))
+    });
     let pacer = {
         let (client, url, key, counter) = (client.clone(), url.clone(), key.clone(), counter.clone());
         std::thread::spawn(move || {
@@ -305,23 +337,35 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at
     let mut paced_errors = 0;
     // Only when asked for: 10,000 formatted lines are not free.
     let mut lines = timeline.map(|_| String::from("due_ms\tlatency_ms\tok\n"));
+    let mut due_and_latency = Vec::new();
     for task in tasks {
         let (ok, due, latency) = task.await.unwrap();
         if let Some(lines) = lines.as_mut() {
             lines.push_str(&format!("{:.3}\t{:.3}\t{ok}\n", due.as_secs_f64() * 1e3, latency.as_secs_f64() * 1e3));
+            due_and_latency.push((due, latency));
         }
         match ok {
             true => paced.push(latency),
             false => paced_errors += 1,
         }
     }
-    if let (Some(prefix), Some(lines)) = (timeline, lines) {
+    sampling.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let (Some(prefix), Some(lines), Some((sampled_from, sampler))) = (timeline, lines, sampler) {
         let slug: Vec<String> = backend.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
         let file = format!("{prefix}-{}.tsv", slug.join("-"));
         std::fs::write(&file, lines).unwrap();
-        eprintln!("{backend}: paced timeline written to {file}");
+        // The samples on the pacer's clock, so that each request falls in the interval it was due in.
+        let offset = started.saturating_duration_since(sampled_from);
+        let samples: Vec<(Duration, HostCounters)> = sampler.join().unwrap().into_iter().map(|(at, counters)| (at.saturating_sub(offset), counters)).collect();
+        let host = format!("{prefix}-{}-host.tsv", slug.join("-"));
+        std::fs::write(&host, host_timeline(&samples, &due_and_latency, Duration::from_millis(5))).unwrap();
+        eprintln!("{backend}: paced timeline written to {file}, the machine beside it to {host}");
     }
     let paced_server = server.take_server_times();
+    let paced_new_wal_segments = match (&postgres, wal_segments_before) {
+        (Some(postgres), Some(before)) => Some(wal_segments(postgres).await - before),
+        _ => None,
+    };
     let paced_rate = paced.len() as f64 / started.elapsed().as_secs_f64();
     paced.sort();
 
@@ -356,7 +400,169 @@ async fn run_http(backend: &'static str, vars: HashMap<String, String>, paced_at
     }
     let bulk_rate = bulk_decided as f64 / started.elapsed().as_secs_f64();
     tokio::task::spawn_blocking(move || drop(server)).await.unwrap();
-    HttpResult { backend, sustained_rate, sustained, sustained_errors, paced_rate, paced, paced_server, paced_errors, bulk_rate, bulk_errors }
+    HttpResult {
+        backend,
+        sustained_rate,
+        sustained,
+        sustained_errors,
+        paced_rate,
+        paced,
+        paced_server,
+        paced_errors,
+        paced_new_wal_segments,
+        bulk_rate,
+        bulk_errors,
+    }
+}
+
+/// How often `--paced-timeline` samples the machine beside the paced requests.
+const HOST_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
+/// What the machine did in one sample: CPU time by kind (from `/proc/stat`, all cores), the
+/// time some task waited for a core (`/proc/pressure/cpu`), and how long the bench's own
+/// threads and PostgreSQL's processes sat runnable without a core (their `schedstat`).
+/// All are counters; the timeline shows their differences. Reading them costs a few small
+/// files a sample, so the sampler itself does not load the cores it watches.
+#[derive(Clone, Copy, Default)]
+struct HostCounters {
+    busy_ms: f64,
+    idle_ms: f64,
+    iowait_ms: f64,
+    steal_ms: f64,
+    cpu_pressure_ms: Option<f64>,
+    bench_waiting_ms: f64,
+    postgres_waiting_ms: f64,
+}
+
+/// The kernel's USER_HZ, in which `/proc/stat` counts (100 on every Linux this runs on).
+const TICK_MS: f64 = 10.0;
+
+fn schedstat_wait_ms(path: &std::path::Path) -> f64 {
+    // "<ns on a core> <ns runnable, waiting for one> <timeslices>"
+    std::fs::read_to_string(path).ok().and_then(|s| s.split_whitespace().nth(1).and_then(|w| w.parse::<f64>().ok())).unwrap_or(0.0) / 1e6
+}
+
+fn postgres_pids() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .collect()
+}
+
+fn host_counters(postgres: &[u32]) -> HostCounters {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    // cpu user nice system idle iowait irq softirq steal …
+    let f: Vec<f64> = stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) * TICK_MS;
+    let cpu_pressure_ms = std::fs::read_to_string("/proc/pressure/cpu").ok().and_then(|s| {
+        let some = s.lines().find(|l| l.starts_with("some"))?;
+        some.split_whitespace().find_map(|kv| kv.strip_prefix("total=")).and_then(|t| t.parse::<f64>().ok()).map(|us| us / 1e3)
+    });
+    let bench_waiting_ms = std::fs::read_dir("/proc/self/task")
+        .map(|tasks| tasks.filter_map(|t| t.ok()).map(|t| schedstat_wait_ms(&t.path().join("schedstat"))).sum())
+        .unwrap_or(0.0);
+    let postgres_waiting_ms = postgres.iter().map(|pid| schedstat_wait_ms(std::path::Path::new(&format!("/proc/{pid}/schedstat")))).sum();
+    HostCounters {
+        busy_ms: at(0) + at(1) + at(2) + at(5) + at(6),
+        idle_ms: at(3),
+        iowait_ms: at(4),
+        steal_ms: at(7),
+        cpu_pressure_ms,
+        bench_waiting_ms,
+        postgres_waiting_ms,
+    }
+}
+
+/// Samples the machine every `HOST_SAMPLE_EVERY` until `stop` is set; returns the samples,
+/// each with its time since `started`.
+fn sample_host(started: Instant, stop: Arc<std::sync::atomic::AtomicBool>) -> Vec<(Duration, HostCounters)> {
+    let postgres = postgres_pids();
+    let mut samples = vec![(started.elapsed(), host_counters(&postgres))];
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep((started + HOST_SAMPLE_EVERY * samples.len() as u32).saturating_duration_since(Instant::now()));
+        samples.push((started.elapsed(), host_counters(&postgres)));
+    }
+    samples
+}
+
+impl HostCounters {
+    /// What happened between `earlier` and these counters.
+    fn since(&self, earlier: &HostCounters) -> HostCounters {
+        HostCounters {
+            busy_ms: self.busy_ms - earlier.busy_ms,
+            idle_ms: self.idle_ms - earlier.idle_ms,
+            iowait_ms: self.iowait_ms - earlier.iowait_ms,
+            steal_ms: self.steal_ms - earlier.steal_ms,
+            cpu_pressure_ms: self.cpu_pressure_ms.zip(earlier.cpu_pressure_ms).map(|(now, then)| now - then),
+            bench_waiting_ms: self.bench_waiting_ms - earlier.bench_waiting_ms,
+            postgres_waiting_ms: self.postgres_waiting_ms - earlier.postgres_waiting_ms,
+        }
+    }
+}
+
+/// One line per sample interval: what the machine did in it, and how many paced requests due
+/// in it took longer than `slow`. Prints the whole phase's totals.
+fn host_timeline(samples: &[(Duration, HostCounters)], paced: &[(Duration, Duration)], slow: Duration) -> String {
+    let pressure = |c: &HostCounters| c.cpu_pressure_ms.map_or("-".to_string(), |ms| format!("{ms:.1}"));
+    let mut out =
+        String::from("from_ms\tto_ms\trequests\tover_5ms\tbusy_ms\tidle_ms\tiowait_ms\tsteal_ms\tcpu_pressure_ms\tbench_waiting_ms\tpostgres_waiting_ms\n");
+    for pair in samples.windows(2) {
+        let ((from, earlier), (to, later)) = (pair[0], pair[1]);
+        let due: Vec<Duration> = paced.iter().filter(|(d, _)| *d >= from && *d < to).map(|(_, latency)| *latency).collect();
+        let c = later.since(&earlier);
+        out.push_str(&format!(
+            "{:.0}\t{:.0}\t{}\t{}\t{:.0}\t{:.0}\t{:.0}\t{:.0}\t{}\t{:.1}\t{:.1}\n",
+            from.as_secs_f64() * 1e3,
+            to.as_secs_f64() * 1e3,
+            due.len(),
+            due.iter().filter(|latency| **latency > slow).count(),
+            c.busy_ms,
+            c.idle_ms,
+            c.iowait_ms,
+            c.steal_ms,
+            pressure(&c),
+            c.bench_waiting_ms,
+            c.postgres_waiting_ms,
+        ));
+    }
+    if let (Some((_, first)), Some((_, last))) = (samples.first(), samples.last()) {
+        let t = last.since(first);
+        eprintln!(
+            "paced phase, whole machine: busy {:.0} ms, idle {:.0} ms, iowait {:.0} ms, stolen by the host {:.0} ms, some task waiting for a core {} ms; runnable without a core: bench threads {:.0} ms, PostgreSQL {:.0} ms",
+            t.busy_ms,
+            t.idle_ms,
+            t.iowait_ms,
+            t.steal_ms,
+            pressure(&t),
+            t.bench_waiting_ms,
+            t.postgres_waiting_ms,
+        );
+    }
+    out
+}
+
+/// Checkpoints PostgreSQL, which recycles the write-ahead log's segments written since the last
+/// one into segments ahead, as on a server that has been running a while. A fresh server has
+/// none ahead: it creates each 16 MB segment as the log reaches it, filling it with zeros and
+/// flushing it while every commit waits (about 90 ms on these machines, three times in a paced
+/// phase). That is the server warming up, not the ingest path, so each measured phase starts
+/// after a checkpoint, and the paced phase reports how many segments it still had to create.
+async fn recycle_wal(postgres: &sea_orm::DatabaseConnection) {
+    postgres.execute_unprepared("CHECKPOINT").await.expect("CHECKPOINT (the bench connects as a superuser)");
+}
+
+/// How many segment files the write-ahead log has. Recycling renames a segment, so only a
+/// created one adds to this.
+async fn wal_segments(postgres: &sea_orm::DatabaseConnection) -> i64 {
+    let row = postgres
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS segments FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "segments").unwrap()
 }
 
 fn pct(v: &[Duration], p: f64) -> Duration {
@@ -370,11 +576,11 @@ fn http_table(results: &[HttpResult], paced_at: u64) -> String {
     let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0);
     let rate = if paced_at == 1_000 { "1,000".to_string() } else { paced_at.to_string() };
     let mut out = format!(
-        "| backend | sustained tx/s (32 in flight) | sustained p50 / p99 ms | at {rate}/s: achieved tx/s | at {rate}/s: p50 / p99 ms | of which in the server: p50 / p99 ms | bulk tx/s (/batch of 100, 4 in flight) | errors (sustained + paced + bulk) |\n|---|---|---|---|---|---|---|---|\n",
+        "| backend | sustained tx/s (32 in flight) | sustained p50 / p99 ms | at {rate}/s: achieved tx/s | at {rate}/s: p50 / p99 ms | of which in the server: p50 / p99 ms | WAL segments created while paced | bulk tx/s (/batch of 100, 4 in flight) | errors (sustained + paced + bulk) |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         out.push_str(&format!(
-            "| {} | {:.0} | {} / {} | {:.0} | {} / {} | {} / {} | {:.0} | {} |\n",
+            "| {} | {:.0} | {} / {} | {:.0} | {} / {} | {} / {} | {} | {:.0} | {} |\n",
             r.backend,
             r.sustained_rate,
             ms(pct(&r.sustained, 0.5)),
@@ -384,6 +590,7 @@ fn http_table(results: &[HttpResult], paced_at: u64) -> String {
             ms(pct(&r.paced, 0.99)),
             ms(pct(&r.paced_server, 0.5)),
             ms(pct(&r.paced_server, 0.99)),
+            r.paced_new_wal_segments.map_or("–".to_string(), |n| n.to_string()),
             r.bulk_rate,
             r.sustained_errors + r.paced_errors + r.bulk_errors,
         ));
@@ -542,7 +749,7 @@ async fn main() {
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let entry = format!(
-        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores; the server has a runtime of its own, the load generator one thread).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due; bulk: each `/batch` call's items go to the writer together; the diagnosis row is PostgreSQL with `synchronous_commit = off`, never how Vetted runs):\n\n{http}\nThe disk under the databases: an 8 KiB write and `fdatasync`, {DISK_FLUSHES_PER_SECOND} a second for {DISK_PROBE_FOR:?}, what each durable commit waits for:\n\n{}",
+        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores; the server has a runtime of its own, the load generator one thread).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due; on PostgreSQL the sustained and paced phases each start after a `CHECKPOINT`, so that its write-ahead log has recycled segments ahead as on a server that has been running, and the table says how many it still had to create; bulk: each `/batch` call's items go to the writer together; the diagnosis row is PostgreSQL with `synchronous_commit = off`, never how Vetted runs):\n\n{http}\nThe disk under the databases: an 8 KiB write and `fdatasync`, {DISK_FLUSHES_PER_SECOND} a second for {DISK_PROBE_FOR:?}, what each durable commit waits for:\n\n{}",
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         disk.unwrap_or_default(),
