@@ -423,7 +423,7 @@ const HOST_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// threads and PostgreSQL's processes sat runnable without a core (their `schedstat`).
 /// All are counters; the timeline shows their differences. Reading them costs a few small
 /// files a sample, so the sampler itself does not load the cores it watches.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct HostCounters {
     busy_ms: f64,
     idle_ms: f64,
@@ -432,6 +432,21 @@ struct HostCounters {
     cpu_pressure_ms: Option<f64>,
     bench_waiting_ms: f64,
     postgres_waiting_ms: f64,
+}
+
+impl HostCounters {
+    /// What happened between `earlier` and these counters.
+    fn since(&self, earlier: &HostCounters) -> HostCounters {
+        HostCounters {
+            busy_ms: self.busy_ms - earlier.busy_ms,
+            idle_ms: self.idle_ms - earlier.idle_ms,
+            iowait_ms: self.iowait_ms - earlier.iowait_ms,
+            steal_ms: self.steal_ms - earlier.steal_ms,
+            cpu_pressure_ms: self.cpu_pressure_ms.zip(earlier.cpu_pressure_ms).map(|(now, then)| now - then),
+            bench_waiting_ms: self.bench_waiting_ms - earlier.bench_waiting_ms,
+            postgres_waiting_ms: self.postgres_waiting_ms - earlier.postgres_waiting_ms,
+        }
+    }
 }
 
 /// The kernel's USER_HZ, in which `/proc/stat` counts (100 on every Linux this runs on).
@@ -476,6 +491,7 @@ fn host_counters(postgres: &[u32]) -> HostCounters {
 /// Samples the machine every `HOST_SAMPLE_EVERY` until `stop` is set; returns the samples,
 /// each with its time since `started`.
 fn sample_host(started: Instant, stop: Arc<std::sync::atomic::AtomicBool>) -> Vec<(Duration, HostCounters)> {
+    // The server's connections are open by now, so their processes are all here.
     let postgres = postgres_pids();
     let mut samples = vec![(started.elapsed(), host_counters(&postgres))];
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -483,21 +499,6 @@ fn sample_host(started: Instant, stop: Arc<std::sync::atomic::AtomicBool>) -> Ve
         samples.push((started.elapsed(), host_counters(&postgres)));
     }
     samples
-}
-
-impl HostCounters {
-    /// What happened between `earlier` and these counters.
-    fn since(&self, earlier: &HostCounters) -> HostCounters {
-        HostCounters {
-            busy_ms: self.busy_ms - earlier.busy_ms,
-            idle_ms: self.idle_ms - earlier.idle_ms,
-            iowait_ms: self.iowait_ms - earlier.iowait_ms,
-            steal_ms: self.steal_ms - earlier.steal_ms,
-            cpu_pressure_ms: self.cpu_pressure_ms.zip(earlier.cpu_pressure_ms).map(|(now, then)| now - then),
-            bench_waiting_ms: self.bench_waiting_ms - earlier.bench_waiting_ms,
-            postgres_waiting_ms: self.postgres_waiting_ms - earlier.postgres_waiting_ms,
-        }
-    }
 }
 
 /// One line per sample interval: what the machine did in it, and how many paced requests due
@@ -508,14 +509,15 @@ fn host_timeline(samples: &[(Duration, HostCounters)], paced: &[(Duration, Durat
         String::from("from_ms\tto_ms\trequests\tover_5ms\tbusy_ms\tidle_ms\tiowait_ms\tsteal_ms\tcpu_pressure_ms\tbench_waiting_ms\tpostgres_waiting_ms\n");
     for pair in samples.windows(2) {
         let ((from, earlier), (to, later)) = (pair[0], pair[1]);
-        let due: Vec<Duration> = paced.iter().filter(|(d, _)| *d >= from && *d < to).map(|(_, latency)| *latency).collect();
+        let due = paced.iter().filter(|(due, _)| *due >= from && *due < to);
+        let (requests, slow_ones) = due.fold((0, 0), |(n, slow_ones), (_, latency)| (n + 1, slow_ones + usize::from(*latency > slow)));
         let c = later.since(&earlier);
         out.push_str(&format!(
             "{:.0}\t{:.0}\t{}\t{}\t{:.0}\t{:.0}\t{:.0}\t{:.0}\t{}\t{:.1}\t{:.1}\n",
             from.as_secs_f64() * 1e3,
             to.as_secs_f64() * 1e3,
-            due.len(),
-            due.iter().filter(|latency| **latency > slow).count(),
+            requests,
+            slow_ones,
             c.busy_ms,
             c.idle_ms,
             c.iowait_ms,
@@ -544,8 +546,8 @@ fn host_timeline(samples: &[(Duration, HostCounters)], paced: &[(Duration, Durat
 /// Checkpoints PostgreSQL, which recycles the write-ahead log's segments written since the last
 /// one into segments ahead, as on a server that has been running a while. A fresh server has
 /// none ahead: it creates each 16 MB segment as the log reaches it, filling it with zeros and
-/// flushing it while every commit waits (about 90 ms on these machines, three times in a paced
-/// phase). That is the server warming up, not the ingest path, so each measured phase starts
+/// flushing it while every commit waits (20–90 ms on these machines, a segment every 4 s at
+/// 1,000 ingests/s). That is the server warming up, not the ingest path, so each measured phase starts
 /// after a checkpoint, and the paced phase reports how many segments it still had to create.
 async fn recycle_wal(postgres: &sea_orm::DatabaseConnection) {
     postgres.execute_unprepared("CHECKPOINT").await.expect("CHECKPOINT (the bench connects as a superuser)");
