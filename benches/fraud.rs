@@ -10,7 +10,9 @@
 //!      request spent inside the server is shown beside it;
 //!    - bulk: 4 clients posting `/batch` calls of 100;
 //!    on SQLite (velocity in the database), PostgreSQL (velocity in the database) and
-//!    PostgreSQL with Redis (velocity in Redis); and, as a diagnosis, PostgreSQL with commits
+//!    PostgreSQL with Redis (velocity in Redis), connected over PostgreSQL's Unix socket as a
+//!    server on the database's machine would be; PostgreSQL over loopback TCP beside them, to
+//!    show what TCP costs; and, as a diagnosis, PostgreSQL with commits
 //!    that do not wait for the disk (`synchronous_commit = off`, which Vetted never runs with:
 //!    a crash would lose acknowledged ingests), to show how much of the latency is the disk's.
 //!    On PostgreSQL the sustained and paced phases each start after a `CHECKPOINT`, so that
@@ -23,7 +25,7 @@
 //! Prints the tables and appends them to docs/benchmarks.md. With `-- --rules-only`
 //! (`cargo bench --features ssr --bench fraud -- --rules-only`) it prints the rule table alone
 //! and records nothing: the quick loop while working on the rule engine. With `-- --backend
-//! postgres` (or `sqlite`, `postgres-redis`, `postgres-nowait`, `disk`; repeatable) it runs
+//! postgres` (or `sqlite`, `postgres-tcp`, `postgres-redis`, `postgres-nowait`, `disk`; repeatable) it runs
 //! only those and records nothing: for alternating two builds of the server. With
 //! `-- --paced-rate 400` the paced phase runs at that rate instead, and records nothing: on a
 //! machine slower than the one the targets are for, two builds compared at the same share of
@@ -648,6 +650,9 @@ fn disk_table(dir: &std::path::Path) -> String {
 }
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// Where Debian's PostgreSQL listens on this machine besides 127.0.0.1:5432.
+const POSTGRES_SOCKET_DIR: &str = "/var/run/postgresql";
+const POSTGRES_SOCKET: &str = "/var/run/postgresql/.s.PGSQL.5432";
 
 /// Deletes what a run left in Redis under `namespace` (about 66,000 velocity keys, which would
 /// otherwise stay for their week), as the run's PostgreSQL databases are dropped.
@@ -680,21 +685,29 @@ async fn main() {
 
     let dir = std::env::temp_dir().join(format!("vetted-bench-fraud-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let postgres_admin = std::env::var("VETTED_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    // The server and PostgreSQL share this machine, so the server connects as a deployment on
+    // one machine would: over PostgreSQL's Unix socket (see [`POSTGRES_SOCKET`]). The TCP row
+    // beside it shows what loopback TCP costs.
+    let postgres_tcp = std::env::var("VETTED_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let postgres_admin = match std::path::Path::new(POSTGRES_SOCKET).exists() {
+        true => format!("postgres://postgres@{}/test", POSTGRES_SOCKET_DIR.replace('/', "%2F")),
+        false => {
+            eprintln!("no PostgreSQL socket at {POSTGRES_SOCKET}: the PostgreSQL rows connect over TCP");
+            postgres_tcp.clone()
+        }
+    };
     let base_vars = |database_url: String, extra: &[(&str, &str)]| -> HashMap<String, String> {
         let mut vars: HashMap<String, String> = [("DATABASE_URL".to_string(), database_url)].into_iter().collect();
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         vars
     };
-    let fresh_postgres = |name: String| {
-        let admin_url = postgres_admin.clone();
-        async move {
-            let admin = Database::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432");
-            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-            format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
-        }
+    let fresh_postgres_at = |admin_url: String, name: String| async move {
+        let admin = Database::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432");
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
     };
+    let fresh_postgres = |name: String| fresh_postgres_at(postgres_admin.clone(), name);
     let pid = std::process::id();
     let redis_namespace = format!("vetted_bench_{pid}");
     // `-- --backend postgres` (repeatable) runs only those backends, prints and records nothing:
@@ -714,6 +727,11 @@ async fn main() {
     if wanted("postgres") {
         databases.push(format!("vetted_bench_fraud_{pid}"));
         results.push(run_http("PostgreSQL", base_vars(fresh_postgres(format!("vetted_bench_fraud_{pid}")).await, &[]), paced_at, timeline).await);
+    }
+    if wanted("postgres-tcp") {
+        databases.push(format!("vetted_bench_fraud_t_{pid}"));
+        let url = fresh_postgres_at(postgres_tcp.clone(), format!("vetted_bench_fraud_t_{pid}")).await;
+        results.push(run_http("PostgreSQL over TCP on loopback", base_vars(url, &[]), paced_at, timeline).await);
     }
     if wanted("postgres-nowait") {
         databases.push(format!("vetted_bench_fraud_n_{pid}"));
@@ -751,7 +769,7 @@ async fn main() {
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
     let entry = format!(
-        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores; the server has a runtime of its own, the load generator one thread).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due; on PostgreSQL the sustained and paced phases each start after a `CHECKPOINT`, so that its write-ahead log has recycled segments ahead as on a server that has been running, and the table says how many it still had to create; bulk: each `/batch` call's items go to the writer together; the diagnosis row is PostgreSQL with `synchronous_commit = off`, never how Vetted runs):\n\n{http}\nThe disk under the databases: an 8 KiB write and `fdatasync`, {DISK_FLUSHES_PER_SECOND} a second for {DISK_PROBE_FOR:?}, what each durable commit waits for:\n\n{}",
+        "\n### bench-fraud — {}\n\nCommand: `make bench-fraud` (release build; server, databases and load generator share the machine's {} cores; the server has a runtime of its own, the load generator one thread).\n\nRule evaluation, one thread (lists of 10,000 emails, 10,000 card fingerprints and 200 CIDR ranges; the 50-rule set is the seeded rules live plus shadow copies, all evaluated):\n\n{rules}\nIngest → decision over HTTP (`POST /api/v1/transactions` with an API key; each transaction: idempotency record, velocity, rules, transaction, decision and — for reviews — a case, committed together with the others that arrive at the same moment (group commit); 200 merchants / 50,000 seeded transactions, 5,000 cards, 20,000 buyers; paced latency measured from when each request was due; the server connects to PostgreSQL over its Unix socket, except in the row that says TCP; on PostgreSQL the sustained and paced phases each start after a `CHECKPOINT`, so that its write-ahead log has recycled segments ahead as on a server that has been running, and the table says how many it still had to create; bulk: each `/batch` call's items go to the writer together; the diagnosis row is PostgreSQL with `synchronous_commit = off`, never how Vetted runs):\n\n{http}\nThe disk under the databases: an 8 KiB write and `fdatasync`, {DISK_FLUSHES_PER_SECOND} a second for {DISK_PROBE_FOR:?}, what each durable commit waits for:\n\n{}",
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         disk.unwrap_or_default(),
