@@ -200,3 +200,37 @@ on_both_databases!(
     database_session_store_round_trips_and_expires,
     the_database_keeps_one_draft_and_one_published_ruleset,
 );
+
+/// Where Debian's PostgreSQL (the one `make test` starts) listens besides 127.0.0.1:5432.
+const POSTGRES_SOCKET_DIR: &str = "/var/run/postgresql";
+
+/// A server on the database's machine connects over PostgreSQL's Unix socket (docs/architecture.md):
+/// both pools do, without TLS, and the ingest writer commits through it.
+#[tokio::test]
+async fn postgres_over_its_unix_socket_serves_both_pools_and_the_ingest_writer() {
+    use sea_orm::ConnectionTrait;
+    use vetted::server::db::batch::BatchConnection;
+    use vetted::server::db::pg_writer::PgWriterConnection;
+    let test_db = fresh_db(Backend::Postgres).await;
+    let (_, name) = test_db.url.rsplit_once('/').unwrap();
+    let url = format!("postgres://postgres@{}/{name}", POSTGRES_SOCKET_DIR.replace('/', "%2F"));
+    let db = Db::connect(&url, None).await.unwrap_or_else(|e| panic!("PostgreSQL's socket in {POSTGRES_SOCKET_DIR}: {e}"));
+    db.migrate().await.unwrap();
+    // inet_server_addr() is NULL on a Unix-socket connection.
+    let over_socket = "SELECT inet_server_addr() IS NULL AS b";
+    assert!(postgres_bool(db.primary(), over_socket).await, "the shared pool went over TCP");
+    assert!(postgres_bool(db.writer(), over_socket).await, "the ingest writer's pool went over TCP");
+    assert!(!uses_tls(db.primary()).await && !uses_tls(db.writer()).await, "TLS on a Unix socket");
+
+    let writer = PgWriterConnection::new(db.writer().get_postgres_connection_pool().clone());
+    let txn = writer.begin().await.unwrap();
+    txn.run("INSERT INTO velocity_buckets (key, granularity, bucket, count, sum_usd_cents) VALUES ('socket', 0, 1, 1, 100)", vec![]).await.unwrap();
+    txn.commit().await.unwrap();
+    let seen = db
+        .primary()
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, "SELECT count(*)::bigint AS n FROM velocity_buckets WHERE key = 'socket'"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.try_get::<i64>("", "n").unwrap(), 1, "the writer's commit is seen by the shared pool");
+}
