@@ -650,9 +650,8 @@ fn disk_table(dir: &std::path::Path) -> String {
 }
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
-/// Where Debian's PostgreSQL listens on this machine besides 127.0.0.1:5432.
+/// Where Debian's PostgreSQL keeps its Unix socket, besides listening on 127.0.0.1:5432.
 const POSTGRES_SOCKET_DIR: &str = "/var/run/postgresql";
-const POSTGRES_SOCKET: &str = "/var/run/postgresql/.s.PGSQL.5432";
 
 /// Deletes what a run left in Redis under `namespace` (about 66,000 velocity keys, which would
 /// otherwise stay for their week), as the run's PostgreSQL databases are dropped.
@@ -686,13 +685,14 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("vetted-bench-fraud-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // The server and PostgreSQL share this machine, so the server connects as a deployment on
-    // one machine would: over PostgreSQL's Unix socket (see [`POSTGRES_SOCKET`]). The TCP row
-    // beside it shows what loopback TCP costs.
+    // one machine would: over PostgreSQL's Unix socket. The TCP row beside it shows what
+    // loopback TCP costs.
     let postgres_tcp = std::env::var("VETTED_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let postgres_admin = match std::path::Path::new(POSTGRES_SOCKET).exists() {
+    let socket = std::path::Path::new(POSTGRES_SOCKET_DIR).join(".s.PGSQL.5432");
+    let postgres_admin = match socket.exists() {
         true => format!("postgres://postgres@{}/test", POSTGRES_SOCKET_DIR.replace('/', "%2F")),
         false => {
-            eprintln!("no PostgreSQL socket at {POSTGRES_SOCKET}: the PostgreSQL rows connect over TCP");
+            eprintln!("no PostgreSQL socket at {}: the PostgreSQL rows connect over TCP", socket.display());
             postgres_tcp.clone()
         }
     };
@@ -702,7 +702,7 @@ async fn main() {
         vars
     };
     let fresh_postgres_at = |admin_url: String, name: String| async move {
-        let admin = Database::connect(&admin_url).await.expect("PostgreSQL on 127.0.0.1:5432");
+        let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| panic!("PostgreSQL (make services starts it): {e}"));
         admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
         admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
         format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
@@ -737,7 +737,7 @@ async fn main() {
         databases.push(format!("vetted_bench_fraud_n_{pid}"));
         // The same server; only this database's sessions commit without waiting for the disk.
         let url = fresh_postgres(format!("vetted_bench_fraud_n_{pid}")).await;
-        let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");
+        let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL (make services starts it)");
         admin.execute_unprepared(&format!("ALTER DATABASE vetted_bench_fraud_n_{pid} SET synchronous_commit = off")).await.unwrap();
         results.push(run_http("PostgreSQL, commits not waiting for the disk (diagnosis)", base_vars(url, &[]), paced_at, timeline).await);
     }
@@ -746,7 +746,7 @@ async fn main() {
         let vars = base_vars(fresh_postgres(format!("vetted_bench_fraud_r_{pid}")).await, &[("REDIS_URL", REDIS_URL), ("CACHE_NAMESPACE", &redis_namespace)]);
         results.push(run_http("PostgreSQL + Redis velocity", vars, paced_at, timeline).await);
     }
-    let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL on 127.0.0.1:5432");
+    let admin = Database::connect(&postgres_admin).await.expect("PostgreSQL (make services starts it)");
     for name in databases {
         let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     }
