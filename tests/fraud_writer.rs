@@ -213,12 +213,44 @@ async fn repeat_on_the_database(backend: Backend) {
     a_repeated_ingest_is_not_counted_again(backend, false).await
 }
 
+/// The writer counts a payment's older velocity rows, of every granularity, into the windows
+/// they lie in (on PostgreSQL its claims statement sums them): a card paid $2 twenty minutes
+/// ago, $3 three hours ago, $5 three days ago and $7 nine days ago, compacted as the job does.
+async fn the_writer_counts_older_rows_into_their_windows(backend: Backend) {
+    use vetted::server::fraud::velocity::{self, Velocity};
+    let app = TestApp::spawn(backend, &[]).await;
+    let db = app.state.db.primary();
+    let tag = Utc::now().timestamp_micros();
+    let card = format!("fp_older_{tag}");
+    let now = Utc::now();
+    let subject = Subject { card: card.clone(), email: format!("older{tag}@example.com"), ip: "192.0.2.9".into(), merchant: 1 };
+    for (ago, cents) in
+        [(chrono::Duration::minutes(20), 200), (chrono::Duration::hours(3), 300), (chrono::Duration::days(3), 500), (chrono::Duration::days(9), 700)]
+    {
+        let txn = db.begin().await.unwrap();
+        Velocity::Database.record(&txn, &subject, cents, now - ago).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert!(velocity::compact_database(db, now).await.unwrap() > 0, "some rows are merged into hours and six hours");
+
+    let writer = WriterConnection::open(&app.state.db).unwrap();
+    let stored = store_together(&writer, &app.state.fraud.velocity, &[&pending(&app, input(&format!("o{tag}"), &card, 100)).await]).await;
+    let Ok(Stored::Decided { response }) = &stored[0] else { panic!("stored") };
+    let record = vetted::server::db::entities::decision::Entity::find_by_id(response.decision_id).one(db).await.unwrap().unwrap();
+    let results: serde_json::Value = serde_json::from_str(&record.results).unwrap();
+    let seen = &results["facts"]["velocity"];
+    let window = |name: &str| (seen[format!("card_count_{name}")].as_i64().unwrap_or(0), seen[format!("card_sum_usd_{name}")].as_f64().unwrap_or(0.0));
+    assert_eq!(window("1h"), (1, 2.0), "twenty minutes ago");
+    assert_eq!(window("24h"), (2, 5.0), "and three hours ago");
+    assert_eq!(window("7d"), (3, 10.0), "and three days ago, not nine");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeat_with_redis_velocity() {
     a_repeated_ingest_is_not_counted_again(Backend::Postgres, true).await
 }
 
-on_both_databases!(batch_on_the_database, counting_in_the_database, repeat_on_the_database);
+on_both_databases!(batch_on_the_database, counting_in_the_database, repeat_on_the_database, the_writer_counts_older_rows_into_their_windows);
 
 /// The server process of the connection `txn` runs on.
 async fn backend_pid(txn: &vetted::server::db::pg_writer::PgTransaction<'_>) -> i64 {

@@ -268,17 +268,49 @@ const BUCKET_COLUMNS: &str = "key, granularity, bucket, count, sum_usd_cents";
 const ADD_TO_BUCKETS: &str = "ON CONFLICT (key, granularity, bucket) DO UPDATE SET count = velocity_buckets.count + excluded.count, \
      sum_usd_cents = velocity_buckets.sum_usd_cents + excluded.sum_usd_cents";
 
-/// PostgreSQL: every bucket row of the `keys` (about 98 at most each, once compacted), read by
-/// primary-key range per key, to be summed here. PostgreSQL is told so with a lateral join
-/// (OFFSET 0 keeps it from being flattened): for `key IN (…)` of a batch's hundred keys, without
-/// fresh statistics, it chose to scan the whole table. The read sees the buckets as they were
-/// before its statement (the current ones come from the upsert's RETURNING).
-fn postgres_older_buckets(keys: usize, others_as_null: &str) -> String {
+/// PostgreSQL: the older buckets of the `keys`, summed by key and by the shortest window they lie
+/// in (in its `granularity` column: 0 for the hour, 1 the day, 2 the week), for
+/// [`totals_before`] to add to that window and the longer ones (each window lies inside the
+/// next). Summed in the database, three rows a key: sent row by row, a busy key's ~98 rows were
+/// each encoded, sent and decoded. Each key's rows are read by primary-key range; PostgreSQL is
+/// told so with a lateral join (OFFSET 0 keeps it from being flattened): for `key IN (…)` of a
+/// batch's hundred keys, without fresh statistics, it chose to scan the whole table. The read
+/// sees the buckets as they were before its statement (the current ones come from the upsert's
+/// RETURNING). Its values: [`older_totals_values`].
+fn postgres_older_totals(keys: usize, others_as_null: &str) -> String {
+    let shortest_window = (0..WINDOWS.len())
+        .map(|window| {
+            let inside = (0..=window).map(|granularity| format!("(v.granularity = {granularity} AND v.bucket >= ? AND v.bucket < ?)")).collect::<Vec<_>>();
+            format!("WHEN {} THEN {window}", inside.join(" OR "))
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
-        "SELECT 'older' AS part, {others_as_null}b.key, b.granularity, b.bucket, b.count, b.sum_usd_cents FROM (VALUES {}) AS k(key) \
-         CROSS JOIN LATERAL (SELECT * FROM velocity_buckets WHERE velocity_buckets.key = k.key OFFSET 0) AS b",
+        "SELECT 'older' AS part, {others_as_null}k.key, b.shortest_window AS granularity, NULL::bigint AS bucket, \
+         sum(b.count)::bigint AS count, sum(b.sum_usd_cents)::bigint AS sum_usd_cents FROM (VALUES {}) AS k(key) \
+         CROSS JOIN LATERAL (SELECT v.count, v.sum_usd_cents, CASE {shortest_window} END AS shortest_window \
+           FROM velocity_buckets v WHERE v.key = k.key OFFSET 0) AS b \
+         WHERE b.shortest_window IS NOT NULL GROUP BY k.key, b.shortest_window",
         vec!["(?::text)"; keys].join(", ")
     )
+}
+
+/// The values of [`postgres_older_totals`]: the keys, then for each window and each granularity
+/// whose buckets are no longer than the window's, the bucket numbers inside the window, from
+/// `first` to before `below`. 5-minute rows stop before the current bucket: it comes from the
+/// upsert (and one ahead would be a clock ahead of ours).
+fn older_totals_values(keys: impl IntoIterator<Item = String>, now: DateTime<Utc>) -> Vec<Value> {
+    let mut values: Vec<Value> = keys.into_iter().map(Value::from).collect();
+    for (window, (_, size, buckets)) in WINDOWS.iter().enumerate() {
+        let current = current_bucket(now, window);
+        for (granularity, (_, row_size, _)) in WINDOWS.iter().enumerate().take(window + 1) {
+            let per_window_bucket = size / row_size;
+            let first = (current - buckets + 1) * per_window_bucket;
+            let below = if granularity == 0 { current_bucket(now, 0) } else { (current + 1) * per_window_bucket };
+            values.extend([first.into(), below.into()]);
+        }
+    }
+    values
 }
 
 async fn record_in_database(
@@ -305,26 +337,42 @@ async fn record_in_database(
     let sql = match backend {
         DbBackend::Postgres => format!(
             "WITH upserted AS ({upsert} RETURNING {BUCKET_COLUMNS}) SELECT 'current' AS part, {BUCKET_COLUMNS} FROM upserted UNION ALL {}",
-            postgres_older_buckets(distinct.len(), "")
+            postgres_older_totals(distinct.len(), "")
         ),
         _ => {
             let read = format!("SELECT 'any' AS part, {BUCKET_COLUMNS} FROM velocity_buckets WHERE key = ?; ");
             format!("{upsert}; {}", read.repeat(distinct.len()))
         }
     };
-    let values: Vec<Value> = rows.into_iter().flatten().chain(distinct.iter().map(|key| (*key).clone().into())).collect();
+    let distinct = distinct.into_iter().cloned();
+    let values: Vec<Value> = match backend {
+        DbBackend::Postgres => rows.into_iter().flatten().chain(older_totals_values(distinct, now)).collect(),
+        _ => rows.into_iter().flatten().chain(distinct.map(Value::from)).collect(),
+    };
     let before = totals_before(&db.rows(&sql, values).await?, &added, now)?;
     Ok(counts_in_order(before, keys, payments))
 }
 
 /// Per (key, window), the total before the first of the payments that `added` to the current
-/// 5-minute buckets, from the bucket rows a velocity statement returned (other rows are skipped).
+/// 5-minute buckets, from the rows a velocity statement returned: bucket rows (the upsert's
+/// "current", SQLite's read "any") and PostgreSQL's older totals ("older"); other rows are skipped.
 fn totals_before(rows: &[Row], added: &BTreeMap<String, (i64, i64)>, now: DateTime<Utc>) -> Result<BTreeMap<(String, i32), (i64, i64)>, sea_orm::DbErr> {
     let mut before: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
     let current_five_minutes = current_bucket(now, 0);
     for row in rows {
         let part = row.string("part")?;
-        if !matches!(part.as_str(), "current" | "older" | "any") {
+        if part == "older" {
+            // Summed by the shortest window they lie in: in that one and the longer ones.
+            let (key, shortest_window) = (row.string("key")?, row.i32("granularity")? as usize);
+            let (count, sum) = (row.i64("count")?, row.i64("sum_usd_cents")?);
+            for window in shortest_window..WINDOWS.len() {
+                let total = before.entry((key.clone(), window as i32)).or_default();
+                total.0 += count;
+                total.1 += sum;
+            }
+            continue;
+        }
+        if !matches!(part.as_str(), "current" | "any") {
             continue;
         }
         let (key, granularity) = (row.string("key")?, row.i32("granularity")?);
@@ -413,9 +461,9 @@ pub fn claimed_velocity(candidates: &[(i32, &str, Payment)], others_as_null: &st
     );
     let rows = format!(
         " UNION ALL SELECT 'current' AS part, {others_as_null}{BUCKET_COLUMNS} FROM upserted UNION ALL {}",
-        postgres_older_buckets(keys.len(), others_as_null)
+        postgres_older_totals(keys.len(), others_as_null)
     );
-    let rows_values = keys.into_iter().map(Value::from).collect();
+    let rows_values = older_totals_values(keys, now);
     ClaimedVelocity { ctes, ctes_values, rows, rows_values }
 }
 
