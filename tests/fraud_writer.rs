@@ -213,10 +213,14 @@ async fn repeat_on_the_database(backend: Backend) {
     a_repeated_ingest_is_not_counted_again(backend, false).await
 }
 
-/// The writer counts a payment's older velocity rows, of every granularity, into the windows
-/// they lie in (on PostgreSQL its claims statement sums them): a card paid $2 twenty minutes
-/// ago, $3 three hours ago, $5 three days ago and $7 nine days ago, compacted as the job does.
+/// The writer counts a payment's older velocity rows, of every granularity, into each window
+/// they lie in (on PostgreSQL its claims statement sums them), and the current bucket once.
+/// A card paid $1 just now, $2 twenty minutes ago, $4 ninety minutes ago, $8 three hours ago,
+/// $16 28 hours ago, $32 three days ago and $256 nine days ago, compacted as the job does
+/// (which leaves 5-minute rows in the day, hours in the week and deletes what left it); then
+/// two six-hour rows go in at the week's edge, $64 just inside and $128 just outside.
 async fn the_writer_counts_older_rows_into_their_windows(backend: Backend) {
+    use sea_orm::ConnectionTrait;
     use vetted::server::fraud::velocity::{self, Velocity};
     let app = TestApp::spawn(backend, &[]).await;
     let db = app.state.db.primary();
@@ -224,14 +228,21 @@ async fn the_writer_counts_older_rows_into_their_windows(backend: Backend) {
     let card = format!("fp_older_{tag}");
     let now = Utc::now();
     let subject = Subject { card: card.clone(), email: format!("older{tag}@example.com"), ip: "192.0.2.9".into(), merchant: 1 };
-    for (ago, cents) in
-        [(chrono::Duration::minutes(20), 200), (chrono::Duration::hours(3), 300), (chrono::Duration::days(3), 500), (chrono::Duration::days(9), 700)]
-    {
+    let (minutes, hours, days) = (chrono::Duration::minutes, chrono::Duration::hours, chrono::Duration::days);
+    for (ago, dollars) in [(minutes(0), 1), (minutes(20), 2), (minutes(90), 4), (hours(3), 8), (hours(28), 16), (days(3), 32), (days(9), 256)] {
         let txn = db.begin().await.unwrap();
-        Velocity::Database.record(&txn, &subject, cents, now - ago).await.unwrap();
+        Velocity::Database.record(&txn, &subject, dollars * 100, now - ago).await.unwrap();
         txn.commit().await.unwrap();
     }
     assert!(velocity::compact_database(db, now).await.unwrap() > 0, "some rows are merged into hours and six hours");
+    let (_, card_key) = &subject.keys()[0];
+    let first_in_week = now.timestamp().div_euclid(21_600) - 27;
+    db.execute_unprepared(&format!(
+        "INSERT INTO velocity_buckets (key, granularity, bucket, count, sum_usd_cents) VALUES ('{card_key}', 2, {first_in_week}, 1, 6400), ('{card_key}', 2, {}, 1, 12800)",
+        first_in_week - 1
+    ))
+    .await
+    .unwrap();
 
     let writer = WriterConnection::open(&app.state.db).unwrap();
     let stored = store_together(&writer, &app.state.fraud.velocity, &[&pending(&app, input(&format!("o{tag}"), &card, 100)).await]).await;
@@ -240,9 +251,9 @@ async fn the_writer_counts_older_rows_into_their_windows(backend: Backend) {
     let results: serde_json::Value = serde_json::from_str(&record.results).unwrap();
     let seen = &results["facts"]["velocity"];
     let window = |name: &str| (seen[format!("card_count_{name}")].as_i64().unwrap_or(0), seen[format!("card_sum_usd_{name}")].as_f64().unwrap_or(0.0));
-    assert_eq!(window("1h"), (1, 2.0), "twenty minutes ago");
-    assert_eq!(window("24h"), (2, 5.0), "and three hours ago");
-    assert_eq!(window("7d"), (3, 10.0), "and three days ago, not nine");
+    assert_eq!(window("1h"), (2, 3.0), "$1 and $2");
+    assert_eq!(window("24h"), (4, 15.0), "and $4 and $8");
+    assert_eq!(window("7d"), (7, 127.0), "and $16, $32 and $64; not $128 nor $256");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
