@@ -236,7 +236,8 @@ async fn the_writer_counts_older_rows_into_their_windows(backend: Backend) {
     }
     assert!(velocity::compact_database(db, now).await.unwrap() > 0, "some rows are merged into hours and six hours");
     let (_, card_key) = &subject.keys()[0];
-    let first_in_week = now.timestamp().div_euclid(21_600) - 27;
+    let (_, six_hours, buckets_in_week) = velocity::WINDOWS[2];
+    let first_in_week = now.timestamp().div_euclid(six_hours) - (buckets_in_week - 1);
     db.execute_unprepared(&format!(
         "INSERT INTO velocity_buckets (key, granularity, bucket, count, sum_usd_cents) VALUES ('{card_key}', 2, {first_in_week}, 1, 6400), ('{card_key}', 2, {}, 1, 12800)",
         first_in_week - 1

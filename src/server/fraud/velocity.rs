@@ -272,11 +272,11 @@ const ADD_TO_BUCKETS: &str = "ON CONFLICT (key, granularity, bucket) DO UPDATE S
 /// in (in its `granularity` column: 0 for the hour, 1 the day, 2 the week), for
 /// [`totals_before`] to add to that window and the longer ones (each window lies inside the
 /// next). Summed in the database, at most three rows a key: sent row by row, a busy key's 80-odd
-/// rows (up to ~98) were each encoded, sent and decoded. Each key's rows are read by primary-key range; PostgreSQL is
-/// told so with a lateral join (OFFSET 0 keeps it from being flattened): for `key IN (…)` of a
-/// batch's hundred keys, without fresh statistics, it chose to scan the whole table. The read
-/// sees the buckets as they were before its statement (the current ones come from the upsert's
-/// RETURNING). Its values: [`older_totals_values`].
+/// rows (up to ~98) were each encoded, sent and decoded. Each key's rows are read by primary-key
+/// range; PostgreSQL is told so with a lateral join (OFFSET 0 keeps it from being flattened):
+/// for `key IN (…)` of a batch's hundred keys, without fresh statistics, it chose to scan the
+/// whole table. The read sees the buckets as they were before its statement (the current ones
+/// come from the upsert's RETURNING). Its values: [`older_totals_values`].
 fn postgres_older_totals(keys: usize, others_as_null: &str) -> String {
     let shortest_window = (0..WINDOWS.len())
         .map(|window| {
