@@ -135,7 +135,7 @@ async fn serve(state: AppState) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     let router = http::router(state);
     tokio::spawn(async move {
-        axum::serve(http::without_nagle(listener), router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        http::serve::serve(listener, router).await;
     });
     addr
 }

@@ -239,12 +239,10 @@ impl ServerUnderTest {
                 });
                 let router = http::router(state.clone()).layer(timed);
                 ready_tx.send((format!("http://{addr}/api/v1/transactions"), key)).unwrap();
-                axum::serve(http::without_nagle(listener), router.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
+                http::serve::serve_with_shutdown(listener, router, async move {
+                    let _ = stopped.await;
+                })
+                .await;
             });
         });
         let (url, key) = ready_rx.recv().expect("the server under test started");

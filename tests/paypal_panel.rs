@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestApp, Who, REDIS_TEST_URL};
+use common::{Backend, PrivateRedis, TestApp, Who, REDIS_TEST_URL};
 use futures::future::join_all;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use vetted::app::dto::{PaypalPanel, PaypalSnapshot};
@@ -150,52 +150,6 @@ async fn paypal_down_shows_last_known_data_with_a_banner_then_recovers(backend: 
     // PayPal comes back: the scheduled retry recovers on its own.
     app.sim.set_knobs(Knobs::instant());
     assert!(is_fresh(&app.paypal_panel_until(&client, SYNC_WAIT, is_fresh).await), "recovered");
-}
-
-/// A Redis of our own, so stopping it does not disturb other tests.
-struct PrivateRedis {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl PrivateRedis {
-    async fn start(port: Option<u16>) -> PrivateRedis {
-        let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (make test installs it)");
-        let url = format!("redis://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if let Ok(client) = redis::Client::open(url.as_str()) {
-                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                    if redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() {
-                        return PrivateRedis { port, child };
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("private redis-server did not start on {port}");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(mut self) -> u16 {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.port
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 async fn redis_outage_falls_back_to_the_database_snapshot(backend: Backend) {

@@ -98,7 +98,7 @@ async fn start_instance(vars: &HashMap<String, String>) -> (SocketAddr, AppState
     let addr = listener.local_addr().unwrap();
     let router = http::router(state.clone());
     tokio::spawn(async move {
-        axum::serve(http::without_nagle(listener), router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        http::serve::serve(listener, router).await;
     });
     vetted::server::jobs::paypal_sync::spawn(state.clone());
     vetted::server::fraud::engine::spawn_refresher(state.fraud.clone());
@@ -250,4 +250,50 @@ pub async fn sim_token(http: &reqwest::Client, base: &str) -> String {
         .await
         .unwrap();
     body["access_token"].as_str().unwrap().to_string()
+}
+
+/// A Redis of our own, so stopping it does not disturb other tests.
+pub struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    pub async fn start(port: Option<u16>) -> PrivateRedis {
+        let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (make test installs it)");
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if let Ok(client) = redis::Client::open(url.as_str()) {
+                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                    if redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok() {
+                        return PrivateRedis { port, child };
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("private redis-server did not start on {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(mut self) -> u16 {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.port
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
