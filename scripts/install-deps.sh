@@ -29,7 +29,7 @@ fi
 if ! cargo leptos --version >/dev/null 2>&1; then
   if command -v cargo-binstall >/dev/null 2>&1 && cargo binstall -y cargo-leptos >/dev/null 2>&1; then :; else
     say "installing cargo-leptos (about 30 minutes on 2 cores, once per machine)"
-    cargo install cargo-leptos --locked --features no_downloads
+    env -u CARGO_TARGET_DIR cargo install cargo-leptos --locked --features no_downloads
   fi
 fi
 
@@ -37,7 +37,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   if command -v cargo-binstall >/dev/null 2>&1 && cargo binstall -y "wasm-bindgen-cli@$WASM_BINDGEN_VERSION" >/dev/null 2>&1; then :; else
     say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches the crate; about 5 minutes)"
     # Not --locked: one of its locked dependencies is no longer in the registry.
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
   fi
 fi
 

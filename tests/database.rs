@@ -100,9 +100,9 @@ async fn the_database_keeps_one_draft_and_one_published_ruleset(backend: Backend
 
 async fn database_session_store_round_trips_and_expires(backend: Backend) {
     let db = migrated(backend).await;
-    store_round_trip(SessionBackend::Database(db.primary().clone())).await;
+    store_round_trip(SessionBackend::database(db.primary().clone())).await;
     let mut expired = record(-60);
-    let store = SessionBackend::Database(db.primary().clone());
+    let store = SessionBackend::database(db.primary().clone());
     store.create(&mut expired).await.unwrap();
     assert!(store.load(&expired.id).await.unwrap().is_none(), "expired sessions never load");
     assert_eq!(delete_expired(db.primary()).await.unwrap(), 1);
@@ -186,11 +186,34 @@ async fn postgres_compresses_decision_records_with_lz4() {
     assert_eq!(row.try_get::<String>("", "response").unwrap(), response);
 }
 
-#[tokio::test]
-async fn redis_session_store_round_trips() {
-    let client = redis::Client::open(REDIS_TEST_URL).unwrap();
-    let manager = redis::aio::ConnectionManager::new(client).await.expect("Redis must run on 127.0.0.1:6379");
-    store_round_trip(SessionBackend::Redis(manager)).await;
+/// Redis in front of the database: the database keeps the record, so a session whose Redis copy
+/// is gone (a Redis restart without persistence) still loads, and a deleted one loads nowhere.
+async fn redis_fronted_session_store_round_trips_and_survives_a_lost_copy(backend: Backend) {
+    let db = migrated(backend).await;
+    let namespace = format!("vetted_t_sessions_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let cache = vetted::server::cache::Cache::redis(REDIS_TEST_URL, &namespace).await.expect("Redis must run on 127.0.0.1:6379");
+    let redis = cache.redis_backend().unwrap().clone();
+    let store = SessionBackend::database_with_redis_in_front(db.primary().clone(), redis);
+    store_round_trip(store.clone()).await;
+
+    let mut kept = record(3600);
+    store.create(&mut kept).await.unwrap();
+    let mut conn = redis::Client::open(REDIS_TEST_URL).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{namespace}:{}", vetted::server::auth::session_store::redis_key(&kept.id));
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!(
+        ttl > 0 && ttl <= vetted::server::auth::session_store::REDIS_COPY_TTL.as_secs() as i64,
+        "the copy is under CACHE_NAMESPACE with a short life: {ttl}"
+    );
+    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
+    assert_eq!(store.load(&kept.id).await.unwrap().map(|r| r.data), Some(kept.data.clone()), "the database still has it");
+    let copied: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!(copied, "a load from the database puts the copy back");
+
+    store.delete(&kept.id).await.unwrap();
+    assert!(store.load(&kept.id).await.unwrap().is_none());
+    let copied: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!(!copied, "deleting removes the copy too");
 }
 
 on_both_databases!(
@@ -198,6 +221,7 @@ on_both_databases!(
     seed_fills_an_empty_database_once,
     create_user_rejects_bad_input_and_changes_nothing,
     database_session_store_round_trips_and_expires,
+    redis_fronted_session_store_round_trips_and_survives_a_lost_copy,
     the_database_keeps_one_draft_and_one_published_ruleset,
 );
 

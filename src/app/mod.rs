@@ -4,6 +4,7 @@ pub mod api;
 pub mod components;
 pub mod dto;
 pub mod error;
+pub mod money;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -17,6 +18,12 @@ use pages::{dashboard::DashboardPage, login::LoginPage, not_found::NotFound, que
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The Content-Security-Policy header names this response's nonce: the hydration script
+    // carries it (see server::http::security_headers).
+    #[cfg(feature = "ssr")]
+    if let Some(nonce) = crate::server::http::security_headers::request_nonce() {
+        provide_context(nonce);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -24,6 +31,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <meta name="description" content="Vetted: payments, PayPal balances and fraud review for merchants, reviewers and admins." />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

@@ -223,23 +223,18 @@ async fn serve(mut config: Config, seed_if_empty: bool, paypal_sim: bool) -> Res
     if seed_if_empty {
         print_demo_logins();
     }
-    axum::serve(http::without_nagle(listener), http::router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    http::serve::serve_with_shutdown(listener, http::router(state), shutdown_signal()).await;
+    Ok(())
 }
 
-/// Expired sessions and idle rate-limit keys are pruned every ten minutes.
+/// Expired sessions are pruned every ten minutes.
 fn spawn_housekeeping(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            state.login_limiter.prune();
-            if let auth::session_store::SessionBackend::Database(conn) = &state.sessions {
-                if let Err(e) = auth::session_store::delete_expired(conn).await {
-                    tracing::warn!(kind = db::error_kind(&e), "pruning expired sessions failed");
-                }
+            if let Err(e) = auth::session_store::delete_expired(state.sessions.db()).await {
+                tracing::warn!(kind = db::error_kind(&e), "pruning expired sessions failed");
             }
         }
     });

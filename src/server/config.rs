@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+/// `Debug` is written out below: the database and Redis URLs can carry passwords.
+#[derive(Clone)]
 pub struct Config {
     pub database_url: String,
     pub database_read_url: Option<String>,
@@ -19,8 +20,31 @@ pub struct Config {
     pub paypal: PaypalConfig,
     /// Bearer token for `GET /metrics`; without one, only admins and loopback peers may scrape.
     pub metrics_token: Option<Secret>,
+    /// Reverse proxies in front of the server (`TRUSTED_PROXIES`, addresses or CIDR ranges): from
+    /// these peers the client's address is read from `X-Forwarded-For`, and loopback is no proof
+    /// of being on the machine.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Test-only: delays the sales panel so streaming can be observed. Never set in production.
     pub debug_panel_delay: Option<Duration>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_read_url", &self.database_read_url.as_deref().map(redact_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("cache_namespace", &self.cache_namespace)
+            .field("sessions_in_redis", &self.sessions_in_redis)
+            .field("bind_addr", &self.bind_addr)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("session_idle", &self.session_idle)
+            .field("paypal", &self.paypal)
+            .field("metrics_token", &self.metrics_token)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("debug_panel_delay", &self.debug_panel_delay)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +79,35 @@ pub struct PaypalConfig {
 
 pub const PAYPAL_LIVE_URL: &str = "https://api-m.paypal.com";
 
+/// The PayPal simulator's fixed identity (`paypal::simulator` re-exports it). Configuration
+/// recognises the simulator by its client id: only then may `PAYPAL_PARTNER_ID` be left out.
+pub const SIM_CLIENT_ID: &str = "vetted-sim-client";
+pub const SIM_CLIENT_SECRET: &str = "vetted-sim-secret";
+pub const SIM_PARTNER_ID: &str = "VETTEDPARTNER";
+/// The id of the one webhook the simulator delivers to.
+pub const SIM_WEBHOOK_ID: &str = "SIMWEBHOOK0001";
+
+/// What the PayPal client is built from (`paypal::client` re-exports it). It lives here so that
+/// configuration imports nothing from `paypal`.
+#[derive(Debug, Clone)]
+pub struct PaypalSettings {
+    pub base_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub partner_id: String,
+    /// Consecutive failures that open the breaker.
+    pub breaker_threshold: u32,
+    /// How long the breaker stays open before one probe is let through.
+    pub breaker_cooldown: Duration,
+}
+
 impl PaypalConfig {
     /// Client settings when PayPal (or the simulator) is configured.
-    pub fn client_settings(&self) -> Option<crate::server::paypal::client::PaypalSettings> {
+    pub fn client_settings(&self) -> Option<PaypalSettings> {
         let (Some(client_id), Some(client_secret)) = (&self.client_id, &self.client_secret) else {
             return None;
         };
-        Some(crate::server::paypal::client::PaypalSettings {
+        Some(PaypalSettings {
             base_url: self.base_url.clone().unwrap_or_else(|| PAYPAL_LIVE_URL.to_string()),
             client_id: client_id.clone(),
             client_secret: client_secret.clone(),
@@ -196,9 +242,20 @@ impl Config {
             errors.push("PAYPAL_WEBHOOK_ID: must be PayPal's webhook id (1 to 50 letters and digits)".to_string());
         }
         let reconcile_interval = seconds("PAYPAL_RECONCILE_INTERVAL_SECS", 300, &mut errors);
-        let partner_id = get("PAYPAL_PARTNER_ID").unwrap_or_else(|| crate::server::paypal::simulator::SIM_PARTNER_ID.to_string());
+        // Real credentials need the platform's own partner id; the simulator's (or none) use the
+        // simulator's.
+        let real_credentials = client_id.as_deref().is_some_and(|id| id != SIM_CLIENT_ID) && client_secret.is_some();
+        let partner_id = match get("PAYPAL_PARTNER_ID") {
+            Some(id) => id,
+            None if real_credentials => {
+                errors.push("PAYPAL_PARTNER_ID: required with real PayPal credentials (PAYPAL_CLIENT_ID); set the platform's PayPal partner id".to_string());
+                String::new()
+            }
+            None => SIM_PARTNER_ID.to_string(),
+        };
 
         let metrics_token = get("METRICS_TOKEN").map(Secret);
+        let trusted_proxies = get("TRUSTED_PROXIES").map_or_else(Vec::new, |raw| parse_networks("TRUSTED_PROXIES", &raw, &mut errors));
 
         let debug_panel_delay = match parse_u64(&get, "VETTED_DEBUG_PANEL_DELAY_MS", 0, &mut errors) {
             0 => None,
@@ -234,6 +291,7 @@ impl Config {
                 naive_request_path,
             },
             metrics_token,
+            trusted_proxies,
             debug_panel_delay,
         })
     }
@@ -267,17 +325,46 @@ fn parse_u64(get: &impl Fn(&str) -> Option<String>, name: &str, default: u64, er
     }
 }
 
-/// Hides the password in `scheme://user:password@host` so error lines never carry a secret.
+/// `10.0.0.0/8, 192.0.2.7`: addresses or CIDR ranges, comma-separated.
+fn parse_networks(name: &str, raw: &str, errors: &mut Vec<String>) -> Vec<ipnet::IpNet> {
+    let mut networks = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        match item.parse::<ipnet::IpNet>().or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)) {
+            Ok(net) => networks.push(net),
+            Err(_) => errors.push(format!("{name}: expected addresses or CIDR ranges separated by commas, got {item:?}")),
+        }
+    }
+    networks
+}
+
+/// Hides the password in `scheme://user:password@host` and in a `password=` query parameter, so
+/// error lines and debug output never carry a secret.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    match rest.split_once('@') {
+    let (location, query) = rest.split_once('?').map_or((rest, None), |(l, q)| (l, Some(q)));
+    // The credentials end at the last '@' before the path (a password may contain '@').
+    let authority_end = location.find('/').unwrap_or(location.len());
+    let location = match location[..authority_end].rsplit_once('@') {
         Some((credentials, host)) if credentials.contains(':') => {
             let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
+            format!("{user}:***@{host}{}", &location[authority_end..])
         }
-        _ => url.to_string(),
+        _ => location.to_string(),
+    };
+    let query = query.map(|q| {
+        q.split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{location}?{query}"),
+        None => format!("{scheme}://{location}"),
     }
 }
 
@@ -325,8 +412,35 @@ mod tests {
     }
 
     #[test]
+    fn urls_in_debug_output_carry_no_password() {
+        let config = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://app:pg-secret@db.internal/vetted"),
+            ("DATABASE_READ_URL", "postgres://app@replica.internal/vetted?password=replica-secret&sslmode=require"),
+            ("REDIS_URL", "redis://:redis-secret@cache.internal:6379/0"),
+        ]))
+        .unwrap();
+        let debug = format!("{config:?}");
+        for secret in ["pg-secret", "replica-secret", "redis-secret"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("db.internal") && debug.contains("sslmode=require") && debug.contains("cache.internal"), "{debug}");
+        assert_eq!(redact_url("postgres://u:p@ss@host/db"), "postgres://u:***@host/db");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let config = Config::from_vars(&vars(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,::1")])).unwrap();
+        let shown: Vec<String> = config.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]);
+        assert!(Config::from_vars(&vars(&[])).unwrap().trusted_proxies.is_empty());
+        let err = Config::from_vars(&vars(&[("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal")])).unwrap_err();
+        assert!(err.to_string().contains("TRUSTED_PROXIES") && err.to_string().contains("proxy.internal"), "{err}");
+    }
+
+    #[test]
     fn secrets_are_hidden_from_debug_output() {
-        let config = Config::from_vars(&vars(&[("PAYPAL_CLIENT_ID", "client"), ("PAYPAL_CLIENT_SECRET", "very-secret")])).unwrap();
+        let config =
+            Config::from_vars(&vars(&[("PAYPAL_CLIENT_ID", "client"), ("PAYPAL_CLIENT_SECRET", "very-secret"), ("PAYPAL_PARTNER_ID", "PARTNER1")])).unwrap();
         assert!(!format!("{config:?}").contains("very-secret"));
     }
 
@@ -357,12 +471,33 @@ mod tests {
         let config = Config::from_vars(&vars(&[
             ("PAYPAL_CLIENT_ID", "id"),
             ("PAYPAL_CLIENT_SECRET", "secret"),
+            ("PAYPAL_PARTNER_ID", "PARTNER1"),
             ("REDIS_URL", "redis://127.0.0.1:6379"),
             ("SESSION_STORE", "database"),
         ]))
         .unwrap();
         assert_eq!(config.paypal.client_settings().unwrap().base_url, PAYPAL_LIVE_URL);
         assert!(!config.sessions_in_redis);
+    }
+
+    #[test]
+    fn real_paypal_credentials_need_a_partner_id_the_simulator_does_not() {
+        let real = [("PAYPAL_CLIENT_ID", "AbC-live-client"), ("PAYPAL_CLIENT_SECRET", "live-secret")];
+        let err = Config::from_vars(&vars(&real)).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert!(err.0[0].starts_with("PAYPAL_PARTNER_ID: "), "{err}");
+        let config = Config::from_vars(&vars(&[real[0], real[1], ("PAYPAL_PARTNER_ID", "PARTNER1")])).unwrap();
+        assert_eq!(config.paypal.client_settings().unwrap().partner_id, "PARTNER1");
+        // The simulator's credentials (as `--paypal-sim` and the tests configure them) and no
+        // credentials at all need none.
+        let simulator = Config::from_vars(&vars(&[
+            ("PAYPAL_BASE_URL", "http://127.0.0.1:3005"),
+            ("PAYPAL_CLIENT_ID", SIM_CLIENT_ID),
+            ("PAYPAL_CLIENT_SECRET", SIM_CLIENT_SECRET),
+        ]))
+        .unwrap();
+        assert_eq!(simulator.paypal.client_settings().unwrap().partner_id, SIM_PARTNER_ID);
+        assert!(Config::from_vars(&vars(&[])).unwrap().paypal.client_settings().is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod fraud;
 pub mod http;
@@ -69,12 +70,9 @@ impl AppState {
             Some(url) => Cache::redis(url, &config.cache_namespace).await.map_err(|_| StartupError::Redis)?,
             None => Cache::memory(IN_PROCESS_CACHE_ENTRIES),
         };
-        let sessions = match &config.redis_url {
-            Some(url) if config.sessions_in_redis => {
-                let client = redis::Client::open(url.as_str()).map_err(|_| StartupError::Redis)?;
-                SessionBackend::Redis(redis::aio::ConnectionManager::new(client).await.map_err(|_| StartupError::Redis)?)
-            }
-            _ => SessionBackend::Database(db.primary().clone()),
+        let sessions = match cache.redis_backend() {
+            Some(redis) if config.sessions_in_redis => SessionBackend::database_with_redis_in_front(db.primary().clone(), redis.clone()),
+            _ => SessionBackend::database(db.primary().clone()),
         };
         Ok(AppState::new(config, db, sessions, cache))
     }
@@ -89,8 +87,8 @@ impl AppState {
             config: Arc::new(config),
             db,
             sessions,
+            login_limiter: LoginLimiter::new(cache.clone()),
             cache,
-            login_limiter: LoginLimiter::new(10, 50),
             leptos_options,
         }
     }

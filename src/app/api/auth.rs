@@ -13,7 +13,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
             let state = AppState::from_context()?;
             let user = auth::service::login(&state, &email, &password, auth::guard::client_ip()).await?;
             auth::session::start(&user).await?;
-            let target = next.filter(|path| auth::guard::is_safe_local_path(path)).unwrap_or_else(|| user.role.home_path().to_string());
+            let target = next.as_deref().and_then(auth::guard::safe_local_redirect).unwrap_or_else(|| user.role.home_path().to_string());
             leptos_axum::redirect(&target);
             Ok(user)
         }

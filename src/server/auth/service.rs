@@ -14,16 +14,27 @@ pub fn to_session_user(row: user::Model) -> Option<SessionUser> {
 }
 
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_ascii_lowercase()
+    crate::server::email::normalize(email)
 }
 
-/// Checks the credentials; on success records the login time and returns the user.
+/// Longest password accepted at sign-in: argon2 hashes any length, so the bound keeps an
+/// anonymous caller from making each attempt arbitrarily expensive.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Checks the credentials; on success records the login time and returns the user. Only wrong
+/// credentials count against the client's sign-in budget.
 pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Option<IpAddr>) -> Result<SessionUser, AppError> {
     let email = normalize_email(email);
     if email.is_empty() || password.is_empty() {
         return Err(AppError::Invalid("Enter your email and password.".into()));
     }
-    state.login_limiter.check(client_ip, &email).map_err(AppError::RateLimited)?;
+    if email.len() > crate::server::email::MAX_EMAIL_LEN {
+        return Err(AppError::Invalid(format!("That email address is longer than {} characters.", crate::server::email::MAX_EMAIL_LEN)));
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(AppError::Invalid(format!("That password is longer than {MAX_PASSWORD_LEN} characters.")));
+    }
+    state.login_limiter.check(client_ip, &email).await.map_err(AppError::RateLimited)?;
 
     let row =
         user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(state.db.primary()).await.map_err(|e| internal("load user for login", &e))?;
@@ -32,7 +43,10 @@ pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Opt
     let wrong = || AppError::BadCredentials;
     let row = match row {
         Some(row) if matches => row,
-        _ => return Err(wrong()),
+        _ => {
+            state.login_limiter.record_failure(client_ip, &email).await;
+            return Err(wrong());
+        }
     };
 
     let mut active: user::ActiveModel = row.clone().into();
@@ -84,10 +98,7 @@ pub struct NewUser<'a> {
 pub async fn create_user(db: &DatabaseConnection, new: NewUser<'_>) -> Result<user::Model, CreateUserError> {
     use crate::server::db::entities::merchant;
     let email = normalize_email(new.email);
-    let valid_email =
-        email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
-            && !email.contains(char::is_whitespace);
-    if !valid_email {
+    if !crate::server::email::is_valid(&email) {
         return Err(CreateUserError::InvalidEmail(new.email.to_string()));
     }
     if new.password.chars().count() < password::MIN_PASSWORD_LEN {

@@ -178,6 +178,15 @@ impl Cache {
         }
     }
 
+    /// A window counter's count and the time until it expires, without counting; `Some((0, 0))`
+    /// when it does not exist, `None` if unreachable.
+    pub async fn peek_window(&self, key: &str) -> Option<(u64, Duration)> {
+        match self {
+            Cache::Memory(memory) => Some(memory.peek_window(key)),
+            Cache::Redis(redis) => redis.peek_window(key).await,
+        }
+    }
+
     /// Whether the backend answers (always true in process).
     pub async fn ping(&self) -> bool {
         match self {
@@ -249,6 +258,14 @@ impl MemoryCache {
         entry.0 += 1;
         entry.0
     }
+
+    fn peek_window(&self, key: &str) -> (u64, Duration) {
+        let now = Instant::now();
+        match self.windows.lock().unwrap().get(key) {
+            Some((count, expires)) if *expires > now => (*count, *expires - now),
+            _ => (0, Duration::ZERO),
+        }
+    }
 }
 
 struct PerEntryExpiry;
@@ -293,7 +310,8 @@ impl RedisCache {
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<String>, ()> {
+    /// The raw value under `key` (namespaced here); Err when Redis does not answer in time.
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<String>, ()> {
         let key = self.key(key);
         let mut conn = self.manager.clone();
         match tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("GET").arg(key).query_async::<Option<String>>(&mut conn)).await {
@@ -302,7 +320,17 @@ impl RedisCache {
         }
     }
 
-    async fn set(&self, key: &str, raw: String, ttl: Duration) -> Result<(), ()> {
+    /// Deletes `key` (namespaced here); Err when Redis does not answer in time.
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), ()> {
+        let key = self.key(key);
+        let mut conn = self.manager.clone();
+        match tokio::time::timeout(REDIS_TIMEOUT, redis::cmd("DEL").arg(key).exec_async(&mut conn)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    pub(crate) async fn set(&self, key: &str, raw: String, ttl: Duration) -> Result<(), ()> {
         let key = self.key(key);
         let mut conn = self.manager.clone();
         let command = redis::cmd("SET").arg(key).arg(raw).arg("PX").arg(ttl.as_millis().max(1) as u64).to_owned();
@@ -345,6 +373,18 @@ impl RedisCache {
         pipe.atomic().cmd("INCR").arg(&key).cmd("PEXPIRE").arg(&key).arg(ttl.as_millis().max(1) as u64).arg("NX").ignore();
         match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<(u64,)>(&mut conn)).await {
             Ok(Ok((count,))) => Some(count),
+            _ => None,
+        }
+    }
+
+    async fn peek_window(&self, key: &str) -> Option<(u64, Duration)> {
+        let key = self.key(key);
+        let mut conn = self.manager.clone();
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+        match tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<(Option<u64>, i64)>(&mut conn)).await {
+            // PTTL is -2 for a missing key, -1 for one without expiry (never written so here).
+            Ok(Ok((count, ttl_ms))) => Some((count.unwrap_or(0), Duration::from_millis(ttl_ms.max(0) as u64))),
             _ => None,
         }
     }

@@ -1,7 +1,12 @@
-//! The router and its middleware: origin check, sessions, who is signed in, page guard.
+//! The router and its middleware: request bounds, security headers, origin check, sessions, who
+//! is signed in, page guard.
 pub mod api;
+pub mod client_addr;
+pub mod limits;
 pub mod origin;
 pub mod page_guard;
+pub mod security_headers;
+pub mod serve;
 
 use std::net::SocketAddr;
 
@@ -11,27 +16,18 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use axum::{middleware, Router};
 use leptos::prelude::provide_context;
+use subtle::ConstantTimeEq;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::timeout::TimeoutLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::app::dto::Role;
 use crate::app::{shell, App};
 use crate::server::auth::guard::CurrentUser;
-use crate::server::auth::session_store::SessionBackend;
 use crate::server::AppState;
 
 pub const SESSION_COOKIE: &str = "vetted_session";
-
-/// Sends each streamed chunk at once. With Nagle's algorithm on, the last chunks of a streamed
-/// page wait for the browser's delayed ACK (about 40 ms on Linux) before leaving.
-pub fn without_nagle(listener: tokio::net::TcpListener) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
-    use axum::serve::ListenerExt;
-    fn no_delay(stream: &mut tokio::net::TcpStream) {
-        let _ = stream.set_nodelay(true);
-    }
-    listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
-}
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -59,10 +55,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), page_guard::resolve_user_and_guard))
         .layer(sessions)
-        .layer(middleware::from_fn(origin::reject_cross_origin));
+        .layer(middleware::from_fn(origin::reject_cross_origin))
+        .layer(middleware::from_fn(limits::bound_body));
     // Machine-to-machine routes authenticate each call themselves (API key, webhook signature):
-    // no session, no page guard, no browser origin check.
-    Router::new().merge(api::router()).merge(pages).layer(middleware::from_fn(crate::server::monitoring::record_request_duration)).with_state(state)
+    // no session, no page guard, no browser origin check; their bodies are bounded per route.
+    Router::new()
+        .merge(api::router())
+        .merge(pages)
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers::set_security_headers))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits::HANDLER_TIMEOUT))
+        .layer(middleware::from_fn(limits::bound_uri_and_headers))
+        .layer(middleware::from_fn(crate::server::monitoring::record_request_duration))
+        .with_state(state)
 }
 
 /// The process is up.
@@ -70,15 +74,13 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready to serve: the database answers. PayPal and Redis are reported but never fail
-/// readiness: without them the dashboard still serves last-known data.
+/// Ready to serve: the database answers. PayPal, Redis and the fraud rules are reported but never
+/// fail readiness: without them the dashboard still serves last-known data, and ingests are
+/// still decided.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.db.ping().await.is_ok();
     let status = if database { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let sessions = match &state.sessions {
-        SessionBackend::Database(_) => "database",
-        SessionBackend::Redis(_) => "redis",
-    };
+    let sessions = state.sessions.describe();
     let cache = match state.cache.backend_name() {
         "redis" if state.cache.ping().await => "redis",
         "redis" => "redis_unreachable",
@@ -89,17 +91,24 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         Some(client) if client.breaker_is_open() => "degraded",
         Some(_) => "ok",
     };
+    // A published ruleset that does not compile leaves the instance deciding with the last one
+    // that did: reported, never failing readiness.
+    let fraud_rules = match state.fraud.rules_health() {
+        crate::server::fraud::engine::RulesHealth::Ok => "ok",
+        crate::server::fraud::engine::RulesHealth::Degraded { .. } => "degraded",
+    };
     let body = serde_json::json!({
         "database": if database { "ok" } else { "unreachable" },
         "sessions": sessions,
         "cache": cache,
         "paypal": paypal,
+        "fraud_rules": fraud_rules,
     });
     (status, Json(body))
 }
 
 /// Prometheus exposition. Allowed with `Authorization: Bearer $METRICS_TOKEN`, for a signed-in
-/// admin, or — when no token is configured — from the machine itself.
+/// admin, or — when no token and no proxy is configured — from the machine itself.
 async fn metrics(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -110,16 +119,13 @@ async fn metrics(
     let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let allowed = is_admin
         || match (&state.config.metrics_token, bearer) {
-            (Some(token), Some(given)) => constant_time_eq(token.0.as_bytes(), given.as_bytes()),
+            (Some(token), Some(given)) => bool::from(token.0.as_bytes().ct_eq(given.as_bytes())),
             (Some(_), None) => false,
-            (None, _) => peer.ip().is_loopback(),
+            // Behind a proxy on this machine every request comes from loopback: no proof then.
+            (None, _) => state.config.trusted_proxies.is_empty() && peer.ip().is_loopback(),
         };
     if !allowed {
         return (StatusCode::FORBIDDEN, "metrics require the metrics token or an admin session").into_response();
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::server::monitoring::install().render()).into_response()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -42,7 +42,7 @@ pub fn page_access(path: &str) -> PageAccess {
 }
 
 fn is_static_asset(path: &str) -> bool {
-    path.starts_with("/pkg/") || path == "/favicon.ico" || path == "/healthz" || path == "/readyz"
+    path.starts_with("/pkg/") || matches!(path, "/favicon.svg" | "/robots.txt" | "/healthz" | "/readyz")
 }
 
 pub async fn resolve_user_and_guard(State(state): State<AppState>, session: Session, mut req: Request, next: Next) -> Response {
@@ -88,14 +88,11 @@ async fn load_user(state: &AppState, session: &Session) -> Result<Option<Session
     Ok(user)
 }
 
+/// Everything but unreserved characters and `/` is encoded in the `next` parameter.
+const NEXT_PARAMETER: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
 fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(value, NEXT_PARAMETER).to_string()
 }
 
 fn forbidden_page(user: &SessionUser) -> Response {
@@ -135,5 +132,6 @@ mod tests {
     #[test]
     fn next_parameter_is_encoded() {
         assert_eq!(urlencode("/admin/rules?x=1&y=2"), "/admin/rules%3Fx%3D1%26y%3D2");
+        assert_eq!(urlencode("/q?s=café"), "/q%3Fs%3Dcaf%C3%A9");
     }
 }
