@@ -150,36 +150,8 @@ impl TransactionStatus {
     }
 }
 
-/// Money in minor units (cents) with its ISO 4217 currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Money {
-    pub minor: i64,
-    pub currency: String,
-}
-
-impl Money {
-    /// "$1,234.56" for the common currencies, "1,234.56 SEK" otherwise.
-    pub fn display(&self) -> String {
-        let negative = self.minor < 0;
-        let abs = self.minor.unsigned_abs();
-        let units = group_thousands(abs / 100);
-        let number = format!("{units}.{:02}", abs % 100);
-        let sign = if negative { "-" } else { "" };
-        match currency_symbol(&self.currency) {
-            Some(symbol) => format!("{sign}{symbol}{number}"),
-            None => format!("{sign}{number} {}", self.currency),
-        }
-    }
-}
-
-fn currency_symbol(currency: &str) -> Option<&'static str> {
-    match currency {
-        "USD" | "CAD" | "AUD" => Some("$"),
-        "EUR" => Some("€"),
-        "GBP" => Some("£"),
-        _ => None,
-    }
-}
+/// Money in minor units of its ISO 4217 currency, and how it is shown: see `app::money`.
+pub use super::money::Money;
 
 pub fn group_thousands(value: u64) -> String {
     let digits = value.to_string();
