@@ -11,7 +11,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::wire;
-use crate::server::config::Secret;
+pub use crate::server::config::PaypalSettings;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -102,18 +102,6 @@ impl Cause {
             Cause::Reconcile => "reconcile",
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct PaypalSettings {
-    pub base_url: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub partner_id: String,
-    /// Consecutive failures that open the breaker.
-    pub breaker_threshold: u32,
-    /// How long the breaker stays open before one probe is let through.
-    pub breaker_cooldown: Duration,
 }
 
 #[derive(Debug)]
@@ -288,7 +276,7 @@ impl PaypalClient {
             let token = self.token().await?;
             let mut request = build(&self.http).bearer_auth(&token);
             if let Some(merchant) = on_behalf_of {
-                request = request.header("PayPal-Auth-Assertion", auth_assertion(&self.settings.client_id, merchant));
+                request = request.header("PayPal-Auth-Assertion", wire::auth_assertion(&self.settings.client_id, merchant));
             }
             let started = Instant::now();
             let sent = request.send().await;
@@ -407,24 +395,6 @@ fn outcome_of_status(status: StatusCode) -> &'static str {
         400..=499 => "client_error",
         _ => "server_error",
     }
-}
-
-/// PayPal's `PayPal-Auth-Assertion`: an unsigned JWT naming the merchant a partner acts for.
-fn auth_assertion(client_id: &str, payer_id: &str) -> HeaderValue {
-    use base64::Engine;
-    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let header = engine.encode(br#"{"alg":"none"}"#);
-    let claims = engine.encode(serde_json::json!({ "iss": client_id, "payer_id": payer_id }).to_string());
-    HeaderValue::from_str(&format!("{header}.{claims}.")).expect("base64 is a valid header value")
-}
-
-/// Reads the merchant's PayPal id back from a `PayPal-Auth-Assertion` (used by the simulator).
-pub fn payer_id_from_assertion(value: &str) -> Option<String> {
-    use base64::Engine;
-    let claims = value.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    json.get("payer_id")?.as_str().map(str::to_string)
 }
 
 /// Retry-After in seconds (PayPal does not send HTTP dates).
@@ -550,12 +520,6 @@ mod tests {
             assert!(wait <= Duration::from_secs(1));
             assert!(wait >= Duration::from_millis(50));
         }
-    }
-
-    #[test]
-    fn auth_assertion_round_trips_the_merchant_id() {
-        let header = auth_assertion("client", "V000000000042");
-        assert_eq!(payer_id_from_assertion(header.to_str().unwrap()).as_deref(), Some("V000000000042"));
     }
 
     #[test]

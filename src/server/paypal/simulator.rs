@@ -23,13 +23,11 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::client::payer_id_from_assertion;
+use super::wire::payer_id_from_assertion;
 
-pub const SIM_CLIENT_ID: &str = "vetted-sim-client";
-pub const SIM_CLIENT_SECRET: &str = "vetted-sim-secret";
-pub const SIM_PARTNER_ID: &str = "VETTEDPARTNER";
-/// The id of the one webhook the simulator delivers to.
-pub const SIM_WEBHOOK_ID: &str = "SIMWEBHOOK0001";
+/// The simulator's fixed identity; configuration recognises the simulator by it, so it is
+/// defined there (configuration imports nothing from `paypal`).
+pub use crate::server::config::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, SIM_PARTNER_ID, SIM_WEBHOOK_ID};
 
 /// Run-time behaviour. Rates are probabilities per request, from 0 to 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
