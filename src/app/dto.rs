@@ -165,7 +165,9 @@ pub fn group_thousands(value: u64) -> String {
     out
 }
 
-/// Revenue, orders and refunds over one period.
+/// Revenue, orders and refunds over one period. The totals are in the summary's currency; sales
+/// in other currencies are converted into it at reference rates (`converted`: approximate, shown
+/// with "≈"), and `by_currency` keeps each currency's exact amounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeriodSales {
     pub label: String,
@@ -174,12 +176,37 @@ pub struct PeriodSales {
     pub orders: u64,
     pub refunds: u64,
     pub refunded: Money,
+    /// Whether the totals include amounts converted from other currencies.
+    pub converted: bool,
+    /// One entry per currency sold in, in that currency, largest (converted) first.
+    pub by_currency: Vec<CurrencySales>,
 }
 
+/// A period's sales in one currency, exact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrencySales {
+    pub net_revenue: Money,
+    pub orders: u64,
+    pub refunds: u64,
+    pub refunded: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SalesSummary {
     pub merchant_name: String,
+    /// The currency of the totals: the merchant's settlement currency.
+    pub currency: String,
     pub periods: Vec<PeriodSales>,
+    /// The reference rates the totals were converted at, one per other currency sold in.
+    pub rates: Vec<ReferenceRate>,
+}
+
+/// One unit of `currency` is worth `rate` units of the totals' currency (a fixed reference
+/// rate); `None`: no rate, so these sales are left out of the totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceRate {
+    pub currency: String,
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +220,8 @@ pub struct DailyRevenue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevenueChart {
     pub currency: String,
+    /// Whether the daily revenue includes sales converted from other currencies (approximate).
+    pub converted: bool,
     pub days: Vec<DailyRevenue>,
 }
 

@@ -12,7 +12,8 @@ pub async fn sales_summary() -> Result<dto::SalesSummary, AppError> {
             let merchant_id = require_merchant()?;
             let state = AppState::from_context()?;
             state.debug_panel_delay().await;
-            let key = format!("dashboard:sales:{merchant_id}");
+            // v2: per-currency totals (a cached value of the old shape is not read as this one).
+            let key = format!("dashboard:sales:v2:{merchant_id}");
             let load = || dashboard::sales_summary(state.db.read(), merchant_id, chrono::Utc::now());
             Ok(state.cache.get_or_load(&key, dashboard::PANEL_CACHE_TTL, load).await?)
         }
@@ -27,7 +28,7 @@ pub async fn revenue_chart() -> Result<dto::RevenueChart, AppError> {
         async {
             let merchant_id = require_merchant()?;
             let state = AppState::from_context()?;
-            let key = format!("dashboard:revenue:{merchant_id}");
+            let key = format!("dashboard:revenue:v2:{merchant_id}");
             let load = || dashboard::revenue_chart(state.db.read(), merchant_id, chrono::Utc::now());
             Ok(state.cache.get_or_load(&key, dashboard::PANEL_CACHE_TTL, load).await?)
         }

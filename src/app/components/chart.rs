@@ -2,7 +2,7 @@
 //! the full data as a table; the metric toggle is the page's first client-side interaction.
 use leptos::prelude::*;
 
-use crate::app::dto::{group_thousands, Money, RevenueChart};
+use crate::app::dto::{group_thousands, RevenueChart};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Metric {
@@ -20,6 +20,8 @@ const BOTTOM: f64 = 24.0;
 #[component]
 pub fn RevenueChartView(chart: RevenueChart) -> impl IntoView {
     let metric = RwSignal::new(Metric::Revenue);
+    // Other currencies' sales are converted at reference rates: the amounts are approximate.
+    let converted = chart.converted.then(|| format!(" · ≈ {} at reference rates", chart.currency));
     let chart = StoredValue::new(chart);
 
     let toggle = move |m: Metric, label: &'static str| {
@@ -42,6 +44,7 @@ pub fn RevenueChartView(chart: RevenueChart) -> impl IntoView {
                     Metric::Revenue => "Net revenue per day, last 30 days (UTC)",
                     Metric::Orders => "Orders per day, last 30 days (UTC)",
                 }}
+                {move || (metric.get() == Metric::Revenue).then(|| converted.clone()).flatten()}
             </p>
             <div role="group" aria-label="Chart metric" class="flex gap-1 rounded-lg bg-slate-100 p-1">
                 {toggle(Metric::Revenue, "Revenue")}
@@ -61,7 +64,7 @@ fn value_of(day: &crate::app::dto::DailyRevenue, metric: Metric) -> i64 {
 
 fn format_value(value: i64, metric: Metric, currency: &str) -> String {
     match metric {
-        Metric::Revenue => Money { minor: value, currency: currency.to_string() }.display(),
+        Metric::Revenue => crate::app::money::format_minor(value, currency),
         Metric::Orders => group_thousands(value.max(0) as u64),
     }
 }
@@ -73,8 +76,13 @@ fn bars(chart: &RevenueChart, metric: Metric) -> impl IntoView {
     let plot_h = HEIGHT - BOTTOM - TOP;
     let slot = plot_w / chart.days.len().max(1) as f64;
     let currency = chart.currency.clone();
-    let summary =
-        format!("{} in total over {} days; highest day {}.", format_value(total, metric, &currency), chart.days.len(), format_value(max, metric, &currency));
+    let approximately = if chart.converted && metric == Metric::Revenue { "approximately " } else { "" };
+    let summary = format!(
+        "{approximately}{} in total over {} days; highest day {}.",
+        format_value(total, metric, &currency),
+        chart.days.len(),
+        format_value(max, metric, &currency)
+    );
     let title = match metric {
         Metric::Revenue => "Daily net revenue",
         Metric::Orders => "Daily orders",

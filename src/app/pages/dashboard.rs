@@ -8,7 +8,8 @@ use crate::app::components::chart::RevenueChartView;
 use crate::app::components::layout::RequireRole;
 use crate::app::components::panel::{panel_error, Panel, Skeleton};
 use crate::app::components::paypal::PaypalPanelView;
-use crate::app::dto::{group_thousands, FraudReviewStatus, Role, SalesSummary, Severity, TransactionStatus};
+use crate::app::dto::{group_thousands, CurrencySales, FraudReviewStatus, Role, SalesSummary, Severity, TransactionStatus};
+use crate::app::money::{format_rate, Money};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -31,7 +32,7 @@ fn SalesPanel() -> impl IntoView {
     let summary = Resource::new(|| (), |_| sales_summary());
     view! {
         <Panel title="Sales" id="sales" class="lg:col-span-3">
-            <Suspense fallback=|| view! { <Skeleton rows=3 /> }>
+            <Suspense fallback=|| view! { <SalesSkeleton /> }>
                 <ErrorBoundary fallback=panel_error>
                     {move || Suspend::new(async move { summary.await.map(|s| view! { <SalesKpis summary=s /> }) })}
                 </ErrorBoundary>
@@ -40,29 +41,121 @@ fn SalesPanel() -> impl IntoView {
     }
 }
 
+/// One period's card; the skeleton draws the same boxes.
+const SALES_CARD: &str = "rounded-lg bg-slate-50 p-4";
+
 #[component]
 fn SalesKpis(summary: SalesSummary) -> impl IntoView {
+    let note = conversion_note(&summary);
+    let currency = summary.currency;
     view! {
         <dl class="grid gap-4 sm:grid-cols-3">
             {summary
                 .periods
                 .into_iter()
                 .map(|p| {
+                    let converted = p.converted;
+                    let amount = |m: &Money| if converted { m.display_approx() } else { m.display() };
+                    let headline = amount(&p.net_revenue);
+                    let refunded = amount(&p.refunded);
+                    let single = p.by_currency.iter().all(|c| c.net_revenue.currency == currency && c.refunded.currency == currency);
                     view! {
-                        <div class="rounded-lg bg-slate-50 p-4" data-period=p.label.clone()>
+                        <div class=SALES_CARD data-period=p.label.clone()>
                             <dt class="text-sm font-medium text-slate-700">{p.label.clone()}</dt>
                             <dd class="mt-1 text-2xl font-semibold tabular-nums" data-testid="net-revenue">
-                                {p.net_revenue.display()}
+                                {headline}
                             </dd>
                             <dd class="mt-1 text-sm text-slate-700 tabular-nums">
                                 {format!("{} orders", group_thousands(p.orders))} " · "
-                                {format!("{} refunds ({})", group_thousands(p.refunds), p.refunded.display())}
+                                {format!("{} refunds ({refunded})", group_thousands(p.refunds))}
+                            </dd>
+                            <dd class="mt-1 text-sm text-slate-600 tabular-nums" data-testid="by-currency">
+                                {if single {
+                                    format!("All in {currency}").into_any()
+                                } else {
+                                    by_currency(&p.by_currency).into_any()
+                                }}
                             </dd>
                         </div>
                     }
                 })
                 .collect_view()}
         </dl>
+        {note.map(|note| view! { <p class="mt-3 text-xs text-slate-600" data-testid="conversion-note">{note}</p> })}
+    }
+}
+
+/// Each currency's exact net revenue, largest first: "¥10,000 · $12.34 · €5.00".
+fn by_currency(sales: &[CurrencySales]) -> impl IntoView {
+    let items = sales
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let orders = if c.orders == 1 { "1 order".to_string() } else { format!("{} orders", group_thousands(c.orders)) };
+            view! {
+                {(i > 0).then_some(" · ")}
+                <span class="whitespace-nowrap" title=orders>{c.net_revenue.display()}</span>
+            }
+        })
+        .collect_view();
+    view! {
+        <span class="sr-only">"By currency: "</span>
+        {items}
+    }
+}
+
+/// What "≈" means on this panel: the totals' currency and the reference rates used.
+fn conversion_note(summary: &SalesSummary) -> Option<String> {
+    if summary.rates.is_empty() {
+        return None;
+    }
+    let currency = &summary.currency;
+    let rates: Vec<String> = summary.rates.iter().filter_map(|r| r.rate.map(|rate| format!("1 {} = {} {currency}", r.currency, format_rate(rate)))).collect();
+    let unrated: Vec<&str> = summary.rates.iter().filter(|r| r.rate.is_none()).map(|r| r.currency.as_str()).collect();
+    let mut note = if rates.is_empty() {
+        format!("Totals in {currency}, the settlement currency")
+    } else {
+        format!(
+            "≈ Totals in {currency}, the settlement currency, with other currencies converted at fixed reference rates ({}), so approximate",
+            rates.join(", ")
+        )
+    };
+    note.push_str(". Each currency's exact amount is listed under the totals.");
+    if !unrated.is_empty() {
+        note.push_str(&format!(" No reference rate for {}: left out of the totals.", unrated.join(", ")));
+    }
+    Some(note)
+}
+
+/// The sales cards' shape while they load: the same grid, boxes and line heights (text-sm lines
+/// are 1.25 rem, the headline 2 rem), so nothing moves when the numbers arrive.
+#[component]
+fn SalesSkeleton() -> impl IntoView {
+    let bar = |height: &'static str, bar: &'static str, margin: &'static str| {
+        view! {
+            <div class=format!("flex items-center {height} {margin}")>
+                <div class=format!("rounded bg-slate-200 {bar}")></div>
+            </div>
+        }
+    };
+    view! {
+        <div role="status" aria-live="polite" data-skeleton="">
+            <span class="sr-only">"Loading…"</span>
+            <div aria-hidden="true" class="grid animate-pulse gap-4 sm:grid-cols-3">
+                {(0..3)
+                    .map(|_| {
+                        view! {
+                            <div class=SALES_CARD>
+                                {bar("h-5", "h-3 w-20", "")}
+                                {bar("h-8", "h-6 w-32", "mt-1")}
+                                {bar("h-5", "h-3 w-44 max-w-full", "mt-1")}
+                                {bar("h-5", "h-3 w-16", "mt-1")}
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+        </div>
     }
 }
 
