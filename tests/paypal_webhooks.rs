@@ -1,14 +1,16 @@
 //! PayPal dispute webhooks against the simulator: verified deliveries stored once, replays and
-//! forgeries changing nothing, dropped deliveries filled in by the reconciliation, disputes
-//! feeding the merchant's dispute rate; the simulator's messages follow PayPal's schemas.
+//! forgeries changing nothing, forged floods costing PayPal a few calls and never the sync's
+//! breaker, dropped deliveries filled in by the reconciliation, disputes feeding the merchant's
+//! dispute rate; the simulator's messages follow PayPal's schemas.
 mod common;
 
 use chrono::Utc;
 use common::{assert_matches_schema, Backend, TestApp};
+use futures::future::join_all;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use vetted::server::db::entities::dispute;
-use vetted::server::paypal::simulator::{webhooks as sim_webhooks, SIM_WEBHOOK_ID};
+use vetted::server::paypal::simulator::{webhooks as sim_webhooks, Knobs, Simulator, SIM_WEBHOOK_ID};
 use vetted::server::paypal::webhooks;
 
 /// The demo merchant's PayPal id, as the seed assigns it.
@@ -137,3 +139,170 @@ async fn webhook_messages_follow_paypal_schemas() {
 }
 
 on_both_databases!(webhooks_are_verified_stored_once_and_reconciled);
+
+/// PayPal calls the webhook path has made: token requests and verifications. (The background
+/// sync is idle in these tests: the seeded accounts are not due for minutes.)
+fn verification_calls(sim: &Simulator) -> u64 {
+    sim.requests_to("oauth2_token") + sim.requests_to("verify_webhook_signature")
+}
+
+/// The most PayPal calls the webhook path may make in `elapsed`: its burst, and its rate since.
+fn verification_allowance(elapsed: std::time::Duration) -> u64 {
+    let budget = webhooks::VERIFY_POLICY.budget.expect("verification has a budget");
+    budget.burst as u64 + (elapsed.as_secs_f64() * budget.per_minute as f64 / 60.0).ceil() as u64
+}
+
+/// A delivery with every header well-formed and current, a certificate URL on PayPal's
+/// domain, an event body — and a signature nobody made.
+fn forged_headers(n: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("paypal-transmission-id", format!("forged-{n:06}")),
+        ("paypal-transmission-time", Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ("paypal-transmission-sig", format!("Zm9yZ2VkIHNpZ25hdHVyZQ{n}==")),
+        ("paypal-cert-url", "https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270".to_string()),
+        ("paypal-auth-algo", "SHA256withRSA".to_string()),
+    ]
+}
+
+fn forged_body(n: usize) -> String {
+    json!({
+        "id": format!("WH-FORGED-{n}"),
+        "event_type": "CUSTOMER.DISPUTE.CREATED",
+        "resource_type": "dispute",
+        "create_time": Utc::now().to_rfc3339(),
+        "resource": { "dispute_id": format!("PP-D-FORGED-{n}"), "status": "WAITING_FOR_SELLER_RESPONSE" },
+    })
+    .to_string()
+}
+
+async fn deliver(app: &TestApp, headers: &[(&'static str, String)], body: String) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(app.url("/webhooks/paypal")).header("content-type", "application/json").body(body);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text)))
+}
+
+/// What any refusal may say: a code, nothing of our configuration or of PayPal's answer.
+fn assert_generic(status: u16, body: &Value) {
+    let expected = match status {
+        400 => "invalid_delivery",
+        401 => "unverified",
+        413 => "too_large",
+        503 => "unavailable",
+        other => panic!("unexpected status {other}: {body}"),
+    };
+    assert_eq!(body, &json!({ "error": expected }), "status {status}");
+}
+
+const FLOOD: usize = 60;
+
+/// Anyone can post to the webhook endpoint: sixty forged deliveries that pass every free check
+/// cost PayPal no more calls than the verification budget, are all refused with a generic body,
+/// and leave the sync's breaker closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_forged_webhooks_costs_paypal_a_few_calls() {
+    let app = TestApp::spawn(Backend::Sqlite, &[]).await;
+    let before = verification_calls(&app.sim);
+    let started = std::time::Instant::now();
+    let refusals = join_all((0..FLOOD).map(|n| {
+        let app = &app;
+        async move { deliver(app, &forged_headers(n), forged_body(n)).await }
+    }))
+    .await;
+    let allowance = verification_allowance(started.elapsed());
+    let calls = verification_calls(&app.sim) - before;
+    assert!(calls <= allowance, "{calls} PayPal calls for {FLOOD} forged deliveries (allowed {allowance}): {:?}", app.sim.requests());
+    assert!(calls > 0, "some were verified");
+    for (status, body) in &refusals {
+        assert!(matches!(status, 401 | 503), "{status} {body}");
+        assert_generic(*status, body);
+    }
+    assert!(!app.state.paypal.client.as_ref().unwrap().breaker_is_open());
+    assert_eq!(disputes(&app).await, 0);
+}
+
+/// The same flood while PayPal is down: the verification's own breaker and budget absorb it; the
+/// background sync's breaker never sees it, so merchants' refreshes carry on when PayPal does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_during_a_paypal_outage_leaves_the_sync_breaker_closed() {
+    let app = TestApp::spawn(Backend::Sqlite, &[]).await;
+    app.sim.set_knobs(Knobs { outage: true, ..Knobs::instant() });
+    let before = verification_calls(&app.sim);
+    let started = std::time::Instant::now();
+    let refusals = join_all((0..FLOOD).map(|n| {
+        let app = &app;
+        async move { deliver(app, &forged_headers(n), forged_body(n)).await }
+    }))
+    .await;
+    let allowance = verification_allowance(started.elapsed());
+    let calls = verification_calls(&app.sim) - before;
+    assert!(calls <= allowance, "{calls} PayPal calls (allowed {allowance}): {:?}", app.sim.requests());
+    for (status, body) in &refusals {
+        assert_eq!(*status, 503, "{body}");
+        assert_generic(*status, body);
+    }
+    let sync = app.state.paypal.client.as_ref().unwrap();
+    assert!(!sync.breaker_is_open(), "forged webhooks opened the sync's breaker");
+    app.sim.set_knobs(Knobs::instant());
+    sync.balances("V222222222223", vetted::server::paypal::client::Cause::Sync).await.expect("the sync's client still calls PayPal");
+}
+
+/// Each free check refuses on its own, before any PayPal call, with a generic body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_free_check_refuses_without_asking_paypal() {
+    let app = TestApp::spawn(Backend::Sqlite, &[]).await;
+    let with = |name: &'static str, value: &str| {
+        let mut headers = forged_headers(1);
+        headers.iter_mut().find(|(n, _)| *n == name).unwrap().1 = value.to_string();
+        headers
+    };
+    let without = |name: &'static str| forged_headers(1).into_iter().filter(|(n, _)| *n != name).collect::<Vec<_>>();
+    let minutes_ago = |m: i64| (Utc::now() - chrono::Duration::minutes(m)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = forged_body(1);
+    let cases: Vec<(&str, Vec<(&'static str, String)>, String, u16)> = vec![
+        ("no transmission id", without("paypal-transmission-id"), body.clone(), 400),
+        ("no signature", without("paypal-transmission-sig"), body.clone(), 400),
+        ("no certificate URL", without("paypal-cert-url"), body.clone(), 400),
+        ("no algorithm", without("paypal-auth-algo"), body.clone(), 400),
+        ("no transmission time", without("paypal-transmission-time"), body.clone(), 400),
+        ("algorithm with a space", with("paypal-auth-algo", "SHA256 withRSA"), body.clone(), 400),
+        ("transmission id too long", with("paypal-transmission-id", &"x".repeat(51)), body.clone(), 400),
+        ("signature too long", with("paypal-transmission-sig", &"s".repeat(501)), body.clone(), 400),
+        ("time not a date", with("paypal-transmission-time", "yesterday"), body.clone(), 400),
+        ("time ten minutes old", with("paypal-transmission-time", &minutes_ago(10)), body.clone(), 400),
+        ("time ten minutes ahead", with("paypal-transmission-time", &minutes_ago(-10)), body.clone(), 400),
+        ("certificate over http", with("paypal-cert-url", "http://api.paypal.com/v1/notifications/certs/CERT-1"), body.clone(), 400),
+        ("certificate elsewhere", with("paypal-cert-url", "https://paypal.com.attacker.example/certs/CERT-1"), body.clone(), 400),
+        ("certificate on a look-alike", with("paypal-cert-url", "https://evilpaypal.com/certs/CERT-1"), body.clone(), 400),
+        ("certificate with credentials", with("paypal-cert-url", "https://user@api.paypal.com/certs/CERT-1"), body.clone(), 400),
+        ("certificate on loopback", with("paypal-cert-url", &format!("{}/certs/CERT-1", app.sim_url.replace("http:", "https:"))), body.clone(), 400),
+        ("body not JSON", forged_headers(1), "not json".to_string(), 400),
+        ("event without an id", forged_headers(1), json!({ "event_type": "CUSTOMER.DISPUTE.CREATED" }).to_string(), 400),
+        ("body too large", forged_headers(1), format!("{{\"id\":\"WH-1\",\"pad\":\"{}\"}}", "x".repeat(webhooks::MAX_WEBHOOK_BODY)), 413),
+    ];
+    let before = verification_calls(&app.sim);
+    for (case, headers, body, expected) in cases {
+        let (status, answer) = deliver(&app, &headers, body).await;
+        assert_eq!(status, expected, "{case}: {answer}");
+        assert_generic(status, &answer);
+        assert_eq!(verification_calls(&app.sim), before, "{case}: PayPal was asked");
+    }
+    // The same delivery with every check passed does reach PayPal (which says no).
+    assert_eq!(deliver(&app, &forged_headers(1), forged_body(1)).await.0, 401);
+    assert!(verification_calls(&app.sim) > before);
+}
+
+/// Without our webhook id, every delivery is refused at once, and the caller is not told why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_webhook_id_deliveries_are_refused_without_detail() {
+    let app = TestApp::spawn(Backend::Sqlite, &[("PAYPAL_WEBHOOK_ID", "")]).await;
+    let before = verification_calls(&app.sim);
+    let (status, body) = deliver(&app, &forged_headers(1), forged_body(1)).await;
+    assert_eq!(status, 503);
+    assert_generic(status, &body);
+    assert_eq!(verification_calls(&app.sim), before);
+}

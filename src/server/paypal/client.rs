@@ -1,7 +1,9 @@
 //! The PayPal REST client: OAuth2 client-credentials token (cached, refreshed single-flight),
 //! the four read endpoints the dashboard needs, bounded timeouts, retries with jittered backoff
-//! on 5xx / 429 only (honouring Retry-After), and a circuit breaker. It is only ever called from
-//! the background path (and from the benchmark's naive mode).
+//! on 5xx / 429 only (honouring Retry-After), and a circuit breaker. The background path (and
+//! the benchmark's naive mode) uses one client; webhook verification, which anonymous requests
+//! trigger, uses another with its own breaker, one attempt per call and a budget of calls
+//! ([`CallPolicy`]), so that no stranger can spend the sync's breaker or PayPal's patience.
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -46,6 +48,9 @@ pub enum PaypalError {
     BadResponse,
     #[error("PayPal calls are paused after repeated failures")]
     CircuitOpen,
+    /// This client's budget of calls is spent for now (webhook verification); nothing was sent.
+    #[error("too many PayPal calls for now")]
+    Throttled,
 }
 
 impl PaypalError {
@@ -59,6 +64,7 @@ impl PaypalError {
             PaypalError::Rejected => "rejected",
             PaypalError::BadResponse => "bad_response",
             PaypalError::CircuitOpen => "circuit_open",
+            PaypalError::Throttled => "throttled",
         }
     }
 
@@ -72,6 +78,7 @@ impl PaypalError {
             PaypalError::Rejected,
             PaypalError::BadResponse,
             PaypalError::CircuitOpen,
+            PaypalError::Throttled,
         ]
         .into_iter()
         .find(|e| e.kind() == kind)
@@ -79,7 +86,7 @@ impl PaypalError {
 
     /// Whether this says PayPal is unhealthy (and so should trip the breaker).
     fn is_upstream_failure(self) -> bool {
-        !matches!(self, PaypalError::Rejected | PaypalError::Unauthorized | PaypalError::CircuitOpen)
+        !matches!(self, PaypalError::Rejected | PaypalError::Unauthorized | PaypalError::CircuitOpen | PaypalError::Throttled)
     }
 }
 
@@ -104,12 +111,35 @@ impl Cause {
     }
 }
 
+/// How a client spends PayPal calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallPolicy {
+    /// Attempts per request on 5xx / 429, first one included.
+    pub max_attempts: u32,
+    /// HTTP requests (token requests included) this client may send: `burst` at once, then
+    /// `per_minute`. `None`: unbounded (the sync paces itself).
+    pub budget: Option<CallBudget>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl CallPolicy {
+    /// The background path: retries, no budget of its own (it has the sync's rate cap).
+    pub const BACKGROUND: CallPolicy = CallPolicy { max_attempts: MAX_ATTEMPTS, budget: None };
+}
+
 #[derive(Debug)]
 pub struct PaypalClient {
     http: reqwest::Client,
     settings: PaypalSettings,
     token: tokio::sync::Mutex<Option<CachedToken>>,
     breaker: Breaker,
+    max_attempts: u32,
+    budget: Option<TokenBucket>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +159,11 @@ pub struct PaypalData {
 
 impl PaypalClient {
     pub fn new(settings: PaypalSettings) -> PaypalClient {
+        PaypalClient::with_policy(settings, CallPolicy::BACKGROUND)
+    }
+
+    /// A client of its own: its own token, breaker, attempts and budget.
+    pub fn with_policy(settings: PaypalSettings, policy: CallPolicy) -> PaypalClient {
         install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -137,7 +172,19 @@ impl PaypalClient {
             .build()
             .expect("the HTTP client's configuration is static");
         let breaker = Breaker::new(settings.breaker_threshold, settings.breaker_cooldown);
-        PaypalClient { http, settings, token: tokio::sync::Mutex::new(None), breaker }
+        PaypalClient {
+            http,
+            settings,
+            token: tokio::sync::Mutex::new(None),
+            breaker,
+            max_attempts: policy.max_attempts.max(1),
+            budget: policy.budget.map(TokenBucket::new),
+        }
+    }
+
+    /// Takes one call from the budget, if there is one; false: do not send.
+    fn spend_call(&self) -> bool {
+        self.budget.as_ref().is_none_or(|budget| budget.try_take(Instant::now()))
     }
 
     pub fn breaker_is_open(&self) -> bool {
@@ -278,6 +325,10 @@ impl PaypalClient {
             if let Some(merchant) = on_behalf_of {
                 request = request.header("PayPal-Auth-Assertion", wire::auth_assertion(&self.settings.client_id, merchant));
             }
+            if !self.spend_call() {
+                metrics::counter!("vetted_paypal_requests_total", "endpoint" => endpoint, "outcome" => "throttled", "cause" => cause.label()).increment(1);
+                return Err(PaypalError::Throttled);
+            }
             let started = Instant::now();
             let sent = request.send().await;
             let outcome = match &sent {
@@ -317,7 +368,7 @@ impl PaypalClient {
             };
             metrics::counter!("vetted_paypal_errors_total", "endpoint" => endpoint, "kind" => error.kind()).increment(1);
             let retryable = matches!(error, PaypalError::RateLimited | PaypalError::ServerError);
-            if !retryable || attempt >= MAX_ATTEMPTS {
+            if !retryable || attempt >= self.max_attempts {
                 return Err(error);
             }
             let wait = match retry_after(response.headers().get(RETRY_AFTER)) {
@@ -336,6 +387,9 @@ impl PaypalClient {
         let mut cached = self.token.lock().await;
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.refresh_after) {
             return Ok(token.value.clone());
+        }
+        if !self.spend_call() {
+            return Err(PaypalError::Throttled);
         }
         let started = Instant::now();
         let sent = self
@@ -407,6 +461,31 @@ fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 fn backoff(attempt: u32) -> Duration {
     let ceiling = Duration::from_millis(100 * 2u64.pow(attempt.saturating_sub(1).min(4))).min(Duration::from_secs(1));
     ceiling.mul_f64(rand::random_range(0.5..=1.0))
+}
+
+/// A token bucket: `burst` calls at once, refilled at `per_minute`.
+#[derive(Debug)]
+struct TokenBucket {
+    capacity: f64,
+    per_second: f64,
+    /// Tokens left, and when they were counted.
+    state: Mutex<(f64, Instant)>,
+}
+
+impl TokenBucket {
+    fn new(budget: CallBudget) -> TokenBucket {
+        let capacity = budget.burst.max(1) as f64;
+        TokenBucket { capacity, per_second: budget.per_minute.max(1) as f64 / 60.0, state: Mutex::new((capacity, Instant::now())) }
+    }
+
+    fn try_take(&self, now: Instant) -> bool {
+        let mut state = self.state.lock().unwrap();
+        let (tokens, counted) = *state;
+        let tokens = (tokens + now.saturating_duration_since(counted).as_secs_f64() * self.per_second).min(self.capacity);
+        let allowed = tokens >= 1.0;
+        *state = (if allowed { tokens - 1.0 } else { tokens }, now.max(counted));
+        allowed
+    }
 }
 
 /// Closed → (threshold consecutive failures) → open → (cooldown) → half-open: one probe call;
@@ -523,8 +602,22 @@ mod tests {
     }
 
     #[test]
+    fn the_call_budget_allows_a_burst_then_its_rate() {
+        let bucket = TokenBucket::new(CallBudget { per_minute: 6, burst: 3 });
+        let start = Instant::now();
+        assert!((0..3).all(|_| bucket.try_take(start)));
+        assert!(!bucket.try_take(start), "the burst is spent");
+        assert!(!bucket.try_take(start + Duration::from_secs(9)), "6 a minute: one every 10 s");
+        assert!(bucket.try_take(start + Duration::from_secs(10)));
+        assert!(!bucket.try_take(start + Duration::from_secs(10)));
+        // A long pause refills up to the burst, not beyond.
+        let later = start + Duration::from_secs(3600);
+        assert_eq!((0..10).filter(|_| bucket.try_take(later)).count(), 3);
+    }
+
+    #[test]
     fn error_kinds_round_trip() {
-        for e in [PaypalError::Timeout, PaypalError::BadResponse, PaypalError::CircuitOpen] {
+        for e in [PaypalError::Timeout, PaypalError::BadResponse, PaypalError::CircuitOpen, PaypalError::Throttled] {
             assert_eq!(PaypalError::from_kind(e.kind()), Some(e));
         }
     }

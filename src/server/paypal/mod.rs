@@ -40,6 +40,9 @@ pub struct PaypalService {
     pub config: PaypalConfig,
     /// `None` when no PayPal (or simulator) is configured: nothing is synced.
     pub client: Option<Arc<PaypalClient>>,
+    /// Verifies incoming webhooks: the same account, but its own token, breaker and budget of
+    /// calls (`webhooks::VERIFY_POLICY`), since anonymous requests drive it.
+    pub verifier: Option<Arc<PaypalClient>>,
     /// Wakes this instance's sync loop when a page load or the Refresh button queues a refresh.
     pub wake: Arc<Notify>,
 }
@@ -47,7 +50,8 @@ pub struct PaypalService {
 impl PaypalService {
     pub fn new(config: PaypalConfig) -> PaypalService {
         let client = config.client_settings().map(|settings| Arc::new(PaypalClient::new(settings)));
-        PaypalService { config, client, wake: Arc::new(Notify::new()) }
+        let verifier = config.client_settings().map(|settings| Arc::new(PaypalClient::with_policy(settings, webhooks::VERIFY_POLICY)));
+        PaypalService { config, client, verifier, wake: Arc::new(Notify::new()) }
     }
 }
 

@@ -1,11 +1,18 @@
 //! PayPal dispute webhooks and their reconciliation.
 //!
-//! `POST /webhooks/paypal`: the delivery is verified by asking PayPal (verify-webhook-signature)
-//! and then processed once per event id: the event id is recorded in the same database
-//! transaction as its effect, so a replay changes nothing. Because deliveries can be lost (our
-//! endpoint down, a network cut), a job lists PayPal's webhook events on a schedule and processes
-//! whatever was missed through the same function.
+//! `POST /webhooks/paypal` is open to anyone, so a delivery is first checked for free — its
+//! headers well-formed, its transmission time within minutes of ours, its certificate URL on
+//! PayPal's domain, its body a bounded event — and only then verified by asking PayPal
+//! (verify-webhook-signature), through a client of its own: its own breaker, one attempt, and a
+//! small budget of calls per minute, so a flood of forged deliveries costs PayPal a few calls a
+//! minute and never touches the background sync's breaker. Refusals carry a generic body.
+//! A verified event is processed once per event id: the event id is recorded in the same
+//! database transaction as its effect, so a replay changes nothing.
+//!
+//! Because deliveries can be lost (our endpoint down, a network cut), a job lists PayPal's
+//! webhook events on a schedule and processes whatever was missed through the same function.
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
@@ -14,11 +21,22 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait, TryInsertResult};
 use serde_json::Value;
 
-use super::client::PaypalError;
+use super::client::{CallBudget, CallPolicy, PaypalError};
 use super::wire;
 use crate::server::db;
 use crate::server::db::entities::{dispute, paypal_account, webhook_event};
 use crate::server::AppState;
+
+/// Largest delivery body read (PayPal's dispute events are a few kB).
+pub const MAX_WEBHOOK_BODY: usize = 256 * 1024;
+/// A delivery's transmission time must be this close to ours (PayPal retries are new
+/// transmissions, with their own time): an old delivery replayed is refused for free.
+pub const TRANSMISSION_TOLERANCE: chrono::Duration = chrono::Duration::minutes(5);
+/// How the verifier spends PayPal calls: anonymous requests trigger them, so one attempt each
+/// (PayPal retries a refused delivery itself) and at most 10 HTTP calls a minute per instance,
+/// token requests included, after a burst of 10. A delivery refused for want of budget gets a
+/// 503: PayPal delivers it again later, and the reconciliation finds it anyway.
+pub const VERIFY_POLICY: CallPolicy = CallPolicy { max_attempts: 1, budget: Some(CallBudget { per_minute: 10, burst: 10 }) };
 
 /// The reconciliation re-reads this much before its last position: events are listed by their
 /// creation time, and a late-committed event must not fall between two runs.
@@ -31,16 +49,53 @@ const CURSOR: &str = "paypal_webhook_events";
 pub enum WebhookError {
     #[error("PayPal webhooks are not configured (PAYPAL_WEBHOOK_ID)")]
     NotConfigured,
-    #[error("the {0} header is missing")]
-    MissingHeader(&'static str),
+    #[error("the body is larger than {MAX_WEBHOOK_BODY} bytes")]
+    TooLarge,
+    #[error("the {0} header is missing or malformed")]
+    BadHeader(&'static str),
+    #[error("the transmission time is not within five minutes of now")]
+    Stale,
+    #[error("the certificate URL is not https on PayPal's domain")]
+    ForeignCertificate,
     #[error("the body is not a PayPal event")]
     NotAnEvent,
     #[error("the signature did not verify")]
     Unverified,
-    #[error("PayPal could not be asked to verify the signature ({})", .0.kind())]
+    #[error("PayPal could not be asked ({})", .0.kind())]
     Upstream(PaypalError),
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
+}
+
+impl WebhookError {
+    /// Short and stable: the metric's label and the log's reason.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WebhookError::NotConfigured => "not_configured",
+            WebhookError::TooLarge => "too_large",
+            WebhookError::BadHeader(_) => "bad_header",
+            WebhookError::Stale => "stale",
+            WebhookError::ForeignCertificate => "foreign_certificate",
+            WebhookError::NotAnEvent => "not_an_event",
+            WebhookError::Unverified => "unverified",
+            WebhookError::Upstream(_) => "upstream",
+            WebhookError::Database(_) => "database",
+        }
+    }
+
+    /// The status and the generic body a caller gets: nothing about our configuration or
+    /// PayPal's answer (the log and the metric have the reason).
+    fn response(&self) -> (StatusCode, &'static str) {
+        match self {
+            WebhookError::NotConfigured | WebhookError::Upstream(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            WebhookError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            WebhookError::BadHeader(_) | WebhookError::Stale | WebhookError::ForeignCertificate | WebhookError::NotAnEvent => {
+                (StatusCode::BAD_REQUEST, "invalid_delivery")
+            }
+            WebhookError::Unverified => (StatusCode::UNAUTHORIZED, "unverified"),
+            WebhookError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
 }
 
 /// What processing an event did.
@@ -52,53 +107,113 @@ pub enum Processed {
     AlreadyProcessed,
 }
 
-pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match receive(&state, &headers, &body).await {
+pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let result = match body {
+        Ok(body) => receive(&state, &headers, &body).await,
+        Err(rejected) if rejected.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(WebhookError::TooLarge),
+        Err(_) => Err(WebhookError::NotAnEvent),
+    };
+    match result {
         Ok(processed) => (StatusCode::OK, Json(serde_json::json!({ "processed": processed == Processed::New }))).into_response(),
         Err(err) => {
-            let status = match &err {
-                WebhookError::NotConfigured | WebhookError::Upstream(_) => StatusCode::SERVICE_UNAVAILABLE,
-                WebhookError::MissingHeader(_) | WebhookError::NotAnEvent => StatusCode::BAD_REQUEST,
-                WebhookError::Unverified => StatusCode::UNAUTHORIZED,
-                WebhookError::Database(e) => {
-                    tracing::error!(kind = db::error_kind(e), "storing a PayPal webhook failed");
-                    StatusCode::INTERNAL_SERVER_ERROR
+            metrics::counter!("vetted_paypal_webhooks_total", "outcome" => "refused", "reason" => err.kind()).increment(1);
+            match &err {
+                WebhookError::Database(e) => tracing::error!(kind = db::error_kind(e), "storing a PayPal webhook failed"),
+                // These cost PayPal a call each, so there are few of them.
+                WebhookError::Unverified | WebhookError::Upstream(PaypalError::Timeout | PaypalError::Connect | PaypalError::ServerError) => {
+                    tracing::warn!(reason = %err, "PayPal webhook refused")
                 }
-            };
-            if status != StatusCode::INTERNAL_SERVER_ERROR {
-                tracing::warn!(reason = %err, "PayPal webhook refused");
+                // Free to send by the thousand: not worth a line each.
+                _ => tracing::debug!(reason = %err, "PayPal webhook refused"),
             }
             // PayPal retries non-2xx deliveries; the reconciliation catches what it gives up on.
-            (status, Json(serde_json::json!({ "error": err.to_string() }))).into_response()
+            let (status, code) = err.response();
+            (status, Json(serde_json::json!({ "error": code }))).into_response()
         }
     }
 }
 
 pub async fn receive(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Processed, WebhookError> {
-    let (Some(client), Some(webhook_id)) = (&state.paypal.client, &state.paypal.config.webhook_id) else {
+    let (Some(verifier), Some(webhook_id)) = (&state.paypal.verifier, &state.paypal.config.webhook_id) else {
         return Err(WebhookError::NotConfigured);
     };
-    let header = |name: &'static str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string).ok_or(WebhookError::MissingHeader(name));
-    let request = wire::VerifyWebhookSignature {
-        auth_algo: header("paypal-auth-algo")?,
-        cert_url: header("paypal-cert-url")?,
-        transmission_id: header("paypal-transmission-id")?,
-        transmission_sig: header("paypal-transmission-sig")?,
-        transmission_time: header("paypal-transmission-time")?,
-        webhook_id: webhook_id.clone(),
-        webhook_event: std::str::from_utf8(body)
-            .ok()
-            .and_then(|text| serde_json::value::RawValue::from_string(text.to_string()).ok())
-            .ok_or(WebhookError::NotAnEvent)?,
-    };
-    let event: Value = serde_json::from_slice(body).ok().filter(|e| event_id(e).is_some()).ok_or(WebhookError::NotAnEvent)?;
-    if !client.verify_webhook_signature(&request).await.map_err(WebhookError::Upstream)? {
-        metrics::counter!("vetted_paypal_webhooks_total", "outcome" => "unverified").increment(1);
+    let delivery = check_delivery(headers, body, webhook_id, Utc::now())?;
+    if !verifier.verify_webhook_signature(&delivery.request).await.map_err(WebhookError::Upstream)? {
         return Err(WebhookError::Unverified);
     }
-    let processed = process_event(state.db.primary(), &event, "webhook", Utc::now()).await?;
-    after_processing(state, &event, processed, "webhook").await;
+    let processed = process_event(state.db.primary(), &delivery.event, "webhook", Utc::now()).await?;
+    after_processing(state, &delivery.event, processed, "webhook").await;
     Ok(processed)
+}
+
+/// A delivery that passed the free checks: the question for PayPal, and the event.
+#[derive(Debug)]
+pub struct Delivery {
+    pub request: wire::VerifyWebhookSignature,
+    pub event: Value,
+}
+
+/// Everything that can be checked without asking PayPal. The webhook id PayPal is asked about
+/// is ours (from the configuration), never one the caller names.
+pub fn check_delivery(headers: &HeaderMap, body: &[u8], webhook_id: &str, now: DateTime<Utc>) -> Result<Delivery, WebhookError> {
+    if body.len() > MAX_WEBHOOK_BODY {
+        return Err(WebhookError::TooLarge);
+    }
+    // Lengths and characters as PayPal's verify-webhook-signature schema has them.
+    let header = |name: &'static str, max: usize, allowed: fn(char) -> bool| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= max && v.chars().all(allowed))
+            .map(str::to_string)
+            .ok_or(WebhookError::BadHeader(name))
+    };
+    let visible = |c: char| c.is_ascii_graphic();
+    let auth_algo = header("paypal-auth-algo", 100, |c| c.is_ascii_alphanumeric())?;
+    let transmission_id = header("paypal-transmission-id", 50, visible)?;
+    if transmission_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(WebhookError::BadHeader("paypal-transmission-id"));
+    }
+    let transmission_sig = header("paypal-transmission-sig", 500, visible)?;
+    let transmission_time = header("paypal-transmission-time", 100, visible)?;
+    let cert_url = header("paypal-cert-url", 500, visible)?;
+    let sent_at = DateTime::parse_from_rfc3339(&transmission_time).map_err(|_| WebhookError::BadHeader("paypal-transmission-time"))?;
+    if (now - sent_at.with_timezone(&Utc)).abs() > TRANSMISSION_TOLERANCE {
+        return Err(WebhookError::Stale);
+    }
+    if !is_paypal_certificate_url(&cert_url) {
+        return Err(WebhookError::ForeignCertificate);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| WebhookError::NotAnEvent)?;
+    let event: Value = serde_json::from_str(text)
+        .ok()
+        .filter(|e| event_id(e).is_some() && e.get("event_type").is_some_and(Value::is_string))
+        .ok_or(WebhookError::NotAnEvent)?;
+    // PayPal checks the signature against the bytes it sent: pass them on unchanged.
+    let webhook_event = serde_json::value::RawValue::from_string(text.to_string()).map_err(|_| WebhookError::NotAnEvent)?;
+    let request = wire::VerifyWebhookSignature {
+        auth_algo,
+        cert_url,
+        transmission_id,
+        transmission_sig,
+        transmission_time,
+        webhook_id: webhook_id.to_string(),
+        webhook_event,
+    };
+    Ok(Delivery { request, event })
+}
+
+/// PayPal's certificates are served over https from paypal.com or one of its subdomains
+/// (`api.paypal.com`, `api-m.sandbox.paypal.com`). The simulator names a sandbox URL too, so no
+/// exception is made for it: a loopback or plain-http URL is refused whatever the configuration.
+/// Vetted never fetches the URL itself; PayPal's verification does.
+pub fn is_paypal_certificate_url(raw: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(raw) else { return false };
+    url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.port().is_none()
+        && url.domain().is_some_and(|host| host == "paypal.com" || host.ends_with(".paypal.com"))
 }
 
 fn event_id(event: &Value) -> Option<&str> {
