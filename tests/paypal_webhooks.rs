@@ -1,17 +1,18 @@
 //! PayPal dispute webhooks against the simulator: verified deliveries stored once, replays and
 //! forgeries changing nothing, forged floods costing PayPal a few calls and never the sync's
-//! breaker, dropped deliveries filled in by the reconciliation, disputes feeding the merchant's
-//! dispute rate; the simulator's messages follow PayPal's schemas.
+//! breaker, dropped deliveries filled in by the reconciliation (a long list across runs, one
+//! instance at a time), disputes feeding the merchant's dispute rate; the simulator's messages
+//! follow PayPal's schemas.
 mod common;
 
 use chrono::Utc;
 use common::{assert_matches_schema, Backend, TestApp};
 use futures::future::join_all;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use vetted::server::db::entities::dispute;
 use vetted::server::paypal::simulator::{webhooks as sim_webhooks, Knobs, Simulator, SIM_WEBHOOK_ID};
-use vetted::server::paypal::webhooks;
+use vetted::server::paypal::webhooks::{self, ReconcileReport, Reconciliation};
 
 /// The demo merchant's PayPal id, as the seed assigns it.
 const MERCHANT: &str = "V222222222223";
@@ -86,10 +87,10 @@ async fn webhooks_are_verified_stored_once_and_reconciled(backend: Backend) {
     }
     assert_eq!(disputes(&app).await, 1);
     // …and the reconciliation fills them in, once.
-    let report = webhooks::reconcile(&app.state, Utc::now()).await.unwrap();
-    assert_eq!((report.listed, report.filled_in), (4, 3));
+    let report = reconcile(&app, webhooks::RECONCILE_MAX_EVENTS).await;
+    assert_eq!(report, ReconcileReport { listed: 4, filled_in: 3, complete: true });
     assert_eq!(disputes(&app).await, 4);
-    let again = webhooks::reconcile(&app.state, Utc::now()).await.unwrap();
+    let again = reconcile(&app, webhooks::RECONCILE_MAX_EVENTS).await;
     assert_eq!(again.filled_in, 0);
     assert_eq!(disputes(&app).await, 4);
 
@@ -138,7 +139,69 @@ async fn webhook_messages_follow_paypal_schemas() {
     assert_eq!(list["count"], 1);
 }
 
-on_both_databases!(webhooks_are_verified_stored_once_and_reconciled);
+/// One reconciliation run that must find the lease free.
+async fn reconcile(app: &TestApp, max_events: usize) -> ReconcileReport {
+    match webhooks::reconcile(&app.state, Utc::now(), max_events).await.unwrap() {
+        Reconciliation::Ran(report) => report,
+        Reconciliation::Busy => panic!("the reconciliation's lease was taken"),
+    }
+}
+
+/// 120 missed events, read 50 a run: each run goes on where the last one stopped (from the
+/// database: the second run is another instance's), the position moves once the list is read to
+/// its end, and two runs at once do not both work.
+async fn a_long_event_list_is_read_across_runs_one_instance_at_a_time(backend: Backend) {
+    const PER_RUN: usize = 50;
+    let app = TestApp::spawn(backend, &[]).await;
+    let other = app.another_instance().await;
+    set_knobs(&app, json!({ "drop_webhooks": true })).await;
+    for n in 1..=120 {
+        open_dispute(&app, &format!("{n}.00")).await;
+    }
+
+    assert_eq!(reconcile(&app, PER_RUN).await, ReconcileReport { listed: 50, filled_in: 50, complete: false });
+    assert_eq!(disputes(&app).await, 50);
+    assert_eq!(reconcile(&other, PER_RUN).await, ReconcileReport { listed: 50, filled_in: 50, complete: false }, "the next 50, not the same");
+    assert_eq!(disputes(&app).await, 100);
+    assert_eq!(reconcile(&app, PER_RUN).await, ReconcileReport { listed: 20, filled_in: 20, complete: true });
+    assert_eq!(disputes(&app).await, 120);
+    assert_eq!(app.sim.requests_to("webhooks_events"), 3, "each page read once");
+
+    // The next pass starts from the end of that one (less the overlap, which here is all 120):
+    // it finds nothing new, and ends.
+    let mut later = Vec::new();
+    while later.last().is_none_or(|r: &ReconcileReport| !r.complete) && later.len() < 5 {
+        later.push(reconcile(&other, PER_RUN).await);
+    }
+    assert_eq!(later.iter().map(|r| r.listed).collect::<Vec<_>>(), [50, 50, 20], "{later:?}");
+    assert!(later.iter().all(|r| r.filled_in == 0), "{later:?}");
+
+    // Two runs at once: while one is reading (held at the simulator), the other finds the lease
+    // taken and asks PayPal nothing.
+    let hold = app.sim.hold_event_lists().await;
+    let before = app.sim.requests_to("webhooks_events");
+    let state = app.state.clone();
+    let first = tokio::spawn(async move { webhooks::reconcile(&state, Utc::now(), PER_RUN).await.unwrap() });
+    app.sim.event_list_held().await;
+    assert_eq!(webhooks::reconcile(&other.state, Utc::now(), PER_RUN).await.unwrap(), Reconciliation::Busy);
+    assert_eq!(app.sim.requests_to("webhooks_events"), before + 1, "only the lease's holder reads");
+    drop(hold);
+    assert!(matches!(first.await.unwrap(), Reconciliation::Ran(ReconcileReport { listed: 50, .. })));
+
+    // A run that died holding the lease: others are refused until it lapses, then one takes over.
+    let db = app.state.db.primary();
+    let now = Utc::now();
+    let until = now + chrono::Duration::minutes(1);
+    let sql = "UPDATE job_cursors SET lease_holder = 'crashed', lease_until = ? WHERE name = 'paypal_webhook_events'";
+    db.execute_raw(vetted::server::db::statement(db.get_database_backend(), sql, vec![until.into()])).await.unwrap();
+    let before = app.sim.requests_to("webhooks_events");
+    assert_eq!(webhooks::reconcile(&app.state, now, PER_RUN).await.unwrap(), Reconciliation::Busy);
+    assert_eq!(app.sim.requests_to("webhooks_events"), before);
+    let after_lapse = webhooks::reconcile(&other.state, until + chrono::Duration::seconds(1), PER_RUN).await.unwrap();
+    assert!(matches!(after_lapse, Reconciliation::Ran(_)), "{after_lapse:?}");
+}
+
+on_both_databases!(webhooks_are_verified_stored_once_and_reconciled, a_long_event_list_is_read_across_runs_one_instance_at_a_time);
 
 /// PayPal calls the webhook path has made: token requests and verifications. (The background
 /// sync is idle in these tests: the seeded accounts are not due for minutes.)

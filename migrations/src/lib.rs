@@ -8,6 +8,7 @@ mod m20261122_000003_fraud;
 mod m20261201_000004_lz4_for_decision_records;
 mod m20261201_000005_one_draft_and_one_published_ruleset;
 mod m20261202_000006_each_payment_in_one_velocity_bucket;
+mod m20261207_000007_resumable_reconciliation;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_lz4_for_decision_records::Migration),
             Box::new(m20261201_000005_one_draft_and_one_published_ruleset::Migration),
             Box::new(m20261202_000006_each_payment_in_one_velocity_bucket::Migration),
+            Box::new(m20261207_000007_resumable_reconciliation::Migration),
         ]
     }
 }

@@ -25,8 +25,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 const TRANSACTION_PAGES: u32 = 5;
 const DISPUTE_PAGES: u32 = 4;
-/// Pages of webhook events read per reconciliation (100 events each).
-const EVENT_PAGES: u32 = 50;
+/// Webhook events per page of PayPal's list.
+const EVENT_PAGE_SIZE: usize = 100;
 
 /// Why a PayPal call failed. `kind()` is the short, stable name used in metrics, logs and the
 /// database; no upstream text is ever kept.
@@ -148,6 +148,24 @@ struct CachedToken {
     refresh_after: Instant,
 }
 
+/// The path of PayPal's webhook-event list; its `next` links must stay on it.
+const EVENTS_PATH: &str = "/v1/notifications/webhooks-events";
+
+/// Where a page of the webhook-event list starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventsPage {
+    /// The first page of the events created in a window (both ends included).
+    First { start: DateTime<Utc>, end: DateTime<Utc>, page_size: usize },
+    /// A `next` link of an earlier page, relative to the base URL.
+    Next(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    pub events: Vec<serde_json::Value>,
+    pub next: Option<String>,
+}
+
 /// The four reads of one refresh.
 #[derive(Debug, Clone)]
 pub struct PaypalData {
@@ -262,26 +280,34 @@ impl PaypalClient {
         Ok(response.verification_status == "SUCCESS")
     }
 
-    /// Webhook events created between `start` and `end`, following `next` links up to a bound;
-    /// the flag is false when the bound cut the list short.
-    pub async fn webhook_events(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(Vec<serde_json::Value>, bool), PaypalError> {
-        let mut url = reqwest::Url::parse(&format!("{}/v1/notifications/webhooks-events", self.base())).map_err(|_| PaypalError::Rejected)?;
-        url.query_pairs_mut()
-            .append_pair("page_size", "100")
-            .append_pair("start_time", &start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .append_pair("end_time", &end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        let mut url = url.to_string();
-        let mut events = Vec::new();
-        for _ in 0..EVENT_PAGES {
-            let page: wire::EventList = self.get_json("webhooks_events", Cause::Reconcile, None, |http| http.get(&url)).await?;
-            events.extend(page.events);
-            match page.links.into_iter().find(|l| l.rel == "next") {
-                Some(next) if next.href.starts_with(self.base()) => url = next.href,
-                Some(next) if next.href.starts_with('/') => url = format!("{}{}", self.base(), next.href),
-                _ => return Ok((events, true)),
+    /// One page of PayPal's webhook-event list: the first page of a time window, or the page a
+    /// `next` link of an earlier page names. The next link comes back relative to the base URL
+    /// (path and query), so it can be stored and followed later, even by another instance;
+    /// `None` when this was the last page.
+    pub async fn webhook_events_page(&self, page: &EventsPage) -> Result<EventPage, PaypalError> {
+        let url = match page {
+            EventsPage::First { start, end, page_size } => {
+                let mut url = reqwest::Url::parse(&format!("{}{EVENTS_PATH}", self.base())).map_err(|_| PaypalError::Rejected)?;
+                url.query_pairs_mut()
+                    .append_pair("page_size", &page_size.clamp(&1, &EVENT_PAGE_SIZE).to_string())
+                    .append_pair("start_time", &start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .append_pair("end_time", &end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                url.to_string()
             }
-        }
-        Ok((events, false))
+            EventsPage::Next(link) => format!("{}{link}", self.base()),
+        };
+        let list: wire::EventList = self.get_json("webhooks_events", Cause::Reconcile, None, |http| http.get(&url)).await?;
+        let next = list.links.into_iter().find(|l| l.rel == "next").and_then(|next| {
+            let relative = next.href.strip_prefix(self.base()).unwrap_or(&next.href);
+            if relative.starts_with(EVENTS_PATH) {
+                Some(relative.to_string())
+            } else {
+                // Never follow a link off PayPal's event list with our token.
+                tracing::warn!("PayPal's event list sent a next link elsewhere; treating the list as complete");
+                None
+            }
+        });
+        Ok(EventPage { events: list.events, next })
     }
 
     fn base(&self) -> &str {

@@ -6,6 +6,9 @@
 //! - `GET /__sim/knobs`, `POST /__sim/knobs` with any subset of the fields of [`Knobs`];
 //! - `GET /__sim/stats` (requests received per endpoint), `POST /__sim/stats/reset`;
 //! - `POST /__sim/tokens/revoke` (every issued token becomes invalid).
+//!
+//! Tests can also hold the webhook-event list ([`Simulator::hold_event_lists`]) to catch a
+//! reconciliation in the middle of its run.
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -81,6 +84,10 @@ pub struct Simulator {
     tokens: Mutex<HashMap<String, Instant>>,
     /// Webhook events issued, oldest first (what `GET /v1/notifications/webhooks-events` lists).
     events: Mutex<Vec<Value>>,
+    /// Event-list requests wait for a read guard: a test holding the write guard holds them.
+    event_list_gate: tokio::sync::RwLock<()>,
+    /// Told when an event-list request starts waiting at the gate.
+    event_list_waiting: tokio::sync::Notify,
 }
 
 impl Simulator {
@@ -104,6 +111,17 @@ impl Simulator {
 
     pub fn requests_to(&self, endpoint: &str) -> u64 {
         self.requests.lock().unwrap().get(endpoint).copied().unwrap_or(0)
+    }
+
+    /// Until the guard is dropped, event-list requests are counted and then wait: a test can
+    /// catch a reconciliation in the middle of its run.
+    pub async fn hold_event_lists(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.event_list_gate.write().await
+    }
+
+    /// Returns once an event-list request is waiting behind [`Simulator::hold_event_lists`].
+    pub async fn event_list_held(&self) {
+        self.event_list_waiting.notified().await
     }
 
     fn count(&self, endpoint: &str) {
@@ -740,6 +758,13 @@ pub mod webhooks {
         if let Err(denied) = authorize(&sim, &headers) {
             return denied;
         }
+        let _pass = match sim.event_list_gate.try_read() {
+            Ok(pass) => pass,
+            Err(_) => {
+                sim.event_list_waiting.notify_one();
+                sim.event_list_gate.read().await
+            }
+        };
         let parse = |t: &Option<String>| t.as_deref().map(DateTime::parse_from_rfc3339);
         let (start, end) = match (parse(&query.start_time), parse(&query.end_time)) {
             (Some(Err(_)), _) | (_, Some(Err(_))) => {

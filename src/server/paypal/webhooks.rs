@@ -10,18 +10,21 @@
 //! database transaction as its effect, so a replay changes nothing.
 //!
 //! Because deliveries can be lost (our endpoint down, a network cut), a job lists PayPal's
-//! webhook events on a schedule and processes whatever was missed through the same function.
+//! webhook events and processes whatever was missed through the same function. It runs on one
+//! instance at a time (a lease with an expiry on its `job_cursors` row, taken with a conditional
+//! UPDATE) and reads at most a bounded number of events per run; a longer list is resumed by the
+//! next run from the page where this one stopped, which is stored in the same row.
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait, TryInsertResult};
 use serde_json::Value;
 
-use super::client::{CallBudget, CallPolicy, PaypalError};
+use super::client::{CallBudget, CallPolicy, EventsPage, PaypalClient, PaypalError};
 use super::wire;
 use crate::server::db;
 use crate::server::db::entities::{dispute, paypal_account, webhook_event};
@@ -43,6 +46,12 @@ pub const VERIFY_POLICY: CallPolicy = CallPolicy { max_attempts: 1, budget: Some
 const RECONCILE_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 /// First run: how far back to look.
 const RECONCILE_FIRST_LOOKBACK: chrono::Duration = chrono::Duration::days(3);
+/// Events one run reads at most (whole pages); the next run goes on from there.
+pub const RECONCILE_MAX_EVENTS: usize = 5_000;
+/// A run renews its lease with every page; a crashed run's lease lapses after this.
+const RECONCILE_LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// When a run stopped at its bound, the next one starts after this pause, not a whole interval.
+const RECONCILE_CONTINUE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 const CURSOR: &str = "paypal_webhook_events";
 
 #[derive(Debug, thiserror::Error)]
@@ -320,72 +329,205 @@ async fn after_processing(state: &AppState, event: &Value, processed: Processed,
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconcileReport {
+    /// Events read by this run.
     pub listed: usize,
     /// Events that had not arrived as webhooks.
     pub filled_in: usize,
+    /// Whether this run reached the end of the list; if not, the next run goes on from where it
+    /// stopped.
+    pub complete: bool,
 }
 
-/// Lists PayPal's webhook events since the last run (with an overlap) and processes the ones
-/// not seen yet. The position only moves forward after every listed event was stored and the
-/// list was complete.
-pub async fn reconcile(state: &AppState, now: DateTime<Utc>) -> Result<ReconcileReport, WebhookError> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciliation {
+    Ran(ReconcileReport),
+    /// Another run (on this instance or another) holds the lease: nothing was done.
+    Busy,
+}
+
+/// One reconciliation run, reading at most `max_events` events (rounded up to whole pages).
+///
+/// A pass lists the events created between the end of the last complete pass (less an overlap)
+/// and the pass's start, page by page. After each page, the page's events are stored and the
+/// pass's end and next page are written to the database; a run that reaches `max_events` stops
+/// there, and the next run (on any instance) resumes from that page. When the list ends, the
+/// position moves to the pass's end. The order PayPal lists events in does not matter.
+pub async fn reconcile(state: &AppState, now: DateTime<Utc>, max_events: usize) -> Result<Reconciliation, WebhookError> {
     let Some(client) = &state.paypal.client else { return Err(WebhookError::NotConfigured) };
     let db = state.db.primary();
-    let cursor = read_cursor(db).await?;
-    let start = cursor.map_or(now - RECONCILE_FIRST_LOOKBACK, |at| at - RECONCILE_OVERLAP);
-    // Times go to PayPal in whole seconds: end one second later so this second's events count.
-    let (events, complete) = client.webhook_events(start, now + chrono::Duration::seconds(1)).await.map_err(WebhookError::Upstream)?;
-    let mut filled_in = 0;
-    for event in &events {
-        let processed = process_event(db, event, "reconciliation", now).await?;
-        if processed == Processed::New {
-            filled_in += 1;
-            after_processing(state, event, processed, "reconciliation").await;
+    let Some(lease) = Lease::take(db, now).await? else {
+        return Ok(Reconciliation::Busy);
+    };
+    let result = reconcile_leased(state, client, &lease, now, max_events.max(1)).await;
+    if let Err(e) = lease.release(db).await {
+        // It lapses on its own.
+        tracing::warn!(kind = db::error_kind(&e), "could not release the reconciliation's lease");
+    }
+    result.map(Reconciliation::Ran)
+}
+
+async fn reconcile_leased(
+    state: &AppState,
+    client: &PaypalClient,
+    lease: &Lease,
+    now: DateTime<Utc>,
+    max_events: usize,
+) -> Result<ReconcileReport, WebhookError> {
+    let db = state.db.primary();
+    let cursor = lease.cursor(db).await?;
+    let (pass_end, mut page) = match (cursor.pass_end, cursor.pass_next_page) {
+        (Some(end), Some(next)) => (end, EventsPage::Next(next)),
+        // Times go to PayPal in whole seconds: end one second later so this second's events count.
+        _ => {
+            let end = (now + chrono::Duration::seconds(1)).trunc_subsecs(0);
+            (end, EventsPage::First { start: cursor.position - RECONCILE_OVERLAP, end, page_size: max_events.min(100) })
         }
+    };
+    let mut report = ReconcileReport { listed: 0, filled_in: 0, complete: false };
+    loop {
+        let fetched = match client.webhook_events_page(&page).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                if matches!((&page, e), (EventsPage::Next(_), PaypalError::Rejected)) {
+                    // PayPal no longer takes the stored link: the next run starts the pass again.
+                    lease.forget_pass(db).await?;
+                }
+                return Err(WebhookError::Upstream(e));
+            }
+        };
+        report.listed += fetched.events.len();
+        for event in &fetched.events {
+            let processed = process_event(db, event, "reconciliation", now).await?;
+            if processed == Processed::New {
+                report.filled_in += 1;
+                after_processing(state, event, processed, "reconciliation").await;
+            }
+        }
+        let Some(next) = fetched.next else {
+            lease.complete_pass(db, pass_end).await?;
+            report.complete = true;
+            break;
+        };
+        if !lease.store_page(db, pass_end, &next).await? {
+            tracing::warn!("the reconciliation's lease lapsed during its run; stopping");
+            break;
+        }
+        if report.listed >= max_events {
+            tracing::info!(listed = report.listed, "PayPal's event list is longer than one reconciliation reads; the next run goes on from here");
+            break;
+        }
+        page = EventsPage::Next(next);
     }
-    // Cut short (more events than one run reads): the next run starts from the same place;
-    // what was stored now is skipped then by its event id.
-    if complete {
-        write_cursor(db, now).await?;
-    } else {
-        tracing::warn!(listed = events.len(), "PayPal's event list was longer than one reconciliation reads; resuming from the same position");
+    if report.filled_in > 0 {
+        tracing::warn!(filled_in = report.filled_in, "the reconciliation found PayPal events that never arrived as webhooks");
     }
-    if filled_in > 0 {
-        tracing::warn!(filled_in, "the reconciliation found PayPal events that never arrived as webhooks");
-    }
-    Ok(ReconcileReport { listed: events.len(), filled_in })
+    Ok(report)
+}
+
+/// The reconciliation's row in `job_cursors`, held by one run: every write is conditional on
+/// still holding it, and each renews it.
+struct Lease {
+    holder: String,
 }
 
 #[derive(sea_orm::FromQueryResult)]
 struct CursorRow {
+    /// Everything created before this (less the overlap) has been listed.
     position: DateTime<Utc>,
+    /// The pass under way, if a run stopped in the middle of one: its end and its next page.
+    pass_end: Option<DateTime<Utc>>,
+    pass_next_page: Option<String>,
 }
 
-async fn read_cursor(db: &DatabaseConnection) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
-    use sea_orm::FromQueryResult;
-    let stmt = crate::server::db::statement(db.get_database_backend(), "SELECT position FROM job_cursors WHERE name = ?", vec![CURSOR.into()]);
-    Ok(CursorRow::find_by_statement(stmt).one(db).await?.map(|r| r.position))
+impl Lease {
+    /// Takes the lease if nobody holds it or its holder's lapsed: one conditional UPDATE, which
+    /// one run wins on SQLite and PostgreSQL alike.
+    async fn take(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Option<Lease>, sea_orm::DbErr> {
+        let now = now.trunc_subsecs(0);
+        run(
+            db,
+            "INSERT INTO job_cursors (name, position) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            vec![CURSOR.into(), (now - RECONCILE_FIRST_LOOKBACK).into()],
+        )
+        .await?;
+        let holder = format!("{:016x}", rand::random::<u64>());
+        let taken = run(
+            db,
+            "UPDATE job_cursors SET lease_holder = ?, lease_until = ? WHERE name = ? AND (lease_until IS NULL OR lease_until <= ?)",
+            vec![holder.clone().into(), (now + RECONCILE_LEASE).into(), CURSOR.into(), now.into()],
+        )
+        .await?;
+        Ok((taken == 1).then_some(Lease { holder }))
+    }
+
+    async fn cursor(&self, db: &DatabaseConnection) -> Result<CursorRow, sea_orm::DbErr> {
+        use sea_orm::FromQueryResult;
+        let sql = "SELECT position, pass_end, pass_next_page FROM job_cursors WHERE name = ? AND lease_holder = ?";
+        let stmt = db::statement(db.get_database_backend(), sql, vec![CURSOR.into(), self.holder.clone().into()]);
+        CursorRow::find_by_statement(stmt).one(db).await?.ok_or_else(|| sea_orm::DbErr::RecordNotFound("the reconciliation's lease".into()))
+    }
+
+    fn renewed() -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(0) + RECONCILE_LEASE
+    }
+
+    /// The pass goes on from `next`; false if the lease is no longer ours.
+    async fn store_page(&self, db: &DatabaseConnection, pass_end: DateTime<Utc>, next: &str) -> Result<bool, sea_orm::DbErr> {
+        let sql = "UPDATE job_cursors SET pass_end = ?, pass_next_page = ?, lease_until = ? WHERE name = ? AND lease_holder = ?";
+        let values = vec![pass_end.into(), next.into(), Lease::renewed().into(), CURSOR.into(), self.holder.clone().into()];
+        Ok(run(db, sql, values).await? == 1)
+    }
+
+    /// The list was read to its end: the position moves to the pass's end.
+    async fn complete_pass(&self, db: &DatabaseConnection, pass_end: DateTime<Utc>) -> Result<(), sea_orm::DbErr> {
+        let sql = "UPDATE job_cursors SET position = ?, pass_end = NULL, pass_next_page = NULL WHERE name = ? AND lease_holder = ?";
+        run(db, sql, vec![pass_end.into(), CURSOR.into(), self.holder.clone().into()]).await?;
+        Ok(())
+    }
+
+    async fn forget_pass(&self, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+        let sql = "UPDATE job_cursors SET pass_end = NULL, pass_next_page = NULL WHERE name = ? AND lease_holder = ?";
+        run(db, sql, vec![CURSOR.into(), self.holder.clone().into()]).await?;
+        Ok(())
+    }
+
+    async fn release(&self, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+        let sql = "UPDATE job_cursors SET lease_holder = NULL, lease_until = NULL WHERE name = ? AND lease_holder = ?";
+        run(db, sql, vec![CURSOR.into(), self.holder.clone().into()]).await?;
+        Ok(())
+    }
 }
 
-async fn write_cursor(db: &DatabaseConnection, at: DateTime<Utc>) -> Result<(), sea_orm::DbErr> {
-    let sql = "INSERT INTO job_cursors (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position";
-    db.execute_raw(crate::server::db::statement(db.get_database_backend(), sql, vec![CURSOR.into(), at.into()])).await?;
-    Ok(())
+/// Runs one statement (`?` placeholders on both databases); returns the rows it changed.
+async fn run(db: &DatabaseConnection, sql: &str, values: Vec<sea_orm::Value>) -> Result<u64, sea_orm::DbErr> {
+    Ok(db.execute_raw(db::statement(db.get_database_backend(), sql, values)).await?.rows_affected())
 }
 
-/// Runs the reconciliation every `PAYPAL_RECONCILE_INTERVAL_SECS` (first run at start-up).
+/// Runs the reconciliation every `PAYPAL_RECONCILE_INTERVAL_SECS` (first run at start-up), and
+/// again after a short pause while a long list is being worked through. Every instance runs
+/// this loop; the lease lets one of them work at a time.
 pub fn spawn_reconciliation(state: AppState) {
     if state.paypal.client.is_none() {
         return;
     }
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(state.paypal.config.reconcile_interval);
         loop {
-            tick.tick().await;
-            match reconcile(&state, Utc::now()).await {
-                Ok(report) => metrics::counter!("vetted_paypal_reconciled_events_total").increment(report.filled_in as u64),
-                Err(e) => tracing::warn!(reason = %e, "PayPal reconciliation failed; it runs again at the next interval"),
-            }
+            let pause = match reconcile(&state, Utc::now(), RECONCILE_MAX_EVENTS).await {
+                Ok(Reconciliation::Ran(report)) => {
+                    metrics::counter!("vetted_paypal_reconciled_events_total").increment(report.filled_in as u64);
+                    if report.complete {
+                        state.paypal.config.reconcile_interval
+                    } else {
+                        RECONCILE_CONTINUE_AFTER
+                    }
+                }
+                Ok(Reconciliation::Busy) => state.paypal.config.reconcile_interval,
+                Err(e) => {
+                    tracing::warn!(reason = %e, "PayPal reconciliation failed; it runs again at the next interval");
+                    state.paypal.config.reconcile_interval
+                }
+            };
+            tokio::time::sleep(pause.mul_f64(rand::random_range(0.9..1.1))).await;
         }
     });
 }
