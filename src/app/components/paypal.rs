@@ -1,7 +1,8 @@
 //! The dashboard's PayPal panel: balances, latest transactions, open disputes, account status,
 //! the data's age, and a banner when PayPal cannot be reached. It reads only what the background
 //! sync left in the cache or the database; Refresh asks for a new sync and the panel re-reads
-//! until the new data lands.
+//! until the new data lands. While it waits (for a Refresh, or for the very first sync) it
+//! re-reads less and less often, and after about five minutes it stops and says so.
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -10,17 +11,27 @@ use crate::app::api::dashboard::{paypal_panel, RequestPaypalRefresh};
 use crate::app::components::panel::{panel_error, Panel, Skeleton};
 use crate::app::dto::{describe_age, short_utc, PaypalPanel, PaypalSnapshot, PaypalSyncFailure};
 
-/// Re-reads after a Refresh (every 2 s, up to a minute) until newer data arrives.
-const POLL_EVERY: Duration = Duration::from_secs(2);
-const POLLS_AFTER_REFRESH: u32 = 30;
+/// Re-reads while waiting for PayPal, at most.
+const MAX_POLLS: u32 = 13;
+/// The longest pause between two re-reads.
+const LONGEST_POLL_PAUSE: Duration = Duration::from_secs(30);
+const GAVE_UP: &str = "PayPal has not answered yet, so this panel stopped checking. Press Refresh or reload the page to look again.";
+
+/// The pause before re-read number `attempt` (from 0) while waiting for PayPal: 2, 4, 8 and
+/// 16 s, then every 30 s, 13 re-reads and five minutes in all; `None`: stop waiting.
+pub fn poll_delay(attempt: u32) -> Option<Duration> {
+    (attempt < MAX_POLLS).then(|| Duration::from_secs(2u64 << attempt.min(4)).min(LONGEST_POLL_PAUSE))
+}
 
 #[component]
 pub fn PaypalPanelView() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let panel = Resource::new(move || reload.get(), |_| paypal_panel());
     let refresh = ServerAction::<RequestPaypalRefresh>::new();
-    // Polling state: how many re-reads are left, and the data version seen when Refresh was pressed.
-    let polls_left = RwSignal::new(0u32);
+    // While waiting for PayPal: how many re-reads have been made (`None`: not waiting). The
+    // data version seen when Refresh was pressed tells new data from old.
+    let polling = RwSignal::new(None::<u32>);
+    let gave_up = RwSignal::new(false);
     let fetched_at_when_pressed = RwSignal::new(None::<String>);
 
     // Runs when a Refresh press is accepted (not when the panel re-reads: that is untracked).
@@ -31,40 +42,57 @@ pub fn PaypalPanelView() -> impl IntoView {
                 _ => None,
             };
             fetched_at_when_pressed.set(seen);
-            polls_left.set(POLLS_AFTER_REFRESH);
+            gave_up.set(false);
+            polling.set(Some(0));
         }
     });
     Effect::new(move || match panel.get() {
-        // No data yet: keep looking until the first sync lands.
-        Some(Ok(PaypalPanel::Syncing { .. })) => polls_left.set(POLLS_AFTER_REFRESH),
+        // No data yet: keep looking until the first sync lands, unless the schedule ran out.
+        Some(Ok(PaypalPanel::Syncing { .. })) => {
+            if polling.get_untracked().is_none() && !gave_up.get_untracked() {
+                polling.set(Some(0));
+            }
+        }
         Some(Ok(PaypalPanel::Ready { snapshot, failure, .. })) => {
             let newer = fetched_at_when_pressed.get_untracked().as_deref() != Some(snapshot.fetched_at.as_str());
-            if newer || failure.is_some() && polls_left.get_untracked() < POLLS_AFTER_REFRESH - 2 {
-                polls_left.set(0);
+            // A failure seen on the first re-reads may be the one from before the press.
+            if newer || failure.is_some() && polling.get_untracked().is_some_and(|n| n >= 2) {
+                polling.set(None);
+                gave_up.set(false);
             }
         }
         _ => {}
     });
+    // One timer at a time: each re-read schedules the next, further off, until the schedule
+    // ends.
     Effect::new(move || {
-        let handle = set_interval_with_handle(
-            move || {
-                if polls_left.get_untracked() > 0 {
-                    polls_left.update(|n| *n -= 1);
-                    reload.update(|n| *n += 1);
-                }
-            },
-            POLL_EVERY,
-        )
-        .ok();
-        on_cleanup(move || {
-            if let Some(handle) = handle {
-                handle.clear();
+        let Some(attempt) = polling.get() else { return };
+        match poll_delay(attempt) {
+            Some(pause) => {
+                let handle = set_timeout_with_handle(
+                    move || {
+                        polling.set(Some(attempt + 1));
+                        reload.update(|n| *n += 1);
+                    },
+                    pause,
+                )
+                .ok();
+                on_cleanup(move || {
+                    if let Some(handle) = handle {
+                        handle.clear();
+                    }
+                });
             }
-        });
+            None => {
+                polling.set(None);
+                gave_up.set(true);
+            }
+        }
     });
 
     let refresh_message = move || match refresh.value().get() {
-        Some(Ok(())) if polls_left.get() > 0 => Some("Refresh requested — the panel updates when PayPal answers.".to_string()),
+        _ if gave_up.get() => Some(GAVE_UP.to_string()),
+        Some(Ok(())) if polling.get().is_some() => Some("Refresh requested — the panel updates when PayPal answers.".to_string()),
         Some(Err(e)) => Some(e.to_string()),
         _ => None,
     };
@@ -242,5 +270,21 @@ fn PaypalDetails(snapshot: PaypalSnapshot) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_for_paypal_backs_off_and_stops() {
+        let pauses: Vec<u64> = (0..).map_while(poll_delay).map(|d| d.as_secs()).collect();
+        assert_eq!(pauses[..6], [2, 4, 8, 16, 30, 30]);
+        assert!(pauses.iter().all(|&s| s <= 30));
+        assert_eq!(pauses.len(), MAX_POLLS as usize);
+        assert_eq!(pauses.iter().sum::<u64>(), 300, "five minutes in all");
+        assert_eq!(poll_delay(MAX_POLLS), None);
+        assert_eq!(poll_delay(u32::MAX), None);
     }
 }
