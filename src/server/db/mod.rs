@@ -187,6 +187,17 @@ mod tests {
     use super::{is_loopback, names_ssl_mode, sqlite_file_path};
 
     #[test]
+    fn only_code_question_marks_become_postgres_placeholders() {
+        let sql = "SELECT '?', 'it''s ?', \"odd?name\" FROM t -- why?\nWHERE a = ? /* or ? */ AND b = ?";
+        let statement = super::statement(sea_orm::DbBackend::Postgres, sql, vec![1.into(), 2.into()]);
+        assert_eq!(statement.sql, "SELECT '?', 'it''s ?', \"odd?name\" FROM t -- why?\nWHERE a = $1 /* or ? */ AND b = $2");
+        let sqlite = super::statement(sea_orm::DbBackend::Sqlite, sql, vec![]);
+        assert_eq!(sqlite.sql, sql, "SQLite takes ? as it is");
+        let code: String = super::sql_chars("a'b;c'd/*e*/f--g\nh").filter(|(_, code)| *code).map(|(c, _)| c).collect();
+        assert_eq!(code, "adf\nh");
+    }
+
+    #[test]
     fn finds_the_sqlite_file_to_create() {
         assert_eq!(sqlite_file_path("sqlite://data/vetted.db?mode=rwc"), Some("data/vetted.db"));
         assert_eq!(sqlite_file_path("sqlite::memory:"), None);
@@ -221,16 +232,18 @@ pub fn insert_sql(table: &str, columns: &[&str], rows: usize, tail: &str) -> Str
 
 /// A raw statement written with `?` placeholders, as SQLite takes them; rewritten to `$1, $2, …`
 /// for PostgreSQL. For the few queries the entity API cannot say (upserts with RETURNING,
-/// aggregates over raw columns).
+/// aggregates over raw columns). A `?` inside a string, a quoted name or a comment is text,
+/// not a placeholder, and is left alone.
 pub fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {
         DbBackend::Postgres => {
             let mut out = String::with_capacity(sql.len() + 16);
             let mut n = 0;
-            for c in sql.chars() {
-                if c == '?' {
+            for (c, is_code) in sql_chars(sql) {
+                if c == '?' && is_code {
                     n += 1;
-                    out.push_str(&format!("${n}"));
+                    out.push('$');
+                    out.push_str(&n.to_string());
                 } else {
                     out.push(c);
                 }
@@ -240,4 +253,43 @@ pub fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement
         _ => sql.to_string(),
     };
     Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Each character of `sql` with whether it is code: false inside a `'…'` string, a `"…"` quoted
+/// name, a `-- …` line comment or a `/* … */` block comment. A doubled quote (`'it''s'`) reads
+/// as a string that ends and starts again, which classifies every character the same way.
+pub fn sql_chars(sql: &str) -> impl Iterator<Item = (char, bool)> + '_ {
+    #[derive(Clone, Copy, PartialEq)]
+    enum In {
+        Code,
+        String,
+        Name,
+        LineComment,
+        /// Just read the `/` of `/*`.
+        BlockOpening,
+        BlockComment,
+        /// Just read the `*` of `*/`.
+        BlockClosing,
+    }
+    let mut state = In::Code;
+    let mut chars = sql.chars().peekable();
+    std::iter::from_fn(move || {
+        let c = chars.next()?;
+        let next = chars.peek().copied();
+        let (is_code, after) = match (state, c) {
+            (In::Code, '\'') => (false, In::String),
+            (In::Code, '"') => (false, In::Name),
+            (In::Code, '-') if next == Some('-') => (false, In::LineComment),
+            (In::Code, '/') if next == Some('*') => (false, In::BlockOpening),
+            (In::Code, _) => (true, In::Code),
+            (In::String, '\'') | (In::Name, '"') => (false, In::Code),
+            (In::LineComment, '\n') => (true, In::Code),
+            (In::BlockOpening, _) => (false, In::BlockComment),
+            (In::BlockComment, '*') if next == Some('/') => (false, In::BlockClosing),
+            (In::BlockClosing, _) => (false, In::Code),
+            (other, _) => (false, other),
+        };
+        state = after;
+        Some((c, is_code))
+    })
 }

@@ -128,20 +128,17 @@ impl BatchConnection for SqliteTransaction<'_> {
     }
 }
 
-/// The statements of `sql`, split at each `;` outside a quoted string.
+/// The statements of `sql`, split at each `;` that is code (not in a string, name or comment).
 fn statements(sql: &str) -> impl Iterator<Item = &str> {
-    let mut quoted = false;
     let mut start = 0;
     let mut pieces = Vec::new();
-    for (at, c) in sql.char_indices() {
-        match c {
-            '\'' => quoted = !quoted,
-            ';' if !quoted => {
-                pieces.push(&sql[start..at]);
-                start = at + 1;
-            }
-            _ => {}
+    let mut at = 0;
+    for (c, is_code) in super::sql_chars(sql) {
+        if c == ';' && is_code {
+            pieces.push(&sql[start..at]);
+            start = at + 1;
         }
+        at += c.len_utf8();
     }
     pieces.push(&sql[start..]);
     pieces.into_iter().map(str::trim).filter(|piece| !piece.is_empty())
