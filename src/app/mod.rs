@@ -8,7 +8,7 @@ pub mod money;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
@@ -33,6 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <meta name="description" content="Vetted: payments, PayPal balances and fraud review for merchants, reviewers and admins." />
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -78,7 +79,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/vetted.css" />
         <Title formatter=|page: String| if page.is_empty() { "Vetted".to_string() } else { format!("{page} · Vetted") } />
         <Router>
             <AppLayout>

@@ -114,5 +114,11 @@ impl AppState {
 /// directory. `LEPTOS_SITE_ROOT` points at cargo-leptos's output (the `site` folder).
 fn leptos_options(config: &Config) -> LeptosOptions {
     let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".to_string());
-    LeptosOptions::builder().output_name("vetted").site_root(site_root).site_pkg_dir("pkg").site_addr(config.bind_addr).build()
+    LeptosOptions::builder()
+        .output_name("vetted")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind_addr)
+        .hash_files(http::assets::hash_file().is_some())
+        .build()
 }

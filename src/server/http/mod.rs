@@ -1,6 +1,7 @@
 //! The router and its middleware: request bounds, security headers, origin check, sessions, who
 //! is signed in, page guard.
 pub mod api;
+pub mod assets;
 pub mod client_addr;
 pub mod limits;
 pub mod origin;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), security_headers::set_security_headers))
+        .layer(middleware::from_fn(assets::set_cache_control))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits::HANDLER_TIMEOUT))
         .layer(middleware::from_fn(limits::bound_uri_and_headers))
         .layer(middleware::from_fn(crate::server::monitoring::record_request_duration))

@@ -99,7 +99,7 @@ fn forbidden_page(user: &SessionUser) -> Response {
     let home = user.role.home_path();
     let body = format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Not allowed · Vetted</title><link rel="stylesheet" href="/pkg/vetted.css"></head>
+<title>Not allowed · Vetted</title><link rel="stylesheet" href="{stylesheet}"></head>
 <body class="bg-slate-50 text-slate-900"><main class="mx-auto max-w-lg p-10">
 <h1 class="text-2xl font-semibold">You don't have access to this page</h1>
 <p class="mt-3 text-slate-700">You are signed in as {email} ({role}). This page is for another role.</p>
@@ -107,6 +107,7 @@ fn forbidden_page(user: &SessionUser) -> Response {
 </main></body></html>"#,
         email = html_escape(&user.email),
         role = user.role.label(),
+        stylesheet = crate::server::http::assets::stylesheet_href(),
     );
     (StatusCode::FORBIDDEN, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
 }
