@@ -52,6 +52,7 @@ async fn the_rendered_dashboard_shows_each_currency_in_its_own_minor_units() {
     assert!(sales.contains("€5.00"), "five euros shown as €5.00 in the sales panel:\n{sales}");
     assert!(!sales.contains("100.00 JPY") && !sales.contains("¥100.00"), "yen have no minor units:\n{sales}");
     assert!(sales.contains("≈"), "a total converted from other currencies is marked approximate:\n{sales}");
+    assert!(html.contains("1 EUR = 1.08 USD, 1 JPY = 0.0067 USD"), "the panel names the reference rates it converted at");
 }
 
 /// The sales panel's KPI cards as rendered: from the first period to the end of their list. (The

@@ -17,7 +17,7 @@ pub fn DashboardPage() -> impl IntoView {
         <Title text="Dashboard" />
         <RequireRole roles=&[Role::Merchant]>
             <h1 class="text-2xl font-semibold tracking-tight">"Dashboard"</h1>
-            <div class="mt-6 grid gap-6 lg:grid-cols-3">
+            <div class="mt-6 grid grid-cols-1 gap-6 lg:grid-cols-3">
                 <SalesPanel />
                 <RevenuePanel />
                 <PaypalPanelView />
@@ -54,10 +54,11 @@ fn SalesKpis(summary: SalesSummary) -> impl IntoView {
                 .periods
                 .into_iter()
                 .map(|p| {
-                    let converted = p.converted;
-                    let amount = |m: &Money| if converted { m.display_approx() } else { m.display() };
-                    let headline = amount(&p.net_revenue);
-                    let refunded = amount(&p.refunded);
+                    let amount = |m: &Money, converted: bool| if converted { m.display_approx() } else { m.display() };
+                    let headline = amount(&p.net_revenue, p.converted);
+                    // "≈" on the refunds only when some were in another currency.
+                    let refunds_converted = p.by_currency.iter().any(|c| c.refunded.minor != 0 && c.refunded.currency != currency);
+                    let refunded = amount(&p.refunded, refunds_converted);
                     let single = p.by_currency.iter().all(|c| c.net_revenue.currency == currency && c.refunded.currency == currency);
                     view! {
                         <div class=SALES_CARD data-period=p.label.clone()>
@@ -112,15 +113,11 @@ fn conversion_note(summary: &SalesSummary) -> Option<String> {
     let currency = &summary.currency;
     let rates: Vec<String> = summary.rates.iter().filter_map(|r| r.rate.map(|rate| format!("1 {} = {} {currency}", r.currency, format_rate(rate)))).collect();
     let unrated: Vec<&str> = summary.rates.iter().filter(|r| r.rate.is_none()).map(|r| r.currency.as_str()).collect();
-    let mut note = if rates.is_empty() {
-        format!("Totals in {currency}, the settlement currency")
-    } else {
-        format!(
-            "≈ Totals in {currency}, the settlement currency, with other currencies converted at fixed reference rates ({}), so approximate",
-            rates.join(", ")
-        )
-    };
-    note.push_str(". Each currency's exact amount is listed under the totals.");
+    let mut note = format!("Totals in {currency}, the settlement currency");
+    if !rates.is_empty() {
+        note = format!("≈ {note}, at fixed reference rates: {}", rates.join(", "));
+    }
+    note.push('.');
     if !unrated.is_empty() {
         note.push_str(&format!(" No reference rate for {}: left out of the totals.", unrated.join(", ")));
     }
