@@ -85,13 +85,15 @@ pub fn build(data: PaypalData, fetched_at: DateTime<Utc>) -> PaypalSnapshot {
     }
 }
 
-/// PayPal's decimal string → minor units. Currencies without cents (JPY, HUF, TWD) are whole.
+/// PayPal's decimal string → minor units of the currency's ISO 4217 exponent, the one the
+/// dashboard formats by. (PayPal sends HUF and TWD without decimals, but their ISO exponent is 2:
+/// 1000 HUF is 100,000 minor units, not 1,000.)
 pub fn money(m: &wire::Money) -> Option<Money> {
     let currency = m.currency_code.trim().to_ascii_uppercase();
     if currency.len() != 3 {
         return None;
     }
-    let exponent = if matches!(currency.as_str(), "JPY" | "HUF" | "TWD") { 0 } else { 2 };
+    let exponent = crate::app::money::exponent(&currency) as usize;
     let value = m.value.trim();
     let (negative, digits) = match value.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -155,6 +157,9 @@ mod tests {
         assert_eq!(money(&m(".05", "USD")).unwrap().minor, 5);
         assert_eq!(money(&m("12", "usd")).unwrap(), Money { minor: 1200, currency: "USD".into() });
         assert_eq!(money(&m("500", "JPY")).unwrap().minor, 500);
+        // Whole forints and New Taiwan dollars, as PayPal sends them, in ISO minor units.
+        assert_eq!(money(&m("1000", "HUF")).unwrap().minor, 100_000);
+        assert_eq!(money(&m("35", "TWD")).unwrap().minor, 3_500);
     }
 
     #[test]
