@@ -272,7 +272,7 @@ const ADD_TO_BUCKETS: &str = "ON CONFLICT (key, granularity, bucket) DO UPDATE S
 /// in (in its `granularity` column: 0 for the hour, 1 the day, 2 the week), for
 /// [`totals_before`] to add to that window and the longer ones (each window lies inside the
 /// next). Summed in the database, at most three rows a key: sent row by row, a busy key's 80-odd
-/// rows (up to ~98) were each encoded, sent and decoded. Each key's rows are read by primary-key
+/// rows (up to ~99) were each encoded, sent and decoded. Each key's rows are read by primary-key
 /// range; PostgreSQL is told so with a lateral join (OFFSET 0 keeps it from being flattened):
 /// for `key IN (…)` of a batch's hundred keys, without fresh statistics, it chose to scan the
 /// whole table. The read sees the buckets as they were before its statement (the current ones
@@ -480,8 +480,9 @@ pub fn counts_of_claimed(rows: &[Row], claimed: &[Payment], now: DateTime<Utc>) 
 /// window, and deletes what left the week; returns how many rows were merged or deleted. No
 /// window's count changes: 5-minute buckets are merged into their hour only when the whole hour
 /// ended at least an hour before the 1-hour window begins, and hours into their six hours at
-/// least six hours before the 24-hour window (margins for payments counted with a clock a
-/// little behind, and for a batch in flight). One transaction: readers see before or after.
+/// least six hours before the 24-hour window, and six hours are deleted six hours after they
+/// left the week (margins for payments counted with a clock a little behind, and for a batch
+/// in flight). One transaction: readers see before or after.
 pub async fn compact_database(db: &sea_orm::DatabaseConnection, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
     use sea_orm::TransactionTrait;
     let backend = db.get_database_backend();
@@ -522,8 +523,11 @@ pub async fn compact_database(db: &sea_orm::DatabaseConnection, now: DateTime<Ut
             }
         };
     }
+    // What left the week, with the merges' margin: one six-hour bucket more is kept, so a
+    // batch whose clock read a moment before (in flight, or on an instance a little behind)
+    // still finds its whole week when the compaction crosses a six-hour boundary.
     let (_, size, buckets) = WINDOWS[WINDOWS.len() - 1];
-    let oldest_kept = now.timestamp().div_euclid(size) - buckets + 1;
+    let oldest_kept = now.timestamp().div_euclid(size) - buckets;
     let sql = format!("DELETE FROM velocity_buckets WHERE granularity = {} AND bucket < ?", WINDOWS.len() - 1);
     changed += txn.execute_raw(statement(backend, &sql, vec![oldest_kept.into()])).await?.rows_affected();
     txn.commit().await?;
