@@ -14,9 +14,10 @@ use sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 use serde_json::{json, Value};
 use vetted::app::dto::{RuleEffectSpec, RuleModeSpec, RuleSpec};
 use vetted::server::db::entities::decision;
+use vetted::server::fraud::engine::RulesHealth;
 use vetted::server::fraud::lists::ListEntry;
 use vetted::server::fraud::velocity::{Subject, Velocity};
-use vetted::server::fraud::{api_keys, list_store, velocity};
+use vetted::server::fraud::{api_keys, list_store, velocity, versions};
 
 async fn api_key(app: &TestApp) -> String {
     api_keys::create(app.state.db.primary(), "tests", "tests", Utc::now()).await.unwrap().key
@@ -403,7 +404,187 @@ async fn list_changes_reach_every_instance_and_entries_expire(backend: Backend) 
     assert!(in_two_days.find("blocked_emails", "temp@example.com", now).is_none());
 }
 
+/// The text of `/metrics` (from the machine itself: no token needed).
+async fn metrics_text(app: &TestApp) -> String {
+    reqwest::Client::new().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap()
+}
+
+/// The value of the series `name{labels}` on `/metrics`, if it is there.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+async fn readyz(app: &TestApp) -> (u16, Value) {
+    let response = reqwest::Client::new().get(app.url("/readyz")).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Saves and publishes `draft` as the next version, and reloads `app` at once.
+async fn publish(app: &TestApp, draft: &vetted::app::dto::RulesetDraft) -> i32 {
+    let db = app.state.db.primary();
+    let saved = versions::save_draft(db, draft, "tests", Utc::now()).await.unwrap();
+    versions::publish(db, saved.version, Utc::now()).await.unwrap();
+    app.state.fraud.refresh().await.unwrap();
+    saved.version
+}
+
+fn block_over_100(name: &str) -> RuleSpec {
+    RuleSpec {
+        name: name.into(),
+        description: "Blocks large payments".into(),
+        expression: "transaction.amount_usd > 100.0".into(),
+        effect: RuleEffectSpec::Block,
+        enabled: true,
+        mode: RuleModeSpec::Live,
+    }
+}
+
+/// A published ruleset that stops compiling (its row changed under it, as a schema change
+/// would): the instance keeps deciding with the last ruleset that compiled, and says so on
+/// `/readyz` (still 200) and `/metrics`; an instance that never compiled one decides with none,
+/// and says so too. Publishing a good version ends it.
+async fn a_published_ruleset_that_stops_compiling_leaves_the_last_good_one_deciding(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let key = api_key(&app).await;
+    let db = app.state.db.primary();
+    // The gauge is the process's, shared by the tests running beside this one: a version
+    // number of its own for each database.
+    let mut draft = vetted::server::fraud::default_rules::ruleset();
+    if backend == Backend::Postgres {
+        publish(&app, &draft).await;
+    }
+    draft.rules.push(block_over_100("Over $100"));
+    let good = publish(&app, &draft).await;
+    let blocked = ingest(&app, &key, &sale("c1", "fp_c1", 20_000)).await;
+    assert_eq!((blocked["outcome"].as_str(), blocked["ruleset_version"].as_i64()), (Some("block"), Some(good as i64)), "{blocked}");
+    let (status, ready) = readyz(&app).await;
+    assert_eq!((status, ready["fraud_rules"].as_str()), (200, Some("ok")), "{ready}");
+
+    // The stored rule now reads a field the rules no longer know.
+    db.execute_unprepared(
+        "UPDATE rulesets SET rules = REPLACE(rules, 'transaction.amount_usd > 100.0', 'transaction.amount_cents > 10000') WHERE status = 'published'",
+    )
+    .await
+    .unwrap();
+    vetted::server::fraud::generation::bump(db).await.unwrap();
+    assert!(app.state.fraud.refresh().await.unwrap(), "the moved generation is reloaded");
+
+    let still = ingest(&app, &key, &sale("c2", "fp_c2", 20_000)).await;
+    assert_eq!((still["outcome"].as_str(), still["ruleset_version"].as_i64()), (Some("block"), Some(good as i64)), "the last good rules decide: {still}");
+    assert_eq!(still["matched_rules"][0]["name"], "Over $100");
+    let (status, ready) = readyz(&app).await;
+    assert_eq!((status, ready["fraud_rules"].as_str(), ready["database"].as_str()), (200, Some("degraded"), Some("ok")), "{ready}");
+    let failing = format!("vetted_fraud_ruleset_compile_failed{{version=\"{good}\"}}");
+    assert_eq!(metric(&metrics_text(&app).await, &failing), Some(1.0), "{failing} on /metrics");
+
+    // A row that cannot be read as rules at all (its JSON changed shape): the same.
+    db.execute_unprepared("UPDATE rulesets SET rules = '{\"rules\": \"elsewhere\"}' WHERE status = 'published'").await.unwrap();
+    vetted::server::fraud::generation::bump(db).await.unwrap();
+    app.state.fraud.refresh().await.unwrap();
+    let again = ingest(&app, &key, &sale("c3", "fp_c3", 20_000)).await;
+    assert_eq!((again["outcome"].as_str(), again["ruleset_version"].as_i64()), (Some("block"), Some(good as i64)), "{again}");
+    assert!(
+        matches!(app.state.fraud.rules_health(), RulesHealth::Degraded { failing_version, deciding_with, .. } if failing_version == good && deciding_with == good)
+    );
+
+    // An instance that starts now never compiled a ruleset: no rules, and degraded too.
+    let fresh = app.another_instance().await;
+    let unruled = ingest(&fresh, &key, &sale("c4", "fp_c4", 20_000)).await;
+    assert_eq!((unruled["outcome"].as_str(), unruled["ruleset_version"].as_i64()), (Some("allow"), Some(0)), "{unruled}");
+    assert_eq!(readyz(&fresh).await.1["fraud_rules"], "degraded");
+
+    // Rolling back publishes a version that compiles: the failure is over everywhere.
+    versions::rollback(db, Utc::now()).await.unwrap();
+    app.state.fraud.refresh().await.unwrap();
+    assert_eq!(readyz(&app).await.1["fraud_rules"], "ok");
+    assert_eq!(metric(&metrics_text(&app).await, &failing), Some(0.0));
+}
+
+/// A rule that fails at run time is counted on `/metrics` under its name, once per stored
+/// decision (a replayed answer is not counted again).
+async fn rule_errors_are_counted_per_rule(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let key = api_key(&app).await;
+    let name = format!("Divides by zero on {backend:?}");
+    let mut draft = vetted::server::fraud::default_rules::ruleset();
+    draft.rules.push(RuleSpec {
+        name: name.clone(),
+        description: String::new(),
+        expression: "merchant.age_days / (merchant.age_days - merchant.age_days) > 1".into(),
+        effect: RuleEffectSpec::Score(10.0),
+        enabled: true,
+        mode: RuleModeSpec::Live,
+    });
+    publish(&app, &draft).await;
+    let series = format!("vetted_fraud_rule_errors_total{{rule=\"{name}\"}}");
+    assert_eq!(metric(&metrics_text(&app).await, &series), None);
+    for n in 0..3 {
+        let decided = ingest(&app, &key, &sale(&format!("e{n}"), "fp_errors", 1_000)).await;
+        assert_eq!(decided["rule_errors"][0]["name"].as_str(), Some(name.as_str()), "{decided}");
+    }
+    let replay = reqwest::Client::new().post(app.url("/api/v1/transactions")).bearer_auth(&key).json(&sale("e0", "fp_errors", 1_000)).send().await.unwrap();
+    assert_eq!(replay.status(), 200, "a replay");
+    assert_eq!(metric(&metrics_text(&app).await, &series), Some(3.0), "{series}");
+}
+
+/// Rules as deep as the bounds allow are published, loaded and decide in the server, whose
+/// threads have the usual 2 MiB stacks (parsing runs on a stack of its own; evaluating
+/// does not).
+async fn rules_at_the_nesting_bound_decide_in_the_server(backend: Backend) {
+    use vetted::server::fraud::rule_limits::{measure, MAX_NESTING};
+    let app = TestApp::spawn(backend, &[]).await;
+    let key = api_key(&app).await;
+    let deepest = |shape: &dyn Fn(usize) -> String| {
+        let n = (1..1_000).take_while(|n| measure(&shape(*n)).nesting.levels <= MAX_NESTING).last().unwrap();
+        shape(n)
+    };
+    let shapes: [&dyn Fn(usize) -> String; 3] = [
+        &|n| format!("{}transaction.amount_usd{} != []", "[".repeat(n), "]".repeat(n)),
+        &|n| format!("{}transaction.amount_usd > 0.0{}", "(".repeat(n), ")".repeat(n)),
+        &|n| format!("transaction.amount_usd{} > 0.0", " + transaction.amount_usd".repeat(n)),
+    ];
+    let mut draft = vetted::server::fraud::default_rules::ruleset();
+    for (i, shape) in shapes.iter().enumerate() {
+        let expression = deepest(shape);
+        assert!(measure(&expression).nesting.levels >= MAX_NESTING - 1, "{expression}");
+        draft.rules.push(RuleSpec { expression, effect: RuleEffectSpec::Score(1.0), ..block_over_100(&format!("deep {i}")) });
+    }
+    publish(&app, &draft).await;
+    let decided = ingest(&app, &key, &sale("deep1", "fp_deep", 5_000)).await;
+    let matched: BTreeSet<&str> = decided["matched_rules"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(["deep 0", "deep 1", "deep 2"].iter().all(|name| matched.contains(name)), "the deep rules matched: {decided}");
+}
+
+/// Rule names label metrics: bounded in length, and no control characters.
+#[test]
+fn rule_names_are_bounded() {
+    let mut draft = vetted::server::fraud::default_rules::ruleset();
+    draft.rules.push(block_over_100(&"n".repeat(versions::MAX_RULE_NAME_CHARS + 1)));
+    draft.rules.push(block_over_100("two\nlines"));
+    let problems = versions::validate(&draft);
+    let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(messages, ["a rule needs a name of 1 to 100 characters", "a rule's name must not hold control characters (line breaks, tabs, …)"]);
+}
+
+/// A ruleset holds at most `MAX_RULES` rules; one over is refused at once, with the numbers, and
+/// its rules are not checked one by one.
+#[test]
+fn a_ruleset_is_bounded_in_rules() {
+    let mut draft = vetted::server::fraud::default_rules::ruleset();
+    let filler = draft.rules.len();
+    draft.rules.extend((filler..versions::MAX_RULES).map(|n| block_over_100(&format!("rule {n}"))));
+    assert_eq!(versions::validate(&draft), vec![], "{} rules are fine", versions::MAX_RULES);
+    draft.rules.push(block_over_100("one too many"));
+    draft.rules.push(RuleSpec { expression: "(".repeat(10_000), ..block_over_100("never checked") });
+    let problems = versions::validate(&draft);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].message, format!("the ruleset has {} rules; the limit is {}", versions::MAX_RULES + 2, versions::MAX_RULES));
+}
+
 on_both_databases!(
+    a_published_ruleset_that_stops_compiling_leaves_the_last_good_one_deciding,
+    rule_errors_are_counted_per_rule,
+    rules_at_the_nesting_bound_decide_in_the_server,
     velocity_is_exact_under_concurrency_in_the_database,
     old_velocity_expires_in_the_database,
     compacting_velocity_changes_no_count,

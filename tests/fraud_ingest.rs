@@ -83,12 +83,13 @@ async fn refuses_bad_callers_and_bad_input_and_changes_nothing(backend: Backend)
     let (status, _, _) = post(&app, Some(&key), "/api/v1/transactions", &sale("a1"), Some("bad key with spaces")).await;
     assert_eq!(status, 422);
 
-    // A product that does not exist, or is another merchant's, is a field error, not a 500.
+    // A product that does not exist, or is another merchant's, is not found (as an unknown
+    // merchant is), not a validation failure of a request the document calls valid, nor a 500.
     for product_id in [999_999, other_merchants_product(&app).await] {
         let mut foreign = sale("a1");
         foreign["product_id"] = json!(product_id);
         let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions", &foreign, None).await;
-        assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (422, Some("product_id")), "{body}");
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("unknown_product")), "{body}");
     }
 
     assert_eq!(transaction_count(&app).await, before, "refused requests store nothing");
@@ -263,3 +264,303 @@ on_both_databases!(
     a_thousand_concurrent_duplicates_create_one_transaction,
     batches_are_validated_whole_and_decided_per_item,
 );
+
+/// The ingest request's schema in the served document: every bound the validator enforces is
+/// stated, from the validator's own constants, field by field.
+#[test]
+fn the_openapi_document_states_every_bound_the_validator_enforces() {
+    use utoipa::OpenApi;
+    use vetted::server::fraud::input::{self, *};
+    use vetted::server::http::api::{ApiDoc, IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN};
+    let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let schema = &doc["components"]["schemas"]["TransactionInput"];
+    let names = |v: &Value| v.as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>();
+    let all = [
+        "external_id",
+        "merchant_id",
+        "amount",
+        "currency",
+        "buyer_email",
+        "buyer_ip",
+        "ip_country",
+        "card_fingerprint",
+        "card_bin",
+        "card_country",
+        "product_id",
+    ];
+    let optional = ["ip_country", "card_bin", "product_id"];
+    assert_eq!(schema["properties"].as_object().unwrap().keys().cloned().collect::<std::collections::BTreeSet<_>>(), all.map(String::from).into());
+    assert_eq!(names(&schema["required"]), all.iter().filter(|f| !optional.contains(f)).map(|f| f.to_string()).collect());
+    assert_eq!(schema["additionalProperties"], json!(false), "unknown fields are refused");
+
+    let field = |name: &str| schema["properties"][name].clone();
+    let text = |name: &str, nullable: bool, min: Option<usize>, max: Option<usize>, pattern: &str| {
+        let f = field(name);
+        assert_eq!(f["type"], if nullable { json!(["string", "null"]) } else { json!("string") }, "{name}");
+        assert_eq!((f["minLength"].as_u64(), f["maxLength"].as_u64()), (min.map(|n| n as u64), max.map(|n| n as u64)), "{name}");
+        assert_eq!(f["pattern"].as_str(), Some(pattern), "{name}");
+    };
+    text("external_id", false, Some(1), Some(EXTERNAL_ID_MAX_CHARS), EXTERNAL_ID_PATTERN);
+    text("currency", false, Some(3), Some(3), input::currency_pattern());
+    text("buyer_email", false, None, Some(EMAIL_MAX_CHARS), input::email_pattern());
+    text("buyer_ip", false, None, None, input::ip_pattern());
+    text("ip_country", true, Some(2), Some(2), COUNTRY_PATTERN);
+    text("card_fingerprint", false, Some(1), Some(CARD_FINGERPRINT_MAX_CHARS), CARD_FINGERPRINT_PATTERN);
+    text("card_bin", true, Some(CARD_BIN_MIN_DIGITS), Some(CARD_BIN_MAX_DIGITS), CARD_BIN_PATTERN);
+    text("card_country", false, Some(2), Some(2), COUNTRY_PATTERN);
+    let integer = |name: &str, nullable: bool, min: i64, max: i64| {
+        let f = field(name);
+        assert_eq!(f["type"], if nullable { json!(["integer", "null"]) } else { json!("integer") }, "{name}");
+        assert_eq!((f["minimum"].as_f64(), f["maximum"].as_f64()), (Some(min as f64), Some(max as f64)), "{name}");
+    };
+    integer("merchant_id", false, ID_MIN, ID_MAX);
+    integer("amount", false, AMOUNT_MIN, AMOUNT_MAX);
+    integer("product_id", true, ID_MIN, ID_MAX);
+
+    let batch = &doc["components"]["schemas"]["BatchInput"];
+    assert_eq!(names(&batch["required"]), ["transactions".to_string()].into());
+    assert_eq!(batch["additionalProperties"], json!(false));
+    let items = &batch["properties"]["transactions"];
+    assert_eq!((items["minItems"].as_u64(), items["maxItems"].as_u64()), (Some(1), Some(input::MAX_BATCH as u64)));
+    assert_eq!(items["items"]["$ref"], "#/components/schemas/TransactionInput");
+
+    let parameters = doc["paths"]["/api/v1/transactions"]["post"]["parameters"].as_array().unwrap();
+    let key = parameters.iter().find(|p| p["name"] == "Idempotency-Key").expect("the Idempotency-Key header is documented");
+    assert_eq!(key["in"], "header");
+    assert_eq!(key["required"], json!(false));
+    let key = &key["schema"];
+    assert_eq!((key["minLength"].as_u64(), key["maxLength"].as_u64()), (Some(1), Some(IDEMPOTENCY_KEY_MAX_CHARS as u64)));
+    assert_eq!(key["pattern"].as_str(), Some(IDEMPOTENCY_KEY_PATTERN));
+}
+
+/// Property: on 30,000 generated bodies — edge values of every field (lengths at and past their
+/// bounds, almost-addresses, whitespace of every kind, numbers written as floats) combined at
+/// random — the document's schema (checked by the same JSON Schema library schemathesis uses)
+/// and the validator give the same verdict. A request the document calls valid is accepted, and
+/// one it calls invalid is refused.
+#[test]
+fn the_document_and_the_validator_agree_on_every_body() {
+    use rand::{Rng, SeedableRng};
+    use utoipa::OpenApi;
+    use vetted::server::fraud::input;
+    let doc = serde_json::to_value(vetted::server::http::api::ApiDoc::openapi()).unwrap();
+    let registry = jsonschema::Registry::new().add("urn:vetted:ingest", doc).unwrap().prepare().unwrap();
+    let schema_of =
+        |name: &str| jsonschema::options().with_registry(&registry).build(&json!({ "$ref": format!("urn:vetted:ingest#/components/schemas/{name}") })).unwrap();
+    let (single, batch) = (schema_of("TransactionInput"), schema_of("BatchInput"));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2604);
+
+    let ip = |rng: &mut rand_chacha::ChaCha8Rng| -> String {
+        let group =
+            |rng: &mut rand_chacha::ChaCha8Rng| format!("{:x}", rng.random_range(0..0x10000u32)).chars().take(rng.random_range(1..=4)).collect::<String>();
+        let v4 = |rng: &mut rand_chacha::ChaCha8Rng| (0..4).map(|_| rng.random_range(0..=255u32).to_string()).collect::<Vec<_>>().join(".");
+        match rng.random_range(0..4) {
+            0 => v4(rng),
+            1 => {
+                // A valid IPv6 address: 8 groups, maybe the last two as IPv4, maybe a run compressed.
+                let with_v4 = rng.random_bool(0.3);
+                let mut parts: Vec<String> = (0..if with_v4 { 6 } else { 8 }).map(|_| group(rng)).collect();
+                if with_v4 {
+                    parts.push(v4(rng));
+                }
+                if rng.random_bool(0.7) {
+                    let units = |p: &str| if p.contains('.') { 2 } else { 1 };
+                    let start = rng.random_range(0..parts.len());
+                    let end = rng.random_range(start..parts.len());
+                    let (head, tail) = (parts[..start].join(":"), parts[end + 1..].join(":"));
+                    let kept: usize = parts[..start].iter().chain(&parts[end + 1..]).map(|p| units(p)).sum();
+                    if kept < 8 {
+                        return format!("{head}::{tail}");
+                    }
+                }
+                parts.join(":")
+            }
+            _ => {
+                // Near misses: pieces of addresses in random order.
+                let pieces = ["1", "0", "00", "01", "255", "256", "ffff", "FFFF", "12345", "g", ":", "::", ".", "1.2.3.4", " ", "%eth0", "[", "]"];
+                (0..rng.random_range(1..12)).map(|_| pieces[rng.random_range(0..pieces.len())]).collect()
+            }
+        }
+    };
+    let email = |rng: &mut rand_chacha::ChaCha8Rng| -> String {
+        let alphabet = [
+            "a",
+            "b",
+            "Z",
+            "9",
+            "+",
+            "-",
+            "_",
+            ".",
+            ".",
+            "@",
+            "@",
+            " ",
+            "\t",
+            "\n",
+            "\u{0B}",
+            "é",
+            "ü",
+            "\u{85}",
+            "\u{A0}",
+            "\u{1680}",
+            "\u{2028}",
+            "\u{202F}",
+            "\u{3000}",
+            "\u{FEFF}",
+            "\u{200B}",
+            "\u{7F}",
+            "\u{0}",
+            "\u{1F600}",
+            "example",
+            "com",
+        ];
+        (0..rng.random_range(1..14)).map(|_| alphabet[rng.random_range(0..alphabet.len())]).collect()
+    };
+    let fixed: Vec<(&str, Vec<Value>)> = vec![
+        (
+            "external_id",
+            vec![
+                json!(""),
+                json!("a"),
+                json!("A-z_0:9."),
+                json!("x".repeat(64)),
+                json!("x".repeat(65)),
+                json!("a b"),
+                json!("é"),
+                json!("a\n"),
+                json!("ab/"),
+                json!(12),
+            ],
+        ),
+        (
+            "merchant_id",
+            vec![
+                json!(1),
+                json!(0),
+                json!(-1),
+                json!(2_147_483_647),
+                json!(2_147_483_648u64),
+                json!(1.0),
+                json!(1.5),
+                json!(1e3),
+                json!("1"),
+                json!(true),
+                json!(-0.0),
+            ],
+        ),
+        (
+            "amount",
+            vec![
+                json!(1),
+                json!(0),
+                json!(1_000_000_000_000i64),
+                json!(1_000_000_000_001i64),
+                json!(1999.0),
+                json!(12.5),
+                json!(1e12),
+                json!(1e13),
+                json!("10"),
+                json!(u64::MAX),
+            ],
+        ),
+        (
+            "currency",
+            vec![json!("USD"), json!("usd"), json!("uSd"), json!("JPY"), json!("XXX"), json!("US"), json!("USDD"), json!(" USD"), json!(""), json!(1)],
+        ),
+        (
+            "buyer_email",
+            vec![
+                json!("a@b.c"),
+                json!(" a@b.c "),
+                json!("\ta@b.c\n"),
+                json!("a@b"),
+                json!("@b.c"),
+                json!("a@.c"),
+                json!("a@b..c"),
+                json!("a@b.c."),
+                json!("a@@b.c"),
+                json!("é@ü.de"),
+                json!(format!("{}@b.c", "x".repeat(64))),
+                json!(format!("{}@b.c", "x".repeat(65))),
+                json!(format!("{}@{}.c", "x".repeat(64), "y".repeat(187))),
+                json!(format!("{}@{}.c", "x".repeat(64), "y".repeat(188))),
+                json!(format!("  {}@{}.c", "x".repeat(64), "y".repeat(186))),
+                json!(format!("{}@{}.c", "x".repeat(60), "é".repeat(190))),
+            ],
+        ),
+        (
+            "buyer_ip",
+            vec![
+                json!("1.2.3.4"),
+                json!("01.2.3.4"),
+                json!("256.1.1.1"),
+                json!("1.2.3"),
+                json!("::"),
+                json!("::1"),
+                json!("1::"),
+                json!("1:2:3:4:5:6:7:8"),
+                json!("1:2:3:4:5:6:7::"),
+                json!("::2:3:4:5:6:7:8"),
+                json!("1:2:3:4:5:6:7:8:9"),
+                json!("1::2::3"),
+                json!("::ffff:1.2.3.4"),
+                json!("1:2:3:4:5:6:1.2.3.4"),
+                json!("1:2:3:4:5::1.2.3.4"),
+                json!("1:2:3:4:5:6:7:1.2.3.4"),
+                json!("1:2:1.2.3.4::"),
+                json!("fe80::1%eth0"),
+                json!("[::1]"),
+                json!("12345::"),
+                json!("ABCD::abcd"),
+                json!(" 1.2.3.4"),
+                json!("0.0.0.0"),
+                json!("00.0.0.0"),
+            ],
+        ),
+        ("ip_country", vec![json!("US"), json!("us"), json!("U"), json!("USA"), json!("1A"), json!(""), Value::Null, json!("ÜS")]),
+        ("card_country", vec![json!("US"), json!("gb"), json!("U"), json!(" US"), json!(null)]),
+        (
+            "card_fingerprint",
+            vec![json!("fp"), json!(""), json!("x".repeat(64)), json!("x".repeat(65)), json!("a b"), json!("a\u{7F}"), json!("é"), json!("!~")],
+        ),
+        ("card_bin", vec![json!("424242"), json!("42424"), json!("42424242"), json!("424242424"), json!("4242424a"), json!(""), Value::Null, json!("١٢٣٤٥٦")]),
+        ("product_id", vec![Value::Null, json!(1), json!(0), json!(-5), json!(2_147_483_647), json!(2_147_483_648u64), json!(1.0), json!("1")]),
+        ("extra", vec![json!(1)]),
+    ];
+    let base = json!({
+        "external_id": "ch_1", "merchant_id": 1, "amount": 1999, "currency": "USD", "buyer_email": "buyer@example.com",
+        "buyer_ip": "198.51.100.7", "card_fingerprint": "fp_1", "card_country": "US"
+    });
+    let (mut agreed_valid, mut agreed_invalid) = (0, 0);
+    for n in 0..30_000 {
+        let mut body = base.clone();
+        for _ in 0..rng.random_range(1..=3) {
+            let (name, values) = &fixed[rng.random_range(0..fixed.len())];
+            let value = match *name {
+                "buyer_ip" if rng.random_bool(0.6) => json!(ip(&mut rng)),
+                "buyer_email" if rng.random_bool(0.6) => json!(email(&mut rng)),
+                _ => values[rng.random_range(0..values.len())].clone(),
+            };
+            if rng.random_bool(0.05) {
+                body.as_object_mut().unwrap().remove(*name);
+            } else {
+                body[*name] = value;
+            }
+        }
+        let by_schema = single.is_valid(&body);
+        let by_validator = input::decode(body.to_string().as_bytes()).is_ok();
+        assert_eq!(by_schema, by_validator, "the document says {by_schema}, the validator {by_validator}: {body}");
+        if by_schema {
+            agreed_valid += 1;
+        } else {
+            agreed_invalid += 1;
+        }
+        if n % 1_000 == 0 {
+            let count = [0, 1, rng.random_range(2..input::MAX_BATCH), input::MAX_BATCH, input::MAX_BATCH + 1][rng.random_range(0..5)];
+            let batch_body = json!({ "transactions": vec![body.clone(); count] });
+            assert_eq!(batch.is_valid(&batch_body), input::decode_batch(batch_body.to_string().as_bytes()).is_ok(), "a batch of {count} like {body}");
+        }
+    }
+    assert!(agreed_valid > 3_000 && agreed_invalid > 3_000, "both verdicts are exercised: {agreed_valid} valid, {agreed_invalid} invalid");
+}

@@ -12,9 +12,11 @@ use common::{Backend, TestApp, REDIS_TEST_URL};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 use vetted::server::db::entities::{ingest_request, transaction};
-use vetted::server::fraud::ingest::{self, Caller, IngestError, TransactionInput};
+use vetted::server::fraud::decision::{Caller, DecisionResponse, IngestError, Pending, Stored};
+use vetted::server::fraud::ingest;
+use vetted::server::fraud::input::TransactionInput;
 use vetted::server::fraud::velocity::{Payment, Subject};
-use vetted::server::fraud::writer::{store_together, Pending, Stored, WriterConnection};
+use vetted::server::fraud::writer::{store_together, WriterConnection};
 
 fn input(external_id: &str, card: &str, amount: i64) -> TransactionInput {
     TransactionInput {
@@ -343,7 +345,7 @@ impl EngineOnly {
     }
 
     /// Stores a $1 payment through the engine's writer; its response.
-    async fn store(&self, external_id: &str, card: &str) -> ingest::DecisionResponse {
+    async fn store(&self, external_id: &str, card: &str) -> DecisionResponse {
         let input = input(external_id, card, 100);
         let pending = Pending {
             hash: ingest::request_hash(&input),

@@ -28,7 +28,7 @@ pub async fn create_list(db: &DatabaseConnection, name: &str, kind: ListKind, de
     }
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
-    super::engine::bump_generation(&txn).await?;
+    super::generation::bump(&txn).await?;
     if fraud_list::Entity::find_by_id(name.to_string()).one(&txn).await?.is_some() {
         return Err(ListError::DuplicateList(name.to_string()).into());
     }
@@ -48,7 +48,7 @@ pub async fn create_list(db: &DatabaseConnection, name: &str, kind: ListKind, de
 pub async fn add_entry(db: &DatabaseConnection, list: &str, raw_value: &str, entry: ListEntry, now: DateTime<Utc>) -> Result<String, ListStoreError> {
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
-    super::engine::bump_generation(&txn).await?;
+    super::generation::bump(&txn).await?;
     let model = fraud_list::Entity::find_by_id(list.to_string()).one(&txn).await?.ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     let kind = ListKind::parse(&model.kind).ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     // The in-memory list's rules are the validation: one list of one, then store what it kept.
@@ -80,7 +80,7 @@ pub async fn add_entry(db: &DatabaseConnection, list: &str, raw_value: &str, ent
 pub async fn remove_entry(db: &DatabaseConnection, list: &str, raw_value: &str) -> Result<bool, ListStoreError> {
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
-    super::engine::bump_generation(&txn).await?;
+    super::generation::bump(&txn).await?;
     let model = fraud_list::Entity::find_by_id(list.to_string()).one(&txn).await?.ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     let kind = ListKind::parse(&model.kind).ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     let value = kind.normalise(raw_value)?;

@@ -16,6 +16,8 @@ use cel::{Context, Env, Program, Value};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::rule_limits;
+
 /// Types of the context, as far as the checker needs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
@@ -110,12 +112,55 @@ pub struct RuleCheckError {
     pub column: usize,
 }
 
-/// Parses and checks an expression: every name and function exists in the context schema, the
-/// types fit, and the whole is a boolean.
+/// Measures, parses and checks an expression: it is within the bounds of [`rule_limits`] (before
+/// the parser sees it), every name and function exists in the context schema, the types fit,
+/// and the whole is a boolean.
+///
+/// What an accepted rule costs to evaluate is bounded too. Its size is ([`rule_limits`]); the
+/// facts are scalars and three small objects (no list in them grows with the data), so a
+/// comprehension macro (`all`, `exists`, `exists_one`, `map`, `filter`) ranges over a list
+/// written in the rule (at most [`rule_limits::MAX_TOKENS`] elements) or one of those
+/// objects, and macros may not be nested inside another's body, where their work would
+/// multiply: a rule is at most a few hundred thousand steps. `matches` is refused: the `cel`
+/// crate compiles its pattern on every evaluation, at a cost the pattern decides.
 pub fn check(expression: &str) -> Result<Program, Vec<RuleCheckError>> {
     if expression.trim().is_empty() {
         return Err(vec![RuleCheckError { message: "the expression is empty".into(), line: 1, column: 1 }]);
     }
+    rule_limits::check(expression)?;
+    on_parser_stack(|| parse_and_check(expression)).unwrap_or_else(|_| {
+        Err(vec![RuleCheckError { message: "the rule could not be checked now (no thread for the checker); try again".into(), line: 1, column: 1 }])
+    })
+}
+
+/// The stack the CEL parser and the checker run on. In a debug build the parser takes about
+/// 150 KiB of stack a level of brackets (an ANTLR descent through every rule of the grammar),
+/// so [`rule_limits::MAX_NESTING`] levels need about 4 MiB: more than a request's or a tokio
+/// worker's 2 MiB, where a server function or a reload would otherwise parse. Reserved, not
+/// used: the pages are only touched as deep as the parser goes.
+pub const PARSER_STACK_BYTES: usize = 16 << 20;
+
+thread_local! {
+    static ON_PARSER_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` on a thread with [`PARSER_STACK_BYTES`] of stack, or right here when this already
+/// is one (a whole ruleset is checked on one thread, not one per rule). A panic in `f` goes on
+/// in the caller; an error only when no thread could be started.
+pub fn on_parser_stack<T: Send>(f: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    if ON_PARSER_STACK.with(std::cell::Cell::get) {
+        return Ok(f());
+    }
+    std::thread::scope(|scope| {
+        let checker = std::thread::Builder::new().name("rule-checker".into()).stack_size(PARSER_STACK_BYTES).spawn_scoped(scope, || {
+            ON_PARSER_STACK.with(|on| on.set(true));
+            f()
+        })?;
+        Ok(checker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })
+}
+
+fn parse_and_check(expression: &str) -> Result<Program, Vec<RuleCheckError>> {
     let program = Program::compile(expression).map_err(|errors| {
         errors
             .errors
@@ -123,7 +168,7 @@ pub fn check(expression: &str) -> Result<Program, Vec<RuleCheckError>> {
             .map(|e| RuleCheckError { message: format!("syntax error: {}", e.msg), line: e.pos.0.max(1) as usize, column: e.pos.1.max(0) as usize + 1 })
             .collect::<Vec<_>>()
     })?;
-    let mut checker = Checker { source: expression, program: &program, errors: Vec::new(), locals: Vec::new() };
+    let mut checker = Checker { source: expression, program: &program, errors: Vec::new(), locals: Vec::new(), in_macro_body: false };
     let ty = checker.infer(program.expression());
     if checker.errors.is_empty() && !ty.fits(Ty::Bool) {
         let (line, column) = checker.position(program.expression());
@@ -142,6 +187,8 @@ struct Checker<'a> {
     errors: Vec<RuleCheckError>,
     /// Variables bound by comprehension macros (`all`, `exists`, …).
     locals: Vec<String>,
+    /// Inside a comprehension's body, where another comprehension would run once per element.
+    in_macro_body: bool,
 }
 
 impl Checker<'_> {
@@ -196,12 +243,23 @@ impl Checker<'_> {
             }
             Expr::Call(call) => self.infer_call(node, &call.func_name, call.target.as_deref(), &call.args),
             Expr::Comprehension(comprehension) => {
+                if self.in_macro_body {
+                    return self.error(
+                        node,
+                        "a macro (all, exists, exists_one, map, filter) inside another's body would run once per element: \
+                         not allowed, as its cost would multiply"
+                            .to_string(),
+                    );
+                }
                 self.infer(&comprehension.iter_range);
                 self.locals.push(comprehension.iter_var.clone());
                 self.locals.extend(comprehension.iter_var2.clone());
                 self.locals.push(comprehension.accu_var.clone());
+                // The loop condition is the macro's own (`@not_strictly_false`): not the rule's.
+                self.in_macro_body = true;
                 self.infer(&comprehension.loop_step);
                 let result = self.infer(&comprehension.result);
+                self.in_macro_body = false;
                 self.locals.truncate(self.locals.len() - 2 - usize::from(comprehension.iter_var2.is_some()));
                 result
             }
@@ -269,7 +327,11 @@ impl Checker<'_> {
                 Ty::Bool
             }
             ("size", 1) | ("size", 0) => Ty::Int,
-            ("contains" | "startsWith" | "endsWith" | "matches", 1) if target_ty.is_some() => {
+            ("matches", _) => self.error(
+                node,
+                "`matches` is not supported: its pattern would be compiled for every transaction; use contains, startsWith, endsWith or a list".to_string(),
+            ),
+            ("contains" | "startsWith" | "endsWith", 1) if target_ty.is_some() => {
                 if !target_ty.unwrap_or(Ty::Any).fits(Ty::String) {
                     self.error(node, format!("{name} works on text, not on a {}", target_ty.unwrap_or(Ty::Any).name()));
                 }
@@ -942,5 +1004,178 @@ mod tests {
             }
         }
         assert!(accepted > 0, "the generator should produce some valid rules too");
+    }
+
+    /// Runs `f` on a thread with a 2 MiB stack, what the test harness's and tokio's worker
+    /// threads have: should anything recurse too deep, the stack overflows and the whole test
+    /// binary aborts — a failure nothing can catch and miss.
+    fn on_a_normal_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(f).expect("a thread").join().expect("no panic")
+    }
+
+    /// An expression of a given shape, `n` levels or terms long: the ways an expression nests.
+    fn shaped(shape: usize, n: usize) -> String {
+        let wrap = |open: &str, inner: &str, close: &str| format!("{}{inner}{}", open.repeat(n), close.repeat(n));
+        match shape {
+            0 => wrap("(", "transaction.amount_usd > 1.0", ")"),
+            1 => format!("{} == []", wrap("[", "1", "]")),
+            2 => format!("{} > 0", wrap("size(", "'x'", ")")),
+            3 => format!("{}merchant.verified", "!".repeat(n)),
+            4 => format!("{}merchant.age_days > 0", "-".repeat(n)),
+            5 => format!("merchant.age_days{} > 0", " + merchant.age_days".repeat(n)),
+            6 => format!("transaction{} == 1", ".a".repeat(n)),
+            7 => format!("velocity{} == 1", "['x']".repeat(n)),
+            8 => format!("{}true", "merchant.verified ? false : ".repeat(n)),
+            9 => vec!["merchant.verified"; n.max(1)].join(" || "),
+            10 => wrap("[1].all(x, ", "true", ")"),
+            11 => format!("size({}) > 0", wrap("{1: ", "1", "}")),
+            12 => "(".repeat(n),
+            13 => "]".repeat(n),
+            14 => format!("'{}' == transaction.ip", "(".repeat(n)),
+            15 => format!("merchant.age_days{} > 0", " * 2 - 1".repeat(n)),
+            _ => format!("{} == 1", wrap("int(", "merchant.age_days", ")")),
+        }
+    }
+    const SHAPES: usize = 17;
+
+    /// Property: expressions far beyond every bound — thousands of tokens, hundreds and
+    /// thousands of levels, in each of the ways an expression nests, and random token soups
+    /// of that size — get a clear error naming the bound, on a normal stack: no panic and no
+    /// stack overflow (which would abort the test binary).
+    #[test]
+    fn large_and_deeply_nested_expressions_get_a_clear_error_and_never_overflow_the_stack() {
+        on_a_normal_stack(|| {
+            use rand::{Rng, SeedableRng};
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(26);
+            let mut expressions: Vec<String> = Vec::new();
+            for shape in 0..SHAPES {
+                for n in [100, 300, 1_000, 3_000] {
+                    expressions.push(shaped(shape, n));
+                }
+                for _ in 0..4 {
+                    expressions.push(shaped(shape, rng.random_range(33..2_000)));
+                }
+            }
+            const TOKENS: &[&str] = &[
+                "transaction.amount_usd",
+                "merchant",
+                ".",
+                "age_days",
+                "(",
+                ")",
+                "[",
+                "]",
+                "{",
+                "}",
+                ",",
+                "'(x'",
+                "1",
+                "-",
+                "+",
+                "*",
+                "!",
+                ">",
+                "==",
+                "&&",
+                "||",
+                "?",
+                ":",
+                "in",
+            ];
+            for _ in 0..200 {
+                let length = rng.random_range(600..3_000);
+                expressions.push((0..length).map(|_| TOKENS[rng.random_range(0..TOKENS.len())]).collect::<Vec<_>>().join(" "));
+            }
+            let facts = facts();
+            let mut refused_by = [0usize; 3];
+            for expression in &expressions {
+                let measured = rule_limits::measure(expression);
+                let over = [
+                    expression.len() > rule_limits::MAX_EXPRESSION_BYTES,
+                    measured.tokens > rule_limits::MAX_TOKENS,
+                    measured.nesting.levels > rule_limits::MAX_NESTING,
+                ];
+                match check(expression) {
+                    Ok(_) => {
+                        assert!(!over.contains(&true), "accepted beyond a bound: {measured:?} {expression:.80}");
+                        let ruleset = Ruleset::new(vec![rule("big", expression, RuleEffect::Score(1.0), RuleMode::Live)], 50.0, 80.0);
+                        assert_eq!(ruleset.evaluate(&facts, lists()).results.len(), 1);
+                    }
+                    Err(errors) => {
+                        assert!(!errors.is_empty() && errors.iter().all(|e| e.line >= 1 && e.column >= 1), "{errors:?}");
+                        if over.contains(&true) {
+                            let limits = errors.iter().filter(|e| e.message.contains("; the limit is ")).count();
+                            assert_eq!(limits, errors.len(), "only the bounds are reported, before parsing: {errors:?}");
+                            for (bound, exceeded) in over.iter().enumerate() {
+                                refused_by[bound] += usize::from(*exceeded);
+                            }
+                        }
+                    }
+                }
+            }
+            assert!(refused_by.iter().all(|n| *n > 10), "each bound refused some: {refused_by:?}");
+        });
+    }
+
+    /// The deepest and longest expressions the bounds let through, of every shape, are parsed,
+    /// checked and evaluated on a normal stack.
+    #[test]
+    fn expressions_at_the_bounds_are_checked_and_evaluated_on_a_normal_stack() {
+        on_a_normal_stack(|| {
+            let facts = facts();
+            let fits = |e: &str| {
+                let measured = rule_limits::measure(e);
+                e.len() <= rule_limits::MAX_EXPRESSION_BYTES
+                    && measured.tokens <= rule_limits::MAX_TOKENS
+                    && measured.nesting.levels <= rule_limits::MAX_NESTING
+            };
+            let mut accepted = 0;
+            for shape in 0..SHAPES {
+                // The largest n that fits: every shape grows with n, in bytes at least.
+                let (mut fitting, mut too_big) = (1, rule_limits::MAX_EXPRESSION_BYTES + 1);
+                assert!(fits(&shaped(shape, fitting)) && !fits(&shaped(shape, too_big)));
+                while too_big - fitting > 1 {
+                    let middle = (fitting + too_big) / 2;
+                    if fits(&shaped(shape, middle)) {
+                        fitting = middle;
+                    } else {
+                        too_big = middle;
+                    }
+                }
+                let expression = shaped(shape, fitting);
+                assert!(check(&shaped(shape, too_big)).is_err(), "one more is refused: shape {shape}");
+                if check(&expression).is_ok() {
+                    let ruleset = Ruleset::new(vec![rule("at the bound", &expression, RuleEffect::Score(1.0), RuleMode::Live)], 50.0, 80.0);
+                    assert_eq!(ruleset.evaluate(&facts, lists()).results.len(), 1);
+                    accepted += 1;
+                }
+            }
+            assert!(accepted >= 10, "most shapes are valid rules at their bound ({accepted})");
+        });
+    }
+
+    #[test]
+    fn macros_nested_in_a_macro_body_and_regex_matching_are_refused() {
+        let errors = check("[1, 2].exists(x, [3, 4].exists(y, x == y))").unwrap_err();
+        assert!(errors[0].message.contains("inside another's body"), "{errors:?}");
+        assert!(check("[1, 2].map(x, x * 2).exists(y, y > 2)").is_ok(), "one after another is fine: their work adds up");
+        let errors = check("transaction.buyer_email.matches('^a.*$')").unwrap_err();
+        assert!(errors[0].message.starts_with("`matches` is not supported"), "{errors:?}");
+    }
+
+    /// What the costliest rule the bounds accept costs to evaluate: a comprehension over the
+    /// longest list the token bound allows, with the largest body that still fits. Printed, not
+    /// asserted (no timed assertions): the bound is in the shape, a few hundred steps squared.
+    #[test]
+    fn the_costliest_accepted_rule_evaluates() {
+        let body = vec!["transaction.amount_usd + x > 1.0"; 20].join(" || ");
+        let rule_of = |elements: usize| format!("[{}].exists(x, {body})", vec!["1.0"; elements].join(", "));
+        let elements = (1..rule_limits::MAX_TOKENS).take_while(|n| check(&rule_of(n + 1)).is_ok()).last().unwrap_or(0) + 1;
+        let costliest = rule_of(elements);
+        assert!(elements > 100 && elements < rule_limits::MAX_TOKENS / 2, "{elements}");
+        let ruleset = Ruleset::new(vec![rule("costly", &costliest, RuleEffect::Score(1.0), RuleMode::Live)], 50.0, 80.0);
+        let started = std::time::Instant::now();
+        let evaluation = ruleset.evaluate(&facts(), lists());
+        eprintln!("{elements} elements × a body of 20 comparisons: evaluated in {:?} ({:?})", started.elapsed(), evaluation.results[0].outcome);
     }
 }

@@ -11,7 +11,13 @@ use super::rules::{self, Action, Rule, RuleEffect, RuleMode, Ruleset};
 use crate::app::dto::{RuleEffectSpec, RuleModeSpec, RuleProblem, RuleSpec, RulesetDraft, RulesetStatus, RulesetVersion};
 use crate::server::db::entities::ruleset;
 
+/// Rules in one ruleset.
 pub const MAX_RULES: usize = 500;
+/// A rule's name, in characters. Names label the per-rule metrics (`rule="…"`), so they are
+/// bounded in length and hold no control characters.
+pub const MAX_RULE_NAME_CHARS: usize = 100;
+/// A ruleset's note, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VersionError {
@@ -31,8 +37,13 @@ fn problem(rule_index: Option<usize>, rule_name: &str, message: impl Into<String
     RuleProblem { rule_index, rule_name: rule_name.to_string(), message: message.into(), line: None, column: None }
 }
 
-/// Every problem of a draft at once: thresholds, names, scores, and each expression's check.
+/// Every problem of a draft at once: thresholds, names, scores, and each expression's check
+/// (all of them on one parser thread, see [`rules::on_parser_stack`]).
 pub fn validate(draft: &RulesetDraft) -> Vec<RuleProblem> {
+    rules::on_parser_stack(|| validate_here(draft)).unwrap_or_else(|_| vec![problem(None, "", "the rules could not be checked now; try again")])
+}
+
+fn validate_here(draft: &RulesetDraft) -> Vec<RuleProblem> {
     let mut problems = Vec::new();
     if !(draft.review_score.is_finite() && draft.block_score.is_finite() && draft.review_score > 0.0) {
         problems.push(problem(None, "", "the review and block thresholds must be positive numbers"));
@@ -40,16 +51,20 @@ pub fn validate(draft: &RulesetDraft) -> Vec<RuleProblem> {
         problems.push(problem(None, "", "the review threshold must not be above the block threshold"));
     }
     if draft.rules.len() > MAX_RULES {
-        problems.push(problem(None, "", format!("a ruleset holds at most {MAX_RULES} rules")));
+        problems.push(problem(None, "", format!("the ruleset has {} rules; the limit is {MAX_RULES}", draft.rules.len())));
+        // Not one by one: the count alone is reason enough, and checking is work per rule.
+        return problems;
     }
-    if draft.note.chars().count() > 500 {
-        problems.push(problem(None, "", "the note is longer than 500 characters"));
+    if draft.note.chars().count() > MAX_NOTE_CHARS {
+        problems.push(problem(None, "", format!("the note is longer than {MAX_NOTE_CHARS} characters")));
     }
     let mut seen = std::collections::HashSet::new();
     for (index, spec) in draft.rules.iter().enumerate() {
         let name = spec.name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            problems.push(problem(Some(index), &spec.name, "a rule needs a name of 1 to 100 characters"));
+        if name.is_empty() || name.chars().count() > MAX_RULE_NAME_CHARS {
+            problems.push(problem(Some(index), &spec.name, format!("a rule needs a name of 1 to {MAX_RULE_NAME_CHARS} characters")));
+        } else if name.chars().any(char::is_control) {
+            problems.push(problem(Some(index), &spec.name, "a rule's name must not hold control characters (line breaks, tabs, …)"));
         } else if !seen.insert(name.to_lowercase()) {
             problems.push(problem(Some(index), &spec.name, format!("another rule is already named {name:?}")));
         }
@@ -73,7 +88,11 @@ pub fn validate(draft: &RulesetDraft) -> Vec<RuleProblem> {
 
 /// The enabled rules of a valid draft, compiled.
 pub fn compile(draft: &RulesetDraft) -> Result<Ruleset, Vec<RuleProblem>> {
-    let problems = validate(draft);
+    rules::on_parser_stack(|| compile_here(draft)).unwrap_or_else(|_| Err(vec![problem(None, "", "the rules could not be compiled now; try again")]))
+}
+
+fn compile_here(draft: &RulesetDraft) -> Result<Ruleset, Vec<RuleProblem>> {
+    let problems = validate_here(draft);
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -108,7 +127,7 @@ pub async fn save_draft(db: &DatabaseConnection, draft: &RulesetDraft, author: &
     let rules_json = serde_json::to_string(&draft.rules).expect("rules serialise");
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
-    super::engine::bump_generation(&txn).await?;
+    super::generation::bump(&txn).await?;
     let existing = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Draft.as_str())).one(&txn).await?;
     let model = match existing {
         Some(model) => {
@@ -152,7 +171,7 @@ async fn next_version(db: &impl ConnectionTrait) -> Result<i32, sea_orm::DbErr> 
 pub async fn publish(db: &DatabaseConnection, version: i32, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
-    super::engine::bump_generation(&txn).await?;
+    super::generation::bump(&txn).await?;
     let target = ruleset::Entity::find().filter(ruleset::Column::Version.eq(version)).one(&txn).await?.ok_or(VersionError::UnknownVersion(version))?;
     let status = RulesetStatus::parse(&target.status).unwrap_or(RulesetStatus::Retired);
     if status != RulesetStatus::Draft {
@@ -177,7 +196,7 @@ pub async fn publish(db: &DatabaseConnection, version: i32, now: DateTime<Utc>) 
 pub async fn rollback(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
-    super::engine::bump_generation(&txn).await?;
+    super::generation::bump(&txn).await?;
     let current = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Published.as_str())).one(&txn).await?;
     let previous = ruleset::Entity::find()
         .filter(ruleset::Column::Status.eq(RulesetStatus::Retired.as_str()))
@@ -213,10 +232,29 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<RulesetVersion>, sea_
     Ok(models.into_iter().map(to_dto).collect())
 }
 
-/// The live version and its rules, if one was ever published.
-pub async fn published(db: &impl ConnectionTrait) -> Result<Option<(i32, RulesetDraft)>, sea_orm::DbErr> {
+/// The live version and its rules, if one was ever published; the rules are an error when their
+/// stored row cannot be read as rules any more.
+pub async fn published(db: &impl ConnectionTrait) -> Result<Option<(i32, Result<RulesetDraft, Vec<RuleProblem>>)>, sea_orm::DbErr> {
     let model = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Published.as_str())).one(db).await?;
-    Ok(model.map(|m| (m.version, draft_of(&m))))
+    Ok(model.map(|m| {
+        let rules = serde_json::from_str::<Vec<RuleSpec>>(&m.rules)
+            .map(|rules| RulesetDraft { review_score: m.review_score, block_score: m.block_score, rules, note: m.note.clone() })
+            .map_err(|e| vec![problem(None, "", format!("the stored rules cannot be read: {e}"))]);
+        (m.version, rules)
+    }))
+}
+
+/// One problem on one line, for logs: `rule 3 "Over $100": unknown field … (line 1, column 5)`.
+pub fn describe_problem(p: &RuleProblem) -> String {
+    let rule = match p.rule_index {
+        Some(index) => format!("rule {} {:?}: ", index + 1, p.rule_name),
+        None => String::new(),
+    };
+    let at = match (p.line, p.column) {
+        (Some(line), Some(column)) => format!(" (line {line}, column {column})"),
+        _ => String::new(),
+    };
+    format!("{rule}{}{at}", p.message)
 }
 
 /// Publishes `draft` as version 1 when no ruleset exists yet (seeding).

@@ -26,10 +26,9 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::engine::Loaded;
-use super::ingest::{self, Caller, DecisionResponse, IngestError, TransactionInput};
-use super::rules::{Action, MerchantFacts};
-use super::velocity::{self, Payment, Velocity, VelocityError};
+use super::decision::{self, DecisionResponse, IngestError, Pending, Stored, StoredIds};
+use super::rules::{Action, Evaluation, Facts};
+use super::velocity::{self, Counts, Payment, Velocity, VelocityError};
 use crate::app::dto::TransactionStatus;
 use crate::server::db::batch::{BatchConnection, Row};
 use crate::server::db::pg_writer::{PgTransaction, PgWriterConnection};
@@ -41,27 +40,6 @@ use crate::server::db::{insert_sql, Db};
 pub const MAX_BATCH: usize = 256;
 /// Ingests waiting beyond this make their senders wait: back-pressure instead of memory.
 const QUEUE: usize = 4 * MAX_BATCH;
-
-/// An ingest that passed its checks, ready to be decided and stored.
-pub struct Pending {
-    pub input: TransactionInput,
-    pub caller: Caller,
-    /// SHA-256 of the input: a retry must be the same transaction.
-    pub hash: String,
-    pub merchant: MerchantFacts,
-    /// The rules and lists in force when the request came in.
-    pub loaded: Arc<Loaded>,
-    pub started: Instant,
-}
-
-pub enum Stored {
-    Decided {
-        response: DecisionResponse,
-    },
-    /// An ingest with the same (merchant, external_id) or Idempotency-Key was stored first; its
-    /// response is in the database.
-    Duplicate,
-}
 
 struct Job {
     pending: Pending,
@@ -396,7 +374,7 @@ async fn decide_in(txn: &WriterTransaction<'_>, velocity: &Velocity, pending: &[
     let (claims, counted_with_claims) = if with_velocity {
         let now = Utc::now();
         let candidates: Vec<(i32, &str, Payment)> =
-            firsts.iter().map(|p| (p.input.merchant_id, p.input.external_id.as_str(), ingest::payment(&p.input))).collect();
+            firsts.iter().map(|p| (p.input.merchant_id, p.input.external_id.as_str(), decision::payment(&p.input))).collect();
         let claimed = velocity::claimed_velocity(&candidates, CLAIM_COLUMNS_AS_NULL, now);
         let sql = format!(
             "WITH claims AS ({insert_claims}){} SELECT 'claim' AS part, id, merchant_id, external_id, transaction_id, decision_id, case_id, {} FROM claims{}",
@@ -421,7 +399,7 @@ async fn decide_in(txn: &WriterTransaction<'_>, velocity: &Velocity, pending: &[
 
     // 2. Velocity, counted once the claims are ours (they may have waited on a duplicate), so
     // buckets follow the order in which payments are counted.
-    let payments: Vec<Payment> = accepted.iter().map(|(p, _)| ingest::payment(&p.input)).collect();
+    let payments: Vec<Payment> = accepted.iter().map(|(p, _)| decision::payment(&p.input)).collect();
     let (recorded, now) = match counted_with_claims {
         Some((buckets, now)) => (velocity::counts_of_claimed(&buckets, &payments, now).map_err(VelocityError::Database), now),
         None => {
@@ -506,8 +484,8 @@ fn claims_by_external_id(backend: DbBackend, rows: Vec<Row>) -> Result<HashMap<(
 struct Decided<'a> {
     pending: &'a Pending,
     claim: Claim,
-    facts: super::rules::Facts,
-    evaluation: super::rules::Evaluation,
+    facts: Facts,
+    evaluation: Evaluation,
 }
 
 const TRANSACTION_COLUMNS: &[&str] = &[
@@ -559,13 +537,13 @@ fn decision_row(d: &Decided, transaction_id: i64, now: chrono::DateTime<Utc>) ->
         d.evaluation.action.as_str().into(),
         d.evaluation.score.into(),
         // What the engine saw and what each rule said: the case view and backtests read it.
-        ingest::decision_record(&d.evaluation.results, &d.facts).into(),
+        decision::decision_record(&d.evaluation.results, &d.facts).into(),
         (d.pending.started.elapsed().as_micros() as i64).into(),
         now.into(),
     ]
 }
 
-fn case_row(d: &Decided, ids: &ingest::StoredIds, now: chrono::DateTime<Utc>) -> Vec<Value> {
+fn case_row(d: &Decided, ids: &StoredIds, now: chrono::DateTime<Utc>) -> Vec<Value> {
     vec![ids.transaction_id.into(), d.pending.input.merchant_id.into(), ids.decision_id.into(), "open".into(), now.into(), now.into()]
 }
 
@@ -579,23 +557,23 @@ fn with_id<'c>(columns: &[&'c str]) -> Vec<&'c str> {
 async fn decide_and_insert(
     txn: &impl BatchConnection,
     accepted: &[(&Pending, Claim)],
-    counts: Vec<Option<super::velocity::Counts>>,
+    counts: Vec<Option<Counts>>,
     now: chrono::DateTime<Utc>,
 ) -> Result<HashMap<(i32, String), DecisionResponse>, IngestError> {
     let decided: Vec<Decided> = accepted
         .iter()
         .zip(counts)
         .map(|((pending, claim), counts)| {
-            let facts = ingest::facts(&pending.input, pending.merchant.clone(), counts);
+            let facts = decision::facts(&pending.input, pending.merchant.clone(), counts);
             let evaluation = pending.loaded.ruleset.evaluate(&facts, pending.loaded.lists.clone());
             Decided { pending, claim: *claim, facts, evaluation }
         })
         .collect();
-    let ids: Vec<ingest::StoredIds> = decided
+    let ids: Vec<StoredIds> = decided
         .iter()
         .map(|d| {
             let (transaction_id, decision_id, case_id) = d.claim.drawn;
-            ingest::StoredIds { transaction_id, decision_id, case_id: (d.evaluation.action == Action::Review).then_some(case_id) }
+            StoredIds { transaction_id, decision_id, case_id: (d.evaluation.action == Action::Review).then_some(case_id) }
         })
         .collect();
     // The inserts ride along with the responses' update: one call.
@@ -606,7 +584,7 @@ async fn decide_and_insert(
     values.reserve(decided.len() * 3);
     for (d, ids) in decided.iter().zip(ids) {
         let transaction_id = ids.transaction_id;
-        let response = ingest::response(&d.pending.input, &d.pending.loaded, &d.evaluation, ids, now);
+        let response = decision::response(&d.pending.input, &d.pending.loaded, &d.evaluation, ids, now);
         values.extend([transaction_id.into(), serde_json::to_string(&response).expect("response serialises").into(), d.claim.id.into()]);
         answers.insert((d.pending.input.merchant_id, d.pending.input.external_id.clone()), response);
     }
@@ -626,7 +604,7 @@ async fn decide_and_insert(
 /// The inserts of the rows whose ids were drawn with the claims, to put before the statement
 /// that follows, and their values: data-modifying CTEs on PostgreSQL (`WITH …, … `), statements
 /// of their own on SQLite (`…; …; `), which runs them one after the other in the same call.
-fn inserts_before(backend: DbBackend, decided: &[Decided], ids: &[ingest::StoredIds], now: chrono::DateTime<Utc>) -> (String, Vec<Value>) {
+fn inserts_before(backend: DbBackend, decided: &[Decided], ids: &[StoredIds], now: chrono::DateTime<Utc>) -> (String, Vec<Value>) {
     let (mut inserts, mut values) = (Vec::with_capacity(3), Vec::new());
     let mut add = |table: &str, columns: &[&str], rows: Vec<Vec<Value>>| {
         if !rows.is_empty() {

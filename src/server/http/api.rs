@@ -17,7 +17,9 @@ use utoipa::{OpenApi, ToSchema};
 use crate::server::db;
 use crate::server::db::entities::api_key;
 use crate::server::fraud::api_keys;
-use crate::server::fraud::ingest::{self, BatchInput, Caller, DecisionResponse, FieldError, IngestError, MatchedRule, RuleErrorReport, TransactionInput};
+use crate::server::fraud::decision::{Caller, DecisionResponse, IngestError, MatchedRule, RuleErrorReport};
+use crate::server::fraud::ingest;
+use crate::server::fraud::input::{self, BatchInput, FieldError, TransactionInput};
 use crate::server::AppState;
 
 /// A single transaction is a few hundred bytes; 16 KB leaves room and refuses abuse early.
@@ -63,7 +65,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiError {
     /// Stable, for programs: `unauthorized`, `validation_failed`, `body_too_large`,
-    /// `unknown_merchant`, `idempotency_key_reused`, `external_id_reused`, `unavailable`, `internal_error`.
+    /// `unknown_merchant`, `unknown_product`, `idempotency_key_reused`, `external_id_reused`, `unavailable`, `internal_error`.
     pub code: String,
     /// For people.
     pub message: String,
@@ -83,14 +85,10 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>, fields: Vec
 
 fn ingest_error(err: IngestError) -> (StatusCode, ApiError) {
     let (status, code) = match &err {
-        IngestError::UnknownProduct { .. } => {
-            let field = FieldError { field: "product_id".into(), message: err.to_string() };
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ApiError { code: "validation_failed".into(), message: "The transaction has invalid fields.".into(), fields: vec![field] },
-            );
-        }
         IngestError::UnknownMerchant(_) => (StatusCode::NOT_FOUND, "unknown_merchant"),
+        // Well formed (the document says so) but naming a product that is not the merchant's:
+        // not found, as an unknown merchant is, rather than a validation failure.
+        IngestError::UnknownProduct { .. } => (StatusCode::NOT_FOUND, "unknown_product"),
         IngestError::IdempotencyKeyReused => (StatusCode::CONFLICT, "idempotency_key_reused"),
         IngestError::ExternalIdReused(_) => (StatusCode::CONFLICT, "external_id_reused"),
         IngestError::Database(e) => {
@@ -155,10 +153,15 @@ fn body_or_413(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Byte
     })
 }
 
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters (the document's parameter
+/// says the same: `max_length` and `pattern` on `create_transaction`).
+pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[\\x21-\\x7E]{1,255}$";
+
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
     match value.to_str() {
-        Ok(key) if (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) => Ok(Some(key.to_string())),
+        Ok(key) if (1..=IDEMPOTENCY_KEY_MAX_CHARS).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) => Ok(Some(key.to_string())),
         _ => Err(error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
@@ -173,12 +176,19 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
     post,
     path = "/api/v1/transactions",
     request_body = TransactionInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key (and body) return the original response.")),
+    params((
+        "Idempotency-Key" = Option<String>,
+        Header,
+        description = "Retries with the same key (and body) return the original response: 1 to 255 visible ASCII characters.",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[\\x21-\\x7E]{1,255}$"
+    )),
     responses(
         (status = 201, description = "Decided and stored", body = DecisionResponse),
         (status = 200, description = "The stored decision of an earlier identical request (header `Idempotent-Replayed: true`)", body = DecisionResponse),
         (status = 401, description = "Missing, unknown or revoked API key", body = ApiErrorBody),
-        (status = 404, description = "Unknown merchant", body = ApiErrorBody),
+        (status = 404, description = "Unknown merchant, or a product that is not the merchant's", body = ApiErrorBody),
         (status = 409, description = "The Idempotency-Key or external_id was used for a different request", body = ApiErrorBody),
         (status = 413, description = "Body over 16 KB", body = ApiErrorBody),
         (status = 422, description = "Invalid fields", body = ApiErrorBody),
@@ -193,7 +203,7 @@ pub async fn create_transaction(State(state): State<AppState>, headers: HeaderMa
         Ok(k) => k,
         Err(response) => return response,
     };
-    let input = match ingest::decode(&body) {
+    let input = match input::decode(&body) {
         Ok(input) => input,
         Err(fields) => return error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The transaction has invalid fields.", fields),
     };
@@ -243,7 +253,7 @@ pub async fn create_batch(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(found) => found,
         Err(response) => return response,
     };
-    let inputs = match ingest::decode_batch(&body) {
+    let inputs = match input::decode_batch(&body) {
         Ok(inputs) => inputs,
         Err(fields) => return error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The batch has invalid items; nothing was stored.", fields),
     };

@@ -76,8 +76,9 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready to serve: the database answers. PayPal and Redis are reported but never fail
-/// readiness: without them the dashboard still serves last-known data.
+/// Ready to serve: the database answers. PayPal, Redis and the fraud rules are reported but never
+/// fail readiness: without them the dashboard still serves last-known data, and ingests are
+/// still decided.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.db.ping().await.is_ok();
     let status = if database { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -92,11 +93,18 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         Some(client) if client.breaker_is_open() => "degraded",
         Some(_) => "ok",
     };
+    // A published ruleset that does not compile leaves the instance deciding with the last one
+    // that did: reported, never failing readiness.
+    let fraud_rules = match state.fraud.rules_health() {
+        crate::server::fraud::engine::RulesHealth::Ok => "ok",
+        crate::server::fraud::engine::RulesHealth::Degraded { .. } => "degraded",
+    };
     let body = serde_json::json!({
         "database": if database { "ok" } else { "unreachable" },
         "sessions": sessions,
         "cache": cache,
         "paypal": paypal,
+        "fraud_rules": fraud_rules,
     });
     (status, Json(body))
 }
