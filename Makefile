@@ -3,14 +3,14 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 ENV := source scripts/toolchain.sh &&
 
-.PHONY: run test deps fmt-check services build build-release test-rust test-e2e bench-dashboard bench-fraud fmt clippy clean-data
+.PHONY: run test deps fmt-check services build build-release test-rust test-api-fuzz test-e2e bench-dashboard bench-fraud fmt clippy clean-data
 
 ## Build, migrate, seed demo data on first run, serve http://127.0.0.1:3000 and print the demo logins.
 run: deps build
 	@$(ENV) "$$CARGO_TARGET_DIR/debug/vetted" serve --seed-if-empty --paypal-sim
 
-## Everything CI runs: formatting, Rust tests on SQLite and PostgreSQL, then the browser tests.
-test: deps fmt-check services test-rust build test-e2e
+## Everything CI runs: formatting, Rust tests on SQLite and PostgreSQL, the API fuzz run, then the browser tests.
+test: deps fmt-check services test-rust build test-api-fuzz test-e2e
 
 deps:
 	@scripts/install-deps.sh
@@ -26,6 +26,11 @@ build-release:
 
 test-rust:
 	@$(ENV) cargo test --features ssr --no-fail-fast
+
+## The ingest API fuzzed against its OpenAPI document (schemathesis): no 5xx, and no request the
+## document calls valid refused. Needs the server built (make build).
+test-api-fuzz:
+	@scripts/api-fuzz.sh
 
 test-e2e:
 	@$(ENV) npx playwright test --config end2end/playwright.config.ts

@@ -48,3 +48,17 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   # this platform's.)
   npm ci --no-audit --no-fund
 fi
+
+# schemathesis (PyPI) for `make test-api-fuzz`, pinned, in a virtualenv of its own.
+SCHEMATHESIS_VERSION=4.32.5
+venv="$HOME/.cache/vetted-venv"
+if [ "$("$venv/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}')" != "$SCHEMATHESIS_VERSION" ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $venv (from PyPI)"
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv
+  fi
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
