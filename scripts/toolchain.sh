@@ -15,4 +15,5 @@ else
   export LEPTOS_LIB_ARGS="--lib-cargo-args=-Zbuild-std=std,panic_abort"
 fi
 # cargo-leptos writes the site (wasm, js, css) here; the server serves it from the same place.
-export LEPTOS_SITE_ROOT="$repo_root/target/site"
+# A build empties it first: `make bench-web` builds its release into a folder of its own.
+export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$repo_root/target/site}"
