@@ -2,6 +2,7 @@
 //! the full data as a table; the metric toggle is the page's first client-side interaction.
 use leptos::prelude::*;
 
+use crate::app::components::panel::{SkeletonFrame, SKELETON_TEXT};
 use crate::app::dto::{group_thousands, RevenueChart};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +17,33 @@ const LEFT: f64 = 64.0;
 /// Room above the plot for the top gridline's label.
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 24.0;
+// The skeleton's plot box is `aspect-[16/5]`: the view box's proportions.
+const _: () = assert!(WIDTH * 5.0 == HEIGHT * 16.0);
+
+const REVENUE_CAPTION: &str = "Net revenue per day, last 30 days (UTC)";
+const ORDERS_CAPTION: &str = "Orders per day, last 30 days (UTC)";
+const TOGGLE_GROUP: &str = "flex gap-1 rounded-lg bg-slate-100 p-1";
+const TOGGLE: &str = "rounded-md px-3 py-1 text-sm font-medium";
+
+/// The chart's shape while it loads: the caption's words and the metric toggle as grey bars, and
+/// the plot as a box of the SVG's proportions, so the panel does not move when the chart arrives.
+#[component]
+pub fn RevenueChartSkeleton() -> impl IntoView {
+    view! {
+        <SkeletonFrame>
+            <div class="flex items-center justify-between">
+                <p class="text-sm">
+                    <span class=SKELETON_TEXT>{REVENUE_CAPTION}</span>
+                </p>
+                <div class=TOGGLE_GROUP>
+                    <span class=format!("{TOGGLE} text-transparent")>"Revenue"</span>
+                    <span class=format!("{TOGGLE} text-transparent")>"Orders"</span>
+                </div>
+            </div>
+            <div class="mt-3 aspect-[16/5] w-full rounded bg-slate-100"></div>
+        </SkeletonFrame>
+    }
+}
 
 #[component]
 pub fn RevenueChartView(chart: RevenueChart) -> impl IntoView {
@@ -30,7 +58,9 @@ pub fn RevenueChartView(chart: RevenueChart) -> impl IntoView {
                 type="button"
                 aria-pressed=move || (metric.get() == m).to_string()
                 on:click=move |_| metric.set(m)
-                class="rounded-md px-3 py-1 text-sm font-medium text-slate-700 aria-pressed:bg-indigo-600 aria-pressed:text-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600"
+                class=format!(
+                    "{TOGGLE} text-slate-700 aria-pressed:bg-indigo-600 aria-pressed:text-white focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600"
+                )
             >
                 {label}
             </button>
@@ -41,12 +71,12 @@ pub fn RevenueChartView(chart: RevenueChart) -> impl IntoView {
         <div class="flex items-center justify-between">
             <p class="text-sm text-slate-700" data-testid="chart-caption">
                 {move || match metric.get() {
-                    Metric::Revenue => "Net revenue per day, last 30 days (UTC)",
-                    Metric::Orders => "Orders per day, last 30 days (UTC)",
+                    Metric::Revenue => REVENUE_CAPTION,
+                    Metric::Orders => ORDERS_CAPTION,
                 }}
                 {move || (metric.get() == Metric::Revenue).then(|| converted.clone()).flatten()}
             </p>
-            <div role="group" aria-label="Chart metric" class="flex gap-1 rounded-lg bg-slate-100 p-1">
+            <div role="group" aria-label="Chart metric" class=TOGGLE_GROUP>
                 {toggle(Metric::Revenue, "Revenue")}
                 {toggle(Metric::Orders, "Orders")}
             </div>

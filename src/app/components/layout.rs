@@ -32,7 +32,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
             "Skip to content"
         </a>
         <header class="border-b border-slate-200 bg-white">
-            <div class="mx-auto flex max-w-7xl items-center gap-6 px-4 py-3">
+            <div class="mx-auto flex max-w-7xl flex-wrap items-center gap-x-6 gap-y-2 px-4 py-3">
                 <a href="/" class="flex items-center gap-2 text-lg font-semibold tracking-tight text-slate-900">
                     <span aria-hidden="true" class="inline-block h-6 w-6 rounded-md bg-indigo-600"></span>
                     "Vetted"
@@ -43,7 +43,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                             let path = location.pathname;
                             view! {
                                 <nav aria-label="Main" class="flex-1">
-                                    <ul class="flex gap-1">
+                                    <ul class="flex gap-1 whitespace-nowrap">
                                         {nav_links(u.role)
                                             .iter()
                                             .map(|(href, label)| {
@@ -64,7 +64,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                                             .collect_view()}
                                     </ul>
                                 </nav>
-                                <div class="flex items-center gap-3 text-sm">
+                                <div class="ml-auto flex items-center gap-3 whitespace-nowrap text-sm">
                                     <span class="text-slate-700" data-testid="signed-in-as">
                                         {u.display_name.clone()}
                                         <span class="ml-2 rounded-full bg-slate-100 px-2 py-0.5 text-xs font-medium text-slate-700">

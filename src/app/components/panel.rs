@@ -41,6 +41,24 @@ pub fn Skeleton(#[prop(default = 3)] rows: usize) -> impl IntoView {
     }
 }
 
+/// A skeleton shaped like its content: `children` repeat the content's elements, classes and
+/// (for text whose length is known) words, drawn as grey bars with [`SKELETON_TEXT`], so the
+/// panel keeps its size when the data replaces them. Announced as loading; the bars themselves
+/// are hidden from assistive technology.
+#[component]
+pub fn SkeletonFrame(children: Children) -> impl IntoView {
+    view! {
+        <div role="status" aria-live="polite" data-skeleton="">
+            <span class="sr-only">"Loading…"</span>
+            <div aria-hidden="true" class="animate-pulse">{children()}</div>
+        </div>
+    }
+}
+
+/// For an inline element of a skeleton: its text takes the same room as the real text, drawn as
+/// a grey bar on each line.
+pub const SKELETON_TEXT: &str = "rounded bg-slate-200 text-transparent box-decoration-clone";
+
 /// What a panel shows when its data could not be loaded. The messages come from `AppError`,
 /// which never carries internal detail.
 pub fn panel_error(errors: ArcRwSignal<Errors>) -> impl IntoView {

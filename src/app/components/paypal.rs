@@ -8,7 +8,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::app::api::dashboard::{paypal_panel, RequestPaypalRefresh};
-use crate::app::components::panel::{panel_error, Panel, Skeleton};
+use crate::app::components::panel::{panel_error, Panel, SkeletonFrame, SKELETON_TEXT};
 use crate::app::dto::{describe_age, short_utc, PaypalPanel, PaypalSnapshot, PaypalSyncFailure};
 
 /// Re-reads while waiting for PayPal, at most.
@@ -114,7 +114,7 @@ pub fn PaypalPanelView() -> impl IntoView {
                     </button>
                 </ActionForm>
             </div>
-            <Transition fallback=|| view! { <Skeleton rows=5 /> }>
+            <Transition fallback=|| view! { <PaypalSkeleton /> }>
                 <ErrorBoundary fallback=panel_error>
                     {move || Suspend::new(async move { panel.await.map(|p| view! { <PaypalContent panel=p /> }) })}
                 </ErrorBoundary>
@@ -143,7 +143,7 @@ fn PaypalContent(panel: PaypalPanel) -> impl IntoView {
         PaypalPanel::Ready { snapshot, age_seconds, stale, failure } => {
             let fetched_at = snapshot.fetched_at.clone();
             view! {
-                <p class="text-sm text-slate-700" data-testid="paypal-age" data-age-seconds=age_seconds>
+                <p class=AGE_LINE data-testid="paypal-age" data-age-seconds=age_seconds>
                     <time datetime=fetched_at.clone()>{format!("Updated {}", describe_age(age_seconds))}</time>
                     {(stale && failure.is_none()).then(|| " · refreshing in the background")}
                 </p>
@@ -152,6 +152,63 @@ fn PaypalContent(panel: PaypalPanel) -> impl IntoView {
             }
             .into_any()
         }
+    }
+}
+
+/// Classes the details share with their skeleton.
+const AGE_LINE: &str = "text-sm text-slate-700";
+const SUBHEADING: &str = "text-sm font-semibold text-slate-900";
+const BALANCE_CARD: &str = "rounded-lg bg-slate-50 p-3";
+const DISPUTE_ROW: &str = "flex items-baseline justify-between gap-2 py-1.5";
+/// One line per transaction; scrolls sideways inside the panel if it must.
+const TRANSACTIONS_TABLE: &str = "w-full whitespace-nowrap text-left text-sm";
+const TRANSACTION_COLUMNS: [&str; 3] = ["When (UTC)", "Amount", "Status"];
+
+/// The connected account's details while they load, in their usual shape: one balance, one open
+/// dispute and a full page of latest transactions (`server::paypal::snapshot::RECENT_TRANSACTIONS`).
+#[component]
+fn PaypalSkeleton() -> impl IntoView {
+    let bar = |text: &'static str| view! { <span class=SKELETON_TEXT>{text}</span> };
+    view! {
+        <SkeletonFrame>
+            <p class=AGE_LINE>{bar("Updated 0 min ago")}</p>
+            <h3 class=format!("mt-3 {SUBHEADING}")>{bar("Balances")}</h3>
+            <div class="mt-2">
+                <div class=BALANCE_CARD>
+                    <p class="text-xs">{bar("USD AVAILABLE")}</p>
+                    <p class="text-xl">{bar("$0,000.00")}</p>
+                    <p class="text-xs">{bar("$0,000.00 withheld · $0,000.00 total")}</p>
+                </div>
+            </div>
+            <h3 class=format!("mt-4 {SUBHEADING}")>{bar("Open disputes (1)")}</h3>
+            <div class="mt-2 text-sm">
+                <div class=DISPUTE_ROW>
+                    <span>{bar("Item not received")} <span class="block text-xs">{bar("Respond by 2026-01-01 00:00 UTC")}</span></span>
+                    {bar("$000.00")}
+                </div>
+            </div>
+            <h3 class=format!("mt-4 {SUBHEADING}")>{bar("Latest transactions (10 in 30 days)")}</h3>
+            <div class="mt-2 overflow-x-auto">
+                <table class=TRANSACTIONS_TABLE>
+                    <thead class="border-b border-slate-200">
+                        <tr>{TRANSACTION_COLUMNS.map(|c| view! { <th class="py-1 pr-3 font-medium">{bar(c)}</th> })}</tr>
+                    </thead>
+                    <tbody>
+                        {(0..10)
+                            .map(|_| {
+                                view! {
+                                    <tr class="border-b border-slate-100">
+                                        <td class="py-1 pr-3">{bar("2026-01-01 00:00 UTC")}</td>
+                                        <td class="py-1 pr-3">{bar("$000.00")}</td>
+                                        <td class="py-1 pr-3">{bar("Completed")}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </SkeletonFrame>
     }
 }
 
@@ -190,14 +247,14 @@ fn PaypalDetails(snapshot: PaypalSnapshot) -> impl IntoView {
             <p class="my-2 text-sm text-amber-900">"The PayPal account's primary email address is not confirmed yet."</p>
         })}
 
-        <h3 class="mt-3 text-sm font-semibold text-slate-900">"Balances"</h3>
+        <h3 class=format!("mt-3 {SUBHEADING}")>"Balances"</h3>
         <dl class="mt-2 space-y-2" data-testid="paypal-balances">
             {snapshot
                 .balances
                 .into_iter()
                 .map(|b| {
                     view! {
-                        <div class="rounded-lg bg-slate-50 p-3" data-currency=b.currency.clone()>
+                        <div class=BALANCE_CARD data-currency=b.currency.clone()>
                             <dt class="text-xs font-medium uppercase tracking-wide text-slate-700">
                                 {format!("{} available", b.currency)}
                             </dt>
@@ -211,7 +268,7 @@ fn PaypalDetails(snapshot: PaypalSnapshot) -> impl IntoView {
                 .collect_view()}
         </dl>
 
-        <h3 class="mt-4 text-sm font-semibold text-slate-900">
+        <h3 class=format!("mt-4 {SUBHEADING}")>
             {format!("Open disputes ({})", disputes.len())}
         </h3>
         {if disputes.is_empty() {
@@ -228,7 +285,7 @@ fn PaypalDetails(snapshot: PaypalSnapshot) -> impl IntoView {
                                 .map(|due| format!("Respond by {}", short_utc(due, &today_for_disputes)))
                                 .unwrap_or_else(|| "Waiting on PayPal".to_string());
                             view! {
-                                <li class="flex items-baseline justify-between gap-2 py-1.5">
+                                <li class=DISPUTE_ROW>
                                     <span>
                                         <span class="font-medium">{d.reason}</span>
                                         <span class="block text-xs text-slate-700">{due}</span>
@@ -243,17 +300,14 @@ fn PaypalDetails(snapshot: PaypalSnapshot) -> impl IntoView {
             .into_any()
         }}
 
-        <h3 class="mt-4 text-sm font-semibold text-slate-900">
+        <h3 class=format!("mt-4 {SUBHEADING}")>
             {format!("Latest transactions ({} in 30 days)", snapshot.transactions_30d)}
         </h3>
-        <table class="mt-2 w-full text-left text-sm" data-testid="paypal-transactions">
+        <div class="mt-2 overflow-x-auto">
+        <table class=TRANSACTIONS_TABLE data-testid="paypal-transactions">
             <caption class="sr-only">"Latest PayPal transactions, newest first"</caption>
             <thead class="border-b border-slate-200 text-slate-700">
-                <tr>
-                    <th scope="col" class="py-1 font-medium">"When (UTC)"</th>
-                    <th scope="col" class="py-1 font-medium">"Amount"</th>
-                    <th scope="col" class="py-1 font-medium">"Status"</th>
-                </tr>
+                <tr>{TRANSACTION_COLUMNS.map(|c| view! { <th scope="col" class="py-1 pr-3 font-medium">{c}</th> })}</tr>
             </thead>
             <tbody>
                 {transactions
@@ -261,15 +315,16 @@ fn PaypalDetails(snapshot: PaypalSnapshot) -> impl IntoView {
                     .map(|t| {
                         view! {
                             <tr class="border-b border-slate-100">
-                                <td class="py-1 tabular-nums">{short_utc(&t.date, &today)}</td>
-                                <td class="py-1 tabular-nums">{t.amount.display()}</td>
-                                <td class="py-1">{t.status}</td>
+                                <td class="py-1 pr-3 tabular-nums">{short_utc(&t.date, &today)}</td>
+                                <td class="py-1 pr-3 tabular-nums">{t.amount.display()}</td>
+                                <td class="py-1 pr-3">{t.status}</td>
                             </tr>
                         }
                     })
                     .collect_view()}
             </tbody>
         </table>
+        </div>
     }
 }
 

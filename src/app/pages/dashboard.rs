@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::dashboard::{fraud_review_status, revenue_chart, sales_summary};
-use crate::app::components::chart::RevenueChartView;
+use crate::app::components::chart::{RevenueChartSkeleton, RevenueChartView};
 use crate::app::components::layout::RequireRole;
-use crate::app::components::panel::{panel_error, Panel, Skeleton};
+use crate::app::components::panel::{panel_error, Panel, SkeletonFrame, SKELETON_TEXT};
 use crate::app::components::paypal::PaypalPanelView;
 use crate::app::dto::{group_thousands, CurrencySales, FraudReviewStatus, Role, SalesSummary, Severity, TransactionStatus};
 use crate::app::money::{format_rate, Money};
@@ -161,7 +161,7 @@ fn RevenuePanel() -> impl IntoView {
     let chart = Resource::new(|| (), |_| revenue_chart());
     view! {
         <Panel title="Revenue" id="revenue" class="lg:col-span-2">
-            <Suspense fallback=|| view! { <Skeleton rows=4 /> }>
+            <Suspense fallback=|| view! { <RevenueChartSkeleton /> }>
                 <ErrorBoundary fallback=panel_error>
                     {move || Suspend::new(async move { chart.await.map(|c| view! { <RevenueChartView chart=c /> }) })}
                 </ErrorBoundary>
@@ -175,12 +175,62 @@ fn FraudReviewPanel() -> impl IntoView {
     let status = Resource::new(|| (), |_| fraud_review_status());
     view! {
         <Panel title="Fraud review" id="fraud" class="lg:col-span-3">
-            <Suspense fallback=|| view! { <Skeleton rows=3 /> }>
+            <Suspense fallback=|| view! { <FraudReviewSkeleton /> }>
                 <ErrorBoundary fallback=panel_error>
                     {move || Suspend::new(async move { status.await.map(|s| view! { <FraudReview status=s /> }) })}
                 </ErrorBoundary>
             </Suspense>
         </Panel>
+    }
+}
+
+/// The status line and the held-transactions table share these with their skeleton.
+const FRAUD_FACTS: &str = "flex flex-wrap items-center gap-x-8 gap-y-2";
+const RISK_BADGE: &str = "rounded-full px-2.5 py-0.5 text-sm font-medium ring-1";
+/// One line per transaction; on a narrow screen the table scrolls sideways inside the panel.
+const HELD_TABLE: &str = "w-full whitespace-nowrap text-left text-sm";
+const HELD_COLUMNS: [&str; 5] = ["Transaction", "Buyer", "Amount", "Status", "When (UTC)"];
+/// As many rows as the server sends at most (`server::dashboard::RECENT_HELD`).
+const HELD_ROWS: usize = 10;
+
+/// The fraud panel's shape while it loads: the status line's words and a full table of held
+/// transactions (the usual case for a merchant with any review traffic).
+#[component]
+fn FraudReviewSkeleton() -> impl IntoView {
+    let cell = |text: &'static str| view! { <td class="py-2 pr-4"><span class=SKELETON_TEXT>{text}</span></td> };
+    view! {
+        <SkeletonFrame>
+            <div class=FRAUD_FACTS>
+                <p class="text-sm">
+                    <span class=SKELETON_TEXT>"Account status: "</span>
+                    <span class=format!("{RISK_BADGE} bg-slate-100 text-transparent ring-slate-200")>"Not reviewed"</span>
+                </p>
+                <p class="text-sm"><span class=SKELETON_TEXT>"00 transactions in review"</span></p>
+                <p class="text-sm"><span class=SKELETON_TEXT>"00 blocked in the last 30 days"</span></p>
+            </div>
+            <div class="mt-4 overflow-x-auto">
+                <table class=HELD_TABLE>
+                    <thead class="border-b border-slate-200">
+                        <tr>{HELD_COLUMNS.map(|c| view! { <th class="py-2 pr-4 font-medium"><span class=SKELETON_TEXT>{c}</span></th> })}</tr>
+                    </thead>
+                    <tbody>
+                        {(0..HELD_ROWS)
+                            .map(|_| {
+                                view! {
+                                    <tr class="border-b border-slate-100">
+                                        {cell("#00000")}
+                                        {cell("buyer.name000@example.com")}
+                                        {cell("$00.00")}
+                                        {cell("In review")}
+                                        {cell("2026-01-01 00:00")}
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </SkeletonFrame>
     }
 }
 
@@ -193,10 +243,10 @@ fn FraudReview(status: FraudReviewStatus) -> impl IntoView {
     };
     let recent = status.recent;
     view! {
-        <div class="flex flex-wrap items-center gap-x-8 gap-y-2">
+        <div class=FRAUD_FACTS>
             <p class="text-sm">
                 "Account status: "
-                <span class=format!("rounded-full px-2.5 py-0.5 text-sm font-medium ring-1 {badge}") data-testid="risk-state">
+                <span class=format!("{RISK_BADGE} {badge}") data-testid="risk-state">
                     {status.risk_state.label()}
                 </span>
             </p>
@@ -213,16 +263,11 @@ fn FraudReview(status: FraudReviewStatus) -> impl IntoView {
             view! { <p class="mt-4 text-sm text-slate-700">"Nothing is held for review."</p> }.into_any()
         } else {
             view! {
-                <table class="mt-4 w-full text-left text-sm">
+                <div class="mt-4 overflow-x-auto">
+                <table class=HELD_TABLE>
                     <caption class="sr-only">"Transactions held for review or blocked, newest first"</caption>
                     <thead class="border-b border-slate-200 text-slate-700">
-                        <tr>
-                            <th scope="col" class="py-2 font-medium">"Transaction"</th>
-                            <th scope="col" class="py-2 font-medium">"Buyer"</th>
-                            <th scope="col" class="py-2 font-medium">"Amount"</th>
-                            <th scope="col" class="py-2 font-medium">"Status"</th>
-                            <th scope="col" class="py-2 font-medium">"When (UTC)"</th>
-                        </tr>
+                        <tr>{HELD_COLUMNS.map(|c| view! { <th scope="col" class="py-2 pr-4 font-medium">{c}</th> })}</tr>
                     </thead>
                     <tbody>
                         {recent
@@ -234,17 +279,18 @@ fn FraudReview(status: FraudReviewStatus) -> impl IntoView {
                                 };
                                 view! {
                                     <tr class="border-b border-slate-100">
-                                        <td class="py-2 tabular-nums">{format!("#{}", t.id)}</td>
-                                        <td class="py-2">{t.buyer_email}</td>
-                                        <td class="py-2 tabular-nums">{t.amount.display()}</td>
-                                        <td class=format!("py-2 font-medium {class}")>{label}</td>
-                                        <td class="py-2 tabular-nums">{t.created_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
+                                        <td class="py-2 pr-4 tabular-nums">{format!("#{}", t.id)}</td>
+                                        <td class="py-2 pr-4">{t.buyer_email}</td>
+                                        <td class="py-2 pr-4 tabular-nums">{t.amount.display()}</td>
+                                        <td class=format!("py-2 pr-4 font-medium {class}")>{label}</td>
+                                        <td class="py-2 pr-4 tabular-nums">{t.created_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
                                     </tr>
                                 }
                             })
                             .collect_view()}
                     </tbody>
                 </table>
+                </div>
             }
             .into_any()
         }}
