@@ -12,6 +12,7 @@ use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+use components::hydration::DeferredHydrationScripts;
 use components::layout::AppLayout;
 use dto::SessionUser;
 use pages::{dashboard::DashboardPage, login::LoginPage, not_found::NotFound, queue::QueuePage, rules::RulesPage};
@@ -35,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="Vetted: payments, PayPal balances and fraud review for merchants, reviewers and admins." />
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <DeferredHydrationScripts options />
                 <MetaTags />
             </head>
             <body class="min-h-screen bg-slate-50 text-slate-900 antialiased">

@@ -1,4 +1,5 @@
 pub mod chart;
+pub mod hydration;
 pub mod layout;
 pub mod panel;
 pub mod paypal;
