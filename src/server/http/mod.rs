@@ -3,6 +3,7 @@
 pub mod api;
 pub mod assets;
 pub mod client_addr;
+pub mod compression;
 pub mod limits;
 pub mod origin;
 pub mod page_guard;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), security_headers::set_security_headers))
         .layer(middleware::from_fn(assets::set_cache_control))
+        .layer(middleware::from_fn(compression::compress_pages))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits::HANDLER_TIMEOUT))
         .layer(middleware::from_fn(limits::bound_uri_and_headers))
         .layer(middleware::from_fn(crate::server::monitoring::record_request_duration))
