@@ -9,6 +9,7 @@ mod m20261201_000004_lz4_for_decision_records;
 mod m20261201_000005_one_draft_and_one_published_ruleset;
 mod m20261202_000006_each_payment_in_one_velocity_bucket;
 mod m20261207_000007_resumable_reconciliation;
+mod m20261207_000008_merchant_risk_history;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_one_draft_and_one_published_ruleset::Migration),
             Box::new(m20261202_000006_each_payment_in_one_velocity_bucket::Migration),
             Box::new(m20261207_000007_resumable_reconciliation::Migration),
+            Box::new(m20261207_000008_merchant_risk_history::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ pub mod fraud_list;
 pub mod fraud_list_entry;
 pub mod ingest_request;
 pub mod merchant;
+pub mod merchant_risk_event;
 pub mod paypal_account;
 pub mod paypal_snapshot;
 pub mod product;
