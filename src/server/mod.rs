@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod monitoring;
 pub mod paypal;
+pub mod review;
 pub mod seed;
 
 use std::sync::Arc;
