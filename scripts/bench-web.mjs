@@ -147,9 +147,11 @@ async function main() {
   }
 
   const html = (await getPage("/login")).body;
-  const wasmPath = html.match(/\/pkg\/[^"']+\.wasm/)?.[0];
+  // The hydration script names the JS and wasm files: ("pkg", "vetted.<hash>", "vetted.<hash>").
+  const [, pkg, js, wasm] = html.match(/\("([^"]+)", "([^"]+)", "([^"]+)"\);/) ?? [];
+  const wasmPath = wasm && `/${pkg}/${wasm}.wasm`;
+  const jsPath = js && `/${pkg}/${js}.js`;
   const cssPath = html.match(/\/pkg\/[^"']+\.css/)?.[0];
-  const jsPath = html.match(/\/pkg\/[^"']+\.js/)?.[0];
   const wire = {};
   for (const [kind, p] of [["wasm", wasmPath], ["js", jsPath], ["css", cssPath]]) {
     if (p) wire[kind] = { path: p, ...(await overTheWire(`${base}${p}`)), raw: (await (await fetch(`${base}${p}`, { headers: { "accept-encoding": "identity" } })).arrayBuffer()).byteLength };
