@@ -22,7 +22,7 @@ build:
 	@$(ENV) cargo leptos build $$LEPTOS_LIB_ARGS
 
 build-release:
-	@$(ENV) cargo leptos build --release $$LEPTOS_LIB_ARGS
+	@$(ENV) cargo leptos build --release --precompress $$LEPTOS_LIB_ARGS
 
 test-rust:
 	@$(ENV) cargo test --features ssr --no-fail-fast
