@@ -487,6 +487,14 @@ fn the_document_and_the_validator_agree_on_every_body() {
                 json!(format!("{}@{}.c", "x".repeat(64), "y".repeat(188))),
                 json!(format!("  {}@{}.c", "x".repeat(64), "y".repeat(186))),
                 json!(format!("{}@{}.c", "x".repeat(60), "é".repeat(190))),
+                json!(format!("a@{}.c", "y".repeat(63))),
+                json!(format!("a@{}.c", "y".repeat(64))),
+                json!(format!("a@{}.{}.c", "é".repeat(63), "y".repeat(63))),
+                json!("a@-b.c"),
+                json!("a@b-.c"),
+                json!("a@b-b.c"),
+                json!("a@b.-"),
+                json!("a@b_c.d"),
             ],
         ),
         (
@@ -563,4 +571,60 @@ fn the_document_and_the_validator_agree_on_every_body() {
         }
     }
     assert!(agreed_valid > 3_000 && agreed_invalid > 3_000, "both verdicts are exercised: {agreed_valid} valid, {agreed_invalid} invalid");
+}
+
+/// One address rule: the ingest API (and its document), the email lists and sign-in accept the
+/// same addresses, so a reviewer can block any buyer address that arrived, and nothing the lists
+/// refuse ever arrives. Over the bound cases above and 5,000 random near-addresses.
+#[test]
+fn the_ingest_api_the_lists_and_sign_in_accept_the_same_addresses() {
+    use rand::{Rng, SeedableRng};
+    use vetted::server::email;
+    use vetted::server::fraud::{input, lists::ListKind};
+    let pattern = jsonschema::validator_for(&json!({ "type": "string", "pattern": input::email_pattern() })).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(26);
+    // Addresses built as local@label.label…, then sometimes damaged with a piece from anywhere.
+    let parts = ["a", "Z", "9", "-", "_", "+", "é", "\u{1F600}", "example", "com", "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"];
+    let damage = [".", "@", " ", "\t", "\u{A0}", "\u{7F}", "-", ""];
+    let mut pick = |rng: &mut rand_chacha::ChaCha8Rng, n: std::ops::RangeInclusive<usize>| -> String {
+        (0..rng.random_range(n)).map(|_| parts[rng.random_range(0..parts.len())]).collect()
+    };
+    let mut addresses: Vec<String> = (0..5_000)
+        .map(|_| {
+            let local = pick(&mut rng, 1..=3);
+            let labels: Vec<String> = (0..rng.random_range(1..=3)).map(|_| pick(&mut rng, 1..=3)).collect();
+            let mut address: Vec<char> = format!("{local}@{}", labels.join(".")).chars().collect();
+            if rng.random_bool(0.4) {
+                let at = rng.random_range(0..=address.len());
+                address.splice(at..at, damage[rng.random_range(0..damage.len())].chars());
+            }
+            address.into_iter().collect()
+        })
+        .collect();
+    addresses.extend(["a@b.c", "A@B.CO", "a@b", "a@-b.c", "a@b-.c", "a@b_c.d", "é@ü.de"].map(String::from));
+    addresses.extend([63, 64].map(|n| format!("a@{}.c", "y".repeat(n))));
+    addresses.extend([64, 65].map(|n| format!("{}@b.c", "x".repeat(n))));
+    let (mut valid, mut invalid) = (0, 0);
+    for address in &addresses {
+        let ingest = {
+            let mut body = json!({
+                "external_id": "ch_1", "merchant_id": 1, "amount": 1999, "currency": "USD", "buyer_email": address,
+                "buyer_ip": "198.51.100.7", "card_fingerprint": "fp_1", "card_country": "US"
+            });
+            let accepted = input::decode(body.to_string().as_bytes()).is_ok();
+            body["buyer_email"] = json!(address.trim());
+            assert_eq!(accepted, input::decode(body.to_string().as_bytes()).is_ok(), "trimming changes nothing: {address:?}");
+            accepted
+        };
+        let document = pattern.is_valid(&json!(address)) && address.chars().count() <= input::EMAIL_MAX_CHARS;
+        let list = ListKind::Email.normalise(address).is_ok();
+        let sign_in = email::is_valid(&email::normalize(address));
+        assert_eq!((document, list, sign_in), (ingest, ingest, ingest), "{address:?}: document, lists, sign-in against the ingest API's {ingest}");
+        if ingest {
+            valid += 1
+        } else {
+            invalid += 1
+        }
+    }
+    assert!(valid > 300 && invalid > 300, "both verdicts are exercised: {valid} valid, {invalid} invalid");
 }

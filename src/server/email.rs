@@ -1,32 +1,46 @@
 //! The one email-address check: sign-in, user creation, the ingest API's buyer email and the
 //! email lists all accept the same addresses.
 
-/// RFC 5321's limit on a forward path.
+/// RFC 5321's limit on a forward path, in characters (as JSON Schema's `maxLength` counts).
 pub const MAX_EMAIL_LEN: usize = 254;
-/// RFC 5321's limit on the part before the `@`.
+/// RFC 5321's limit on the part before the `@`, in characters.
 pub const MAX_LOCAL_PART_LEN: usize = 64;
+/// RFC 1035's limit on one label of a domain, in characters.
+pub const MAX_LABEL_LEN: usize = 63;
 
-/// `name@domain.tld`: one `@`, a local part of 1 to 64 characters, a domain of dot-separated
-/// labels of letters, digits and hyphens (not at a label's ends), no spaces or control characters,
-/// at most 254 characters. Deliverability is not checked.
+/// Whitespace (`char::is_whitespace`) and control characters (`char::is_control`) as a regular
+/// expression class: never inside an address.
+const SPACE_OR_CONTROL_CLASS: &str = "\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
+
+/// `local@domain`: the local part 1 to 64 characters, the domain as [`is_domain`]; neither holds
+/// `@`, whitespace or a control character; at most 254 characters in all. International
+/// addresses pass; deliverability is not checked. Callers trim and lowercase first ([`normalize`]).
 pub fn is_valid(address: &str) -> bool {
     let Some((local, domain)) = address.split_once('@') else { return false };
-    address.len() <= MAX_EMAIL_LEN
-        && !local.is_empty()
-        && local.len() <= MAX_LOCAL_PART_LEN
-        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !domain.contains('@')
-        && is_domain(domain)
+    address.chars().count() <= MAX_EMAIL_LEN && (1..=MAX_LOCAL_PART_LEN).contains(&local.chars().count()) && local.chars().all(plain) && is_domain(domain)
 }
 
-/// `domain.tld`: at least two labels, each 1 to 63 letters, digits or hyphens, not starting or
-/// ending with a hyphen.
+/// `domain.tld`: two or more dot-separated labels of 1 to 63 characters, none holding `@`,
+/// whitespace or a control character, none starting or ending with a hyphen.
 pub fn is_domain(domain: &str) -> bool {
-    domain.len() <= 253
-        && domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty() && label.len() <= 63 && !label.starts_with('-') && !label.ends_with('-') && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
+    domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| (1..=MAX_LABEL_LEN).contains(&label.chars().count()) && !label.starts_with('-') && !label.ends_with('-') && label.chars().all(plain))
+}
+
+fn plain(c: char) -> bool {
+    !(c == '@' || c.is_whitespace() || c.is_control())
+}
+
+/// What [`is_valid`] accepts, as a regular expression for an OpenAPI document, allowing the
+/// surrounding whitespace that [`normalize`] trims. The 254-character bound is `maxLength`'s.
+pub fn pattern() -> String {
+    let space = "\\t\\n\\x0B\\x0C\\r\\x20\\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
+    let inner = format!("[^.@{SPACE_OR_CONTROL_CLASS}]");
+    let edge = format!("[^-.@{SPACE_OR_CONTROL_CLASS}]");
+    let label = format!("{edge}(?:{inner}{{0,{}}}{edge})?", MAX_LABEL_LEN - 2);
+    format!("^[{space}]*[^@{SPACE_OR_CONTROL_CLASS}]{{1,{MAX_LOCAL_PART_LEN}}}@{label}(?:\\.{label})+[{space}]*$")
 }
 
 /// The form addresses are stored and compared in.

@@ -28,7 +28,7 @@ pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Opt
     if email.is_empty() || password.is_empty() {
         return Err(AppError::Invalid("Enter your email and password.".into()));
     }
-    if email.len() > crate::server::email::MAX_EMAIL_LEN {
+    if email.chars().count() > crate::server::email::MAX_EMAIL_LEN {
         return Err(AppError::Invalid(format!("That email address is longer than {} characters.", crate::server::email::MAX_EMAIL_LEN)));
     }
     if password.len() > MAX_PASSWORD_LEN {

@@ -27,9 +27,9 @@ pub const ID_MAX: i64 = i32::MAX as i64;
 /// `amount`, in minor units: 1 to 10^12.
 pub const AMOUNT_MIN: i64 = 1;
 pub const AMOUNT_MAX: i64 = 1_000_000_000_000;
-/// `buyer_email`: at most 254 characters in all, the part before the `@` at most 64.
-pub const EMAIL_MAX_CHARS: usize = 254;
-pub const EMAIL_LOCAL_MAX_CHARS: usize = 64;
+/// `buyer_email`: at most 254 characters in all, surrounding whitespace included (JSON Schema's
+/// `maxLength` counts the raw string); otherwise the one address rule, [`crate::server::email`].
+pub const EMAIL_MAX_CHARS: usize = crate::server::email::MAX_EMAIL_LEN;
 /// `card_fingerprint`: 1 to 64 visible ASCII characters.
 pub const CARD_FINGERPRINT_MAX_CHARS: usize = 64;
 pub const CARD_FINGERPRINT_PATTERN: &str = "^[\\x21-\\x7E]{1,64}$";
@@ -41,12 +41,6 @@ pub const CARD_BIN_PATTERN: &str = "^[0-9]{6,8}$";
 pub const COUNTRY_PATTERN: &str = "^[A-Za-z]{2}$";
 /// Transactions in one batch.
 pub const MAX_BATCH: usize = 1000;
-
-/// Rust's whitespace (`char::is_whitespace`), spelled out for a regular expression: an email may
-/// be surrounded by it (it is trimmed).
-const WHITESPACE_CLASS: &str = "\\t\\n\\x0B\\x0C\\r\\x20\\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
-/// Whitespace and control characters (`char::is_control`): never inside an email.
-const SPACE_OR_CONTROL_CLASS: &str = "\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
 
 /// A transaction as the platform sends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -286,18 +280,10 @@ fn is_card_bin(s: &str) -> bool {
     (CARD_BIN_MIN_DIGITS..=CARD_BIN_MAX_DIGITS).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit())
 }
 
-/// `local@domain`, perhaps surrounded by whitespace (trimmed): the local part 1 to 64
-/// characters, the domain two or more dot-separated labels; neither holds `@`, whitespace or a
-/// control character. Lengths are in characters, as JSON Schema counts them.
+/// An address as [`crate::server::email::is_valid`] has it, perhaps surrounded by whitespace
+/// (trimmed), at most 254 characters with that whitespace.
 fn is_email(s: &str) -> bool {
-    let core = s.trim();
-    let Some((local, domain)) = core.rsplit_once('@') else { return false };
-    let plain = |c: char| !(c == '@' || c.is_whitespace() || c.is_control());
-    s.chars().count() <= EMAIL_MAX_CHARS
-        && (1..=EMAIL_LOCAL_MAX_CHARS).contains(&local.chars().count())
-        && local.chars().all(plain)
-        && domain.contains('.')
-        && domain.split('.').all(|label| !label.is_empty() && label.chars().all(plain))
+    s.chars().count() <= EMAIL_MAX_CHARS && crate::server::email::is_valid(s.trim())
 }
 
 fn is_country(s: &str) -> bool {
@@ -307,10 +293,7 @@ fn is_country(s: &str) -> bool {
 /// The email's pattern: what [`is_email`] accepts.
 pub fn email_pattern() -> &'static str {
     static PATTERN: OnceLock<String> = OnceLock::new();
-    PATTERN.get_or_init(|| {
-        let (space, plain, label) = (WHITESPACE_CLASS, format!("[^@{SPACE_OR_CONTROL_CLASS}]"), format!("[^.@{SPACE_OR_CONTROL_CLASS}]+"));
-        format!("^[{space}]*{plain}{{1,{EMAIL_LOCAL_MAX_CHARS}}}@{label}(?:\\.{label})+[{space}]*$")
-    })
+    PATTERN.get_or_init(crate::server::email::pattern)
 }
 
 /// What Rust's `IpAddr::from_str` accepts: dotted IPv4 without leading zeros, and IPv6 with
@@ -393,8 +376,9 @@ fn currency_schema() -> Object {
 }
 
 fn email_schema() -> Object {
-    let description = "The buyer's email: `local@domain`, the local part 1–64 characters, the domain two or more labels separated by dots; \
-                       no `@`, whitespace or control characters in either (surrounding whitespace is trimmed). At most 254 characters.";
+    let description = "The buyer's email: `local@domain`, the local part 1–64 characters, the domain two or more labels of 1–63 characters \
+                       separated by dots, none starting or ending with a hyphen; no `@`, whitespace or control characters in either \
+                       (surrounding whitespace is trimmed). At most 254 characters. Sign-in and the email lists accept the same addresses.";
     text_schema(description, false, None, Some(EMAIL_MAX_CHARS), email_pattern(), "buyer@example.com")
 }
 

@@ -76,16 +76,18 @@ impl ListKind {
         let invalid = |why| ListError::InvalidValue { kind: self.label(), value: raw.to_string(), why };
         match self {
             ListKind::Email => {
-                let value = value.to_ascii_lowercase();
-                let (local, domain) = value.split_once('@').ok_or_else(|| invalid("it has no @"))?;
-                if local.is_empty() || !is_domain(domain) || value.len() > 254 {
-                    return Err(invalid("expected name@domain.tld"));
+                let value = crate::server::email::normalize(value);
+                if !value.contains('@') {
+                    return Err(invalid("it has no @"));
+                }
+                if !crate::server::email::is_valid(&value) {
+                    return Err(invalid("expected name@domain.tld, at most 254 characters"));
                 }
                 Ok(value)
             }
             ListKind::EmailDomain => {
                 let value = value.trim_start_matches('@').to_ascii_lowercase();
-                if !is_domain(&value) {
+                if !crate::server::email::is_domain(&value) {
                     return Err(invalid("expected a domain such as mailinator.com"));
                 }
                 Ok(value)
@@ -118,18 +120,6 @@ impl ListKind {
             }
         }
     }
-}
-
-fn is_domain(domain: &str) -> bool {
-    domain.len() <= 253
-        && domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
 }
 
 #[derive(Debug, Clone)]
