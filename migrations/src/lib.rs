@@ -10,6 +10,8 @@ mod m20261201_000005_one_draft_and_one_published_ruleset;
 mod m20261202_000006_each_payment_in_one_velocity_bucket;
 mod m20261207_000007_resumable_reconciliation;
 mod m20261207_000008_merchant_risk_history;
+mod m20261207_000009_review_queue;
+mod m20261207_000010_case_search;
 
 pub struct Migrator;
 
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_each_payment_in_one_velocity_bucket::Migration),
             Box::new(m20261207_000007_resumable_reconciliation::Migration),
             Box::new(m20261207_000008_merchant_risk_history::Migration),
+            Box::new(m20261207_000009_review_queue::Migration),
+            Box::new(m20261207_000010_case_search::Migration),
         ]
     }
 }

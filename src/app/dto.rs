@@ -517,3 +517,381 @@ pub struct ListEntryDto {
     pub expires_at: Option<String>,
     pub created_at: String,
 }
+
+// ---- Review: the queue, claims, the case page -------------------------------------------------
+
+/// Which cases the queue shows. `Unresolved` (the default) is open, claimed and escalated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatusFilter {
+    #[default]
+    Unresolved,
+    Open,
+    Claimed,
+    Escalated,
+    Resolved,
+}
+
+impl CaseStatusFilter {
+    pub const ALL: [CaseStatusFilter; 5] =
+        [CaseStatusFilter::Unresolved, CaseStatusFilter::Open, CaseStatusFilter::Claimed, CaseStatusFilter::Escalated, CaseStatusFilter::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatusFilter::Unresolved => "unresolved",
+            CaseStatusFilter::Open => "open",
+            CaseStatusFilter::Claimed => "claimed",
+            CaseStatusFilter::Escalated => "escalated",
+            CaseStatusFilter::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<CaseStatusFilter> {
+        CaseStatusFilter::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseStatusFilter::Unresolved => "All unresolved",
+            CaseStatusFilter::Open => "Open",
+            CaseStatusFilter::Claimed => "Claimed",
+            CaseStatusFilter::Escalated => "Escalated",
+            CaseStatusFilter::Resolved => "Resolved",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueSort {
+    /// Highest priority first (`review::priority`).
+    #[default]
+    Priority,
+    Oldest,
+    Newest,
+    /// Largest amount in USD first.
+    Amount,
+}
+
+impl QueueSort {
+    pub const ALL: [QueueSort; 4] = [QueueSort::Priority, QueueSort::Oldest, QueueSort::Newest, QueueSort::Amount];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueSort::Priority => "priority",
+            QueueSort::Oldest => "oldest",
+            QueueSort::Newest => "newest",
+            QueueSort::Amount => "amount",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<QueueSort> {
+        QueueSort::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            QueueSort::Priority => "Priority",
+            QueueSort::Oldest => "Oldest first",
+            QueueSort::Newest => "Newest first",
+            QueueSort::Amount => "Largest amount",
+        }
+    }
+}
+
+/// The queue's filters and sort, as the URL carries them (`/queue?status=open&min_score=50`).
+/// Amounts are whole US dollars at the reference rates.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct QueueFilter {
+    #[serde(default)]
+    pub status: CaseStatusFilter,
+    #[serde(default)]
+    pub sort: QueueSort,
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(default)]
+    pub merchant_id: Option<i32>,
+    #[serde(default)]
+    pub risk_state: Option<RiskState>,
+    #[serde(default)]
+    pub min_amount_usd: Option<i64>,
+    #[serde(default)]
+    pub max_amount_usd: Option<i64>,
+    #[serde(default)]
+    pub min_score: Option<f64>,
+    #[serde(default)]
+    pub max_score: Option<f64>,
+    /// Only cases waiting at least this many hours.
+    #[serde(default)]
+    pub min_age_hours: Option<u32>,
+    /// Only cases nobody holds.
+    #[serde(default)]
+    pub unclaimed: bool,
+    /// Only cases the caller holds.
+    #[serde(default)]
+    pub mine: bool,
+    /// Search: merchant name or email, buyer email, external id, card fingerprint; typos
+    /// tolerated. Shows the 50 best matches under the other filters.
+    #[serde(default)]
+    pub q: Option<String>,
+}
+
+/// How a case's age stands against `REVIEW_SLA_HOURS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaState {
+    OnTime,
+    DueSoon,
+    Late,
+}
+
+/// Who holds a case, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseClaim {
+    pub user_id: i32,
+    pub name: String,
+    /// RFC 3339, UTC.
+    pub lease_until: String,
+}
+
+/// What people decide on a case (shared/DESIGN.md, "Decisions and cases").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Not fraud: the transaction goes through.
+    Approved,
+    Refunded,
+    RefundedAsFraud,
+    ConfirmedFraud,
+}
+
+impl Disposition {
+    pub const ALL: [Disposition; 4] = [Disposition::Approved, Disposition::Refunded, Disposition::RefundedAsFraud, Disposition::ConfirmedFraud];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Approved => "approved",
+            Disposition::Refunded => "refunded",
+            Disposition::RefundedAsFraud => "refunded_as_fraud",
+            Disposition::ConfirmedFraud => "confirmed_fraud",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Disposition> {
+        Disposition::ALL.into_iter().find(|d| d.as_str() == value)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Disposition::Approved => "Approved (false positive)",
+            Disposition::Refunded => "Refunded",
+            Disposition::RefundedAsFraud => "Refunded as fraud",
+            Disposition::ConfirmedFraud => "Confirmed fraud",
+        }
+    }
+
+    /// Whether the buyer's card and email are offered for the block lists.
+    pub fn is_fraud(self) -> bool {
+        matches!(self, Disposition::RefundedAsFraud | Disposition::ConfirmedFraud)
+    }
+}
+
+/// A case's place in its life: open, held by someone, escalated, or resolved with a disposition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum CaseState {
+    Open,
+    Claimed { claim: CaseClaim },
+    Resolved { disposition: Disposition },
+}
+
+/// One line of the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueRow {
+    pub case_id: i64,
+    /// The case's version, for bulk actions on what the reviewer saw.
+    pub version: i32,
+    /// RFC 3339, UTC.
+    pub opened_at: String,
+    pub age_minutes: i64,
+    pub sla: SlaState,
+    /// Priority now, in US cents (`review::priority`).
+    pub priority: i64,
+    pub amount: Money,
+    pub amount_usd_cents: i64,
+    pub merchant_id: i32,
+    pub merchant_name: String,
+    pub merchant_state: RiskState,
+    pub buyer_email: String,
+    pub matched_rules: Vec<String>,
+    pub score: f64,
+    pub escalated: bool,
+    pub state: CaseState,
+}
+
+/// How many cases each status holds under the current filters. A count stops at `cap`
+/// (`capped` then says "more than"): counting never becomes the slow part of the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub open: u64,
+    pub claimed: u64,
+    pub escalated: u64,
+    pub resolved: u64,
+    pub cap: u64,
+}
+
+/// One page of the queue: 50 rows and the cursor to the next page, if any.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct QueuePage {
+    pub rows: Vec<QueueRow>,
+    pub next_cursor: Option<String>,
+    /// The newest case id the page knows of: the "N new cases" pill counts cases after it.
+    pub newest_case_id: i64,
+}
+
+/// Where "next case" sent the reviewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NextCase {
+    Claimed {
+        case_id: i64,
+    },
+    /// Nothing unclaimed matches the filters.
+    Empty,
+}
+
+/// One rule's result on the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleResultView {
+    pub rule: String,
+    /// "live" or "shadow".
+    pub mode: String,
+    /// "matched", "not_matched" or "error".
+    pub outcome: String,
+    pub explanation: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One event of a case's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseEventView {
+    pub id: i64,
+    /// opened, claimed, released, lease_expired, reassigned, note, escalated, resolved, …
+    pub kind: String,
+    pub actor: String,
+    pub detail: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// A transaction related to this case by card, email, IP or device, in the last 90 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelatedTransaction {
+    pub transaction_id: i64,
+    /// What it shares: "card", "email", "ip".
+    pub shared: Vec<String>,
+    pub merchant_name: String,
+    pub amount: Money,
+    pub status: TransactionStatus,
+    pub case_id: Option<i64>,
+    pub disposition: Option<Disposition>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// The merchant as the case page shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseMerchant {
+    pub id: i32,
+    pub name: String,
+    pub email: String,
+    pub country: String,
+    pub verified: bool,
+    pub risk_state: RiskState,
+    pub account_age_days: i64,
+    pub volume_90d_usd_cents: i64,
+    pub sales_90d: u64,
+    pub refund_rate_90d: f64,
+    pub dispute_rate_90d: f64,
+}
+
+/// Everything the case page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseDetail {
+    pub case_id: i64,
+    pub version: i32,
+    pub state: CaseState,
+    pub escalated: bool,
+    /// Whether the caller holds the claim (and may decide).
+    pub held_by_me: bool,
+    pub opened_at: String,
+    pub sla: SlaState,
+    pub priority: i64,
+    pub transaction_id: i64,
+    pub external_id: Option<String>,
+    pub amount: Money,
+    pub amount_usd_cents: i64,
+    pub buyer_email: String,
+    pub buyer_ip: String,
+    pub ip_country: Option<String>,
+    pub card_fingerprint: String,
+    pub card_bin: Option<String>,
+    pub card_country: String,
+    pub outcome: String,
+    pub score: f64,
+    pub ruleset_version: i32,
+    pub rules: Vec<RuleResultView>,
+    /// The facts the rules saw (velocity counts, merchant facts), pretty JSON.
+    pub facts: String,
+    pub merchant: CaseMerchant,
+    pub related: Vec<RelatedTransaction>,
+    pub timeline: Vec<CaseEventView>,
+}
+
+/// A reviewer's decision on a case they hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecideCase {
+    pub case_id: i64,
+    /// The version the page showed: a case changed since is refused, not overwritten.
+    pub version: i32,
+    pub action: CaseAction,
+    #[serde(default)]
+    pub note: String,
+    /// For fraud dispositions: add the buyer's card fingerprint and email to the block lists.
+    #[serde(default)]
+    pub block_card: bool,
+    #[serde(default)]
+    pub block_email: bool,
+    /// For an approval: trust the buyer's email at this merchant for 90 days.
+    #[serde(default)]
+    pub trust_buyer: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseAction {
+    Resolve(Disposition),
+    /// To the admins; a note is required.
+    Escalate,
+}
+
+/// One move of a merchant's risk state, as the merchant page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskEventView {
+    pub from: RiskState,
+    pub to: RiskState,
+    /// The action's name, e.g. "Suspend for fraud".
+    pub action: String,
+    /// Who or what: a person's name, "rule: …" or "system: …".
+    pub actor: String,
+    pub reason: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// The merchant page: facts, the risk history, unresolved cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MerchantPage {
+    pub merchant: CaseMerchant,
+    pub history: Vec<RiskEventView>,
+    pub unresolved_cases: u64,
+}

@@ -15,6 +15,9 @@ pub enum AppError {
     /// Input the caller can fix; the message names what is wrong.
     #[error("{0}")]
     Invalid(String),
+    /// What was asked for does not exist; the message names it.
+    #[error("{0}")]
+    NotFound(String),
     #[error("Too many attempts. Try again in {0} seconds.")]
     RateLimited(u64),
     #[error("Something went wrong on our side; it has been logged. Please try again.")]

@@ -6,6 +6,7 @@ pub mod dto;
 pub mod error;
 pub mod money;
 pub mod pages;
+pub mod url;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
@@ -15,7 +16,7 @@ use leptos_router::path;
 use components::hydration::DeferredHydrationScripts;
 use components::layout::AppLayout;
 use dto::SessionUser;
-use pages::{dashboard::DashboardPage, login::LoginPage, not_found::NotFound, queue::QueuePage, rules::RulesPage};
+use pages::{case::CasePage, dashboard::DashboardPage, login::LoginPage, merchant::MerchantPage, not_found::NotFound, queue::QueuePage, rules::RulesPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -87,6 +88,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=DashboardPage />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/queue") view=QueuePage />
+                    <Route path=path!("/cases/:id") view=CasePage />
+                    <Route path=path!("/merchants/:id") view=MerchantPage />
                     <Route path=path!("/admin/rules") view=RulesPage />
                 </Routes>
             </AppLayout>

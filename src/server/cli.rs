@@ -143,8 +143,16 @@ async fn run_seed(config: Config, options: SeedOptions) -> Result<(), String> {
         started.elapsed().as_secs_f64(),
         options.seed
     );
+    print_review_seed(seed::review::seed_review_queue(&state, options.seed, options.merchants, options.until).await?);
     print_demo_logins();
     Ok(())
+}
+
+fn print_review_seed(report: seed::review::ReviewSeedReport) {
+    println!(
+        "review queue: {} demo payments through the fraud engine opened {} cases: {} resolved, {} escalated, {} claimed, {} open",
+        report.ingested, report.cases, report.resolved, report.escalated, report.claimed, report.open
+    );
 }
 
 async fn add_user(config: Config, email: String, role: String, name: Option<String>, merchant_id: Option<i32>) -> Result<(), String> {
@@ -210,11 +218,14 @@ async fn serve(mut config: Config, seed_if_empty: bool, paypal_sim: bool) -> Res
         println!("empty database: seeding demo data (once)…");
         let report = seed::seed(state.db.primary(), &SeedOptions::demo(Utc::now())).await.map_err(|e| e.to_string())?;
         println!("seeded {} merchants and {} transactions", report.merchants, report.transactions);
+        let options = SeedOptions::demo(Utc::now());
+        print_review_seed(seed::review::seed_review_queue(&state, options.seed, options.merchants, options.until).await?);
         let key = crate::server::fraud::api_keys::create(state.db.primary(), "demo", "seed", Utc::now()).await.map_err(|e| e.to_string())?;
         println!("Demo ingest API key (shown once; `vetted create-api-key --name …` makes more): {}", key.key);
     }
     spawn_housekeeping(state.clone());
     jobs::paypal_sync::spawn(state.clone());
+    jobs::case_leases::spawn(state.db.clone());
     crate::server::fraud::engine::spawn_refresher(state.fraud.clone());
     crate::server::paypal::webhooks::spawn_reconciliation(state.clone());
 

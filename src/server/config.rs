@@ -24,6 +24,9 @@ pub struct Config {
     /// these peers the client's address is read from `X-Forwarded-For`, and loopback is no proof
     /// of being on the machine.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The review queue's clock: claim lease (`REVIEW_LEASE_SECS`, default 600) and SLA
+    /// (`REVIEW_SLA_HOURS`, default 24).
+    pub review: crate::server::review::cases::ReviewTiming,
     /// Test-only: delays the sales panel so streaming can be observed. Never set in production.
     pub debug_panel_delay: Option<Duration>,
 }
@@ -42,6 +45,7 @@ impl std::fmt::Debug for Config {
             .field("paypal", &self.paypal)
             .field("metrics_token", &self.metrics_token)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("review", &self.review)
             .field("debug_panel_delay", &self.debug_panel_delay)
             .finish()
     }
@@ -257,6 +261,19 @@ impl Config {
         let metrics_token = get("METRICS_TOKEN").map(Secret);
         let trusted_proxies = get("TRUSTED_PROXIES").map_or_else(Vec::new, |raw| parse_networks("TRUSTED_PROXIES", &raw, &mut errors));
 
+        let lease_secs = parse_u64(&get, "REVIEW_LEASE_SECS", 600, &mut errors);
+        if !(30..=86_400).contains(&lease_secs) {
+            errors.push("REVIEW_LEASE_SECS: must be between 30 and 86400 (a day)".to_string());
+        }
+        let sla_hours = parse_u64(&get, "REVIEW_SLA_HOURS", 24, &mut errors);
+        if !(1..=24 * 90).contains(&sla_hours) {
+            errors.push("REVIEW_SLA_HOURS: must be between 1 and 2160 (90 days)".to_string());
+        }
+        let review = crate::server::review::cases::ReviewTiming {
+            lease: chrono::Duration::seconds(lease_secs.clamp(30, 86_400) as i64),
+            sla: chrono::Duration::hours(sla_hours.clamp(1, 24 * 90) as i64),
+        };
+
         let debug_panel_delay = match parse_u64(&get, "VETTED_DEBUG_PANEL_DELAY_MS", 0, &mut errors) {
             0 => None,
             ms => Some(Duration::from_millis(ms)),
@@ -292,6 +309,7 @@ impl Config {
             },
             metrics_token,
             trusted_proxies,
+            review,
             debug_panel_delay,
         })
     }

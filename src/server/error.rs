@@ -63,6 +63,28 @@ impl From<crate::server::fraud::api_keys::ApiKeyError> for AppError {
     }
 }
 
+impl From<crate::server::review::cases::CaseError> for AppError {
+    fn from(err: crate::server::review::cases::CaseError) -> AppError {
+        match err {
+            crate::server::review::cases::CaseError::Database(e) => ServiceError::Database(e).into(),
+            crate::server::review::cases::CaseError::NotFound(_) | crate::server::review::cases::CaseError::UnknownMerchant(_) => {
+                AppError::NotFound(err.to_string())
+            }
+            other => AppError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::server::review::merchant_actions::MerchantActionError> for AppError {
+    fn from(err: crate::server::review::merchant_actions::MerchantActionError) -> AppError {
+        match err {
+            crate::server::review::merchant_actions::MerchantActionError::Database(e) => ServiceError::Database(e).into(),
+            crate::server::review::merchant_actions::MerchantActionError::UnknownMerchant(_) => AppError::NotFound(err.to_string()),
+            other => AppError::Invalid(other.to_string()),
+        }
+    }
+}
+
 fn capitalised(message: &str) -> String {
     let mut chars = message.chars();
     match chars.next() {
@@ -78,6 +100,7 @@ pub fn status_of(err: &AppError) -> StatusCode {
         AppError::Forbidden => StatusCode::FORBIDDEN,
         AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         AppError::Transport(_) => StatusCode::BAD_REQUEST,
     }

@@ -1,5 +1,7 @@
 pub mod chart;
 pub mod hydration;
+pub mod keys;
 pub mod layout;
 pub mod panel;
 pub mod paypal;
+pub mod review;

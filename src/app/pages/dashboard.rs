@@ -8,7 +8,7 @@ use crate::app::components::chart::{RevenueChartSkeleton, RevenueChartView};
 use crate::app::components::layout::RequireRole;
 use crate::app::components::panel::{panel_error, Panel, SkeletonFrame, SKELETON_TEXT};
 use crate::app::components::paypal::PaypalPanelView;
-use crate::app::dto::{group_thousands, CurrencySales, FraudReviewStatus, Role, SalesSummary, Severity, TransactionStatus};
+use crate::app::dto::{group_thousands, CurrencySales, FraudReviewStatus, RiskState, Role, SalesSummary, Severity, TransactionStatus};
 use crate::app::money::{format_rate, Money};
 
 #[component]
@@ -242,7 +242,18 @@ fn FraudReview(status: FraudReviewStatus) -> impl IntoView {
         Severity::Critical => "bg-rose-50 text-rose-900 ring-rose-200",
     };
     let recent = status.recent;
+    // Said plainly when money is held (Gumroad #4328: a merchant must hear of it).
+    let banner = match status.risk_state {
+        RiskState::OnProbation => {
+            Some("Your account is on probation: payouts are paused and new sales are held for review while our team looks at recent activity.")
+        }
+        RiskState::SuspendedForFraud | RiskState::SuspendedForTosViolation => {
+            Some("Your account is suspended: new sales are blocked and payouts are paused. Contact support to appeal.")
+        }
+        _ => None,
+    };
     view! {
+        {banner.map(|text| view! { <p role="alert" class="mb-4 rounded-md border border-rose-200 bg-rose-50 p-3 text-sm text-rose-950" data-testid="risk-banner">{text}</p> })}
         <div class=FRAUD_FACTS>
             <p class="text-sm">
                 "Account status: "

@@ -1,19 +1,605 @@
+//! The review queue: one line per case, filters and sort in the URL, keyset pages, counts per
+//! status, a "N new cases" pill, and the keyboard (`j`/`k`, `Enter`/`o`, `n`, `x`, `/`, `?`).
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::params::ParamsMap;
+use leptos_router::NavigateOptions;
 
+use crate::app::api::review::{new_cases, next_case, queue_counts, queue_page};
+use crate::app::components::keys::{use_shortcuts, HelpOverlay, Kbd};
 use crate::app::components::layout::RequireRole;
-use crate::app::dto::Role;
+use crate::app::components::review::{age_text, risk_badge, sla_class, state_badge};
+use crate::app::dto::{group_thousands, CaseStatusFilter, NextCase, QueueFilter, QueueRow, QueueSort, RiskState, Role, StatusCounts};
+use crate::app::url::encode;
 
-/// Reviewers' landing page. The queue itself arrives with the review issue.
+/// How often the queue asks whether new cases arrived.
+#[cfg(feature = "hydrate")]
+const NEW_CASES_POLL_SECS: u64 = 10;
+
+/// The filter a URL's query carries; unknown or malformed values are ignored (the defaults stand).
+pub fn filter_from_query(query: &ParamsMap) -> QueueFilter {
+    let text = |name: &str| query.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    QueueFilter {
+        status: text("status").and_then(|s| CaseStatusFilter::parse(&s)).unwrap_or_default(),
+        sort: text("sort").and_then(|s| QueueSort::parse(&s)).unwrap_or_default(),
+        rule: text("rule").map(|r| r.chars().take(100).collect()),
+        merchant_id: text("merchant").and_then(|v| v.parse().ok()),
+        risk_state: text("risk_state").and_then(|v| RiskState::parse(&v)),
+        min_amount_usd: text("min_amount").and_then(|v| v.parse().ok()),
+        max_amount_usd: text("max_amount").and_then(|v| v.parse().ok()),
+        min_score: text("min_score").and_then(|v| v.parse().ok()),
+        max_score: text("max_score").and_then(|v| v.parse().ok()),
+        min_age_hours: text("min_age_hours").and_then(|v| v.parse().ok()),
+        unclaimed: text("unclaimed").is_some_and(|v| v == "1"),
+        mine: text("mine").is_some_and(|v| v == "1"),
+        q: text("q").map(|q| q.chars().take(100).collect()),
+    }
+}
+
+/// The query string for a filter (without the `?`); defaults are left out so URLs stay short.
+pub fn filter_to_query(filter: &QueueFilter) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if filter.status != CaseStatusFilter::default() {
+        pairs.push(("status", filter.status.as_str().into()));
+    }
+    if filter.sort != QueueSort::default() {
+        pairs.push(("sort", filter.sort.as_str().into()));
+    }
+    if let Some(rule) = &filter.rule {
+        pairs.push(("rule", rule.clone()));
+    }
+    let mut number = |name, value: Option<String>| {
+        if let Some(value) = value {
+            pairs.push((name, value));
+        }
+    };
+    number("merchant", filter.merchant_id.map(|v| v.to_string()));
+    number("risk_state", filter.risk_state.map(|v| v.as_str().to_string()));
+    number("min_amount", filter.min_amount_usd.map(|v| v.to_string()));
+    number("max_amount", filter.max_amount_usd.map(|v| v.to_string()));
+    number("min_score", filter.min_score.map(|v| v.to_string()));
+    number("max_score", filter.max_score.map(|v| v.to_string()));
+    number("min_age_hours", filter.min_age_hours.map(|v| v.to_string()));
+    if filter.unclaimed {
+        pairs.push(("unclaimed", "1".into()));
+    }
+    if filter.mine {
+        pairs.push(("mine", "1".into()));
+    }
+    if let Some(q) = &filter.q {
+        pairs.push(("q", q.clone()));
+    }
+    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
+}
+
+/// `/queue?…` for a filter.
+pub fn queue_href(filter: &QueueFilter) -> String {
+    let query = filter_to_query(filter);
+    if query.is_empty() {
+        "/queue".into()
+    } else {
+        format!("/queue?{query}")
+    }
+}
+
 #[component]
 pub fn QueuePage() -> impl IntoView {
     view! {
         <Title text="Review queue" />
         <RequireRole roles=&[Role::Reviewer, Role::Admin]>
-            <h1 class="text-2xl font-semibold">"Review queue"</h1>
-            <p class="mt-2 max-w-prose text-slate-700">
-                "Cases opened by the fraud rules will be listed here, oldest first, for you to claim and decide from the keyboard."
-            </p>
+            <Queue />
         </RequireRole>
+    }
+}
+
+#[component]
+fn Queue() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| filter_from_query(&query.get()));
+    let navigate = use_navigate();
+
+    // Pages loaded so far (the first from the resource, more appended by "Load more").
+    let first = Resource::new(move || filter.get(), |filter| queue_page(filter, None));
+    let counts = Resource::new(move || filter.get(), queue_counts);
+    let more_rows = RwSignal::new(Vec::<QueueRow>::new());
+    let next_cursor = RwSignal::new(None::<String>);
+    let newest = RwSignal::new(0i64);
+    let focused = RwSignal::new(0usize);
+    let selected = RwSignal::new(Vec::<i64>::new());
+    let status_line = RwSignal::new(String::new());
+    let help = RwSignal::new(false);
+    let new_count = RwSignal::new(0u64);
+
+    // The case ids listed, in order, for the keyboard (the table renders from the pages).
+    let listed = RwSignal::new(Vec::<i64>::new());
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = first.get() {
+            more_rows.set(Vec::new());
+            listed.set(page.rows.iter().map(|r| r.case_id).collect());
+            next_cursor.set(page.next_cursor.clone());
+            newest.set(page.newest_case_id);
+            new_count.set(0);
+            focused.set(0);
+        }
+    });
+
+    let load_more = Action::new(move |cursor: &String| {
+        let (filter, cursor) = (filter.get_untracked(), cursor.clone());
+        async move { queue_page(filter, Some(cursor)).await }
+    });
+    Effect::new(move |_| match load_more.value().get() {
+        Some(Ok(page)) => {
+            listed.update(|ids| ids.extend(page.rows.iter().map(|r| r.case_id)));
+            more_rows.update(|rows| rows.extend(page.rows));
+            next_cursor.set(page.next_cursor);
+        }
+        Some(Err(e)) => status_line.set(e.to_string()),
+        None => {}
+    });
+
+    // "N new cases": a poll while the page is open.
+    #[cfg(feature = "hydrate")]
+    {
+        let poll = Action::new(move |_: &()| {
+            let (filter, after) = (filter.get_untracked(), newest.get_untracked());
+            async move { (after, new_cases(filter, after).await) }
+        });
+        Effect::new(move |_| {
+            if let Some((after, Ok(n))) = poll.value().get() {
+                if after == newest.get_untracked() {
+                    new_count.set(n);
+                }
+            }
+        });
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if newest.get_untracked() > 0 {
+                    poll.dispatch(());
+                }
+            },
+            std::time::Duration::from_secs(NEW_CASES_POLL_SECS),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = new_cases;
+
+    let next = Action::new(move |_: &()| {
+        let filter = filter.get_untracked();
+        async move { next_case(filter).await }
+    });
+    let navigate_next = navigate.clone();
+    Effect::new(move |_| match next.value().get() {
+        Some(Ok(NextCase::Claimed { case_id })) => {
+            navigate_next(&format!("/cases/{case_id}?from={}", encode(&filter_to_query(&filter.get_untracked()))), NavigateOptions::default())
+        }
+        Some(Ok(NextCase::Empty)) => status_line.set("No unclaimed case matches these filters.".into()),
+        Some(Err(e)) => status_line.set(e.to_string()),
+        None => {}
+    });
+
+    let open_row = {
+        let navigate = navigate.clone();
+        move |index: usize| {
+            if let Some(case_id) = listed.with_untracked(|ids| ids.get(index).copied()) {
+                navigate(&format!("/cases/{case_id}?from={}", encode(&filter_to_query(&filter.get_untracked()))), NavigateOptions::default());
+            }
+        }
+    };
+    let search_input = NodeRef::<leptos::html::Input>::new();
+    {
+        let open_row = open_row.clone();
+        use_shortcuts(move |key| {
+            if help.get_untracked() {
+                if key == "Escape" || key == "?" {
+                    help.set(false);
+                    return true;
+                }
+                return false;
+            }
+            let count = listed.with_untracked(Vec::len);
+            match key {
+                "j" | "ArrowDown" if count > 0 => focused.update(|i| *i = (*i + 1).min(count - 1)),
+                "k" | "ArrowUp" if count > 0 => focused.update(|i| *i = i.saturating_sub(1)),
+                "Enter" | "o" => open_row(focused.get_untracked()),
+                "n" => {
+                    next.dispatch(());
+                }
+                "x" => {
+                    if let Some(row) = listed.with_untracked(|ids| ids.get(focused.get_untracked()).copied()) {
+                        selected.update(|s| match s.iter().position(|id| *id == row) {
+                            Some(at) => {
+                                s.remove(at);
+                            }
+                            None => s.push(row),
+                        });
+                    }
+                }
+                "/" => {
+                    if let Some(input) = search_input.get_untracked() {
+                        if let Some(details) = input.closest("details").ok().flatten() {
+                            let _ = details.set_attribute("open", "");
+                        }
+                        let _ = input.focus();
+                    }
+                }
+                "?" => help.set(true),
+                _ => return false,
+            }
+            true
+        });
+    }
+    // The focused row stays in view and has the focus ring.
+    Effect::new(move |_| {
+        let index = focused.get();
+        if let Some(element) = document().get_element_by_id(&format!("queue-row-{index}")) {
+            use leptos::wasm_bindgen::JsCast;
+            if let Ok(element) = element.dyn_into::<leptos::web_sys::HtmlElement>() {
+                let _ = element.focus();
+            }
+        }
+    });
+
+    view! {
+        <div class="flex flex-wrap items-center gap-3">
+            <h1 class="text-2xl font-semibold tracking-tight">"Review queue"</h1>
+            <button
+                type="button"
+                class="ml-auto rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 focus-visible:ring-offset-2"
+                on:click=move |_| {
+                    next.dispatch(());
+                }
+                data-testid="next-case"
+            >
+                "Next case"
+                <Kbd key="N" />
+            </button>
+            <button
+                type="button"
+                class="rounded-md border border-slate-300 px-3 py-2 text-sm font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600"
+                on:click=move |_| help.set(true)
+            >
+                "Keys"
+                <Kbd key="?" />
+            </button>
+        </div>
+        <StatusTabs filter=filter counts=counts />
+        <Filters filter=filter search_input=search_input />
+        <p role="status" class="mt-2 min-h-5 text-sm text-slate-700" data-testid="queue-status">
+            {move || status_line.get()}
+        </p>
+        {move || {
+            (new_count.get() > 0)
+                .then(|| {
+                    let n = new_count.get();
+                    view! {
+                        <button
+                            type="button"
+                            class="mb-2 rounded-full bg-indigo-50 px-3 py-1 text-sm font-medium text-indigo-800 ring-1 ring-indigo-200 hover:bg-indigo-100"
+                            data-testid="new-cases"
+                            on:click=move |_| first.refetch()
+                        >
+                            {if n == 1 { "1 new case — show".to_string() } else { format!("{} new cases — show", group_thousands(n)) }}
+                        </button>
+                    }
+                })
+        }}
+        <section aria-labelledby="queue-table-heading" class="rounded-xl border border-slate-200 bg-white shadow-sm">
+            <h2 id="queue-table-heading" class="sr-only">"Cases"</h2>
+            <Suspense fallback=|| view! { <QueueSkeleton /> }>
+                {move || Suspend::new(async move {
+                    match first.await {
+                        Err(e) => view! { <p role="alert" class="p-4 text-sm text-rose-900">{e.to_string()}</p> }.into_any(),
+                        Ok(page) => view! { <QueueTable first_rows=page.rows more_rows=more_rows focused=focused selected=selected filter=filter /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+        {move || {
+            next_cursor
+                .get()
+                .map(|cursor| {
+                    view! {
+                        <button
+                            type="button"
+                            class="mt-3 rounded-md border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600"
+                            on:click=move |_| {
+                                load_more.dispatch(cursor.clone());
+                            }
+                            data-testid="load-more"
+                        >
+                            "Load 50 more"
+                        </button>
+                    }
+                })
+        }}
+        <HelpOverlay open=help />
+    }
+}
+
+#[component]
+fn StatusTabs(filter: Memo<QueueFilter>, counts: Resource<Result<StatusCounts, crate::app::error::AppError>>) -> impl IntoView {
+    let tab = move |status: CaseStatusFilter| {
+        let count = move || {
+            counts.get().and_then(Result::ok).map(|c| {
+                let n = match status {
+                    CaseStatusFilter::Open => c.open,
+                    CaseStatusFilter::Claimed => c.claimed,
+                    CaseStatusFilter::Escalated => c.escalated,
+                    CaseStatusFilter::Resolved => c.resolved,
+                    CaseStatusFilter::Unresolved => c.open + c.claimed + c.escalated,
+                };
+                if n > c.cap {
+                    format!("{}+", group_thousands(c.cap))
+                } else {
+                    group_thousands(n)
+                }
+            })
+        };
+        let href = move || queue_href(&QueueFilter { status, ..filter.get() });
+        let current = move || (filter.get().status == status).then_some("page");
+        view! {
+            <li>
+                <a
+                    href=href
+                    aria-current=current
+                    class="inline-flex items-center gap-2 rounded-md px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-800"
+                    data-status=status.as_str()
+                >
+                    {status.label()}
+                    <span class="min-w-8 rounded-full bg-slate-100 px-2 text-center text-xs tabular-nums text-slate-700" data-testid="status-count">
+                        <Transition fallback=|| "…">{count}</Transition>
+                    </span>
+                </a>
+            </li>
+        }
+    };
+    view! {
+        <nav aria-label="Case status" class="mt-4 overflow-x-auto">
+            <ul class="flex gap-1 whitespace-nowrap">
+                {CaseStatusFilter::ALL.into_iter().map(tab).collect_view()}
+            </ul>
+        </nav>
+    }
+}
+
+/// The filter form: a plain GET form, so the filters land in the URL (shareable, back/forward).
+#[component]
+fn Filters(filter: Memo<QueueFilter>, search_input: NodeRef<leptos::html::Input>) -> impl IntoView {
+    let field =
+        "mt-1 block w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600";
+    let label = "text-xs font-medium text-slate-700";
+    view! {
+        <details class="mt-3 rounded-xl border border-slate-200 bg-white px-4 py-3 shadow-sm" open=move || filter.get() != QueueFilter { status: filter.get().status, ..QueueFilter::default() }>
+            <summary class="cursor-pointer text-sm font-semibold text-slate-900">"Filters and sort"</summary>
+            {move || {
+                let f = filter.get();
+                let num = |v: Option<String>| v.unwrap_or_default();
+                view! {
+                    <form method="get" action="/queue" class="mt-3 grid grid-cols-2 gap-3 sm:grid-cols-4 lg:grid-cols-6" data-testid="queue-filters">
+                        <input type="hidden" name="status" value=f.status.as_str() />
+                        <label class=format!("{label} col-span-2")>
+                            "Search (merchant, buyer email, external id, card)"
+                            <input node_ref=search_input class=field type="search" name="q" minlength="3" maxlength="100" value=f.q.clone().unwrap_or_default() placeholder="e.g. mailinator or fp_3fa2" data-testid="queue-search" />
+                        </label>
+                        <label class=label>
+                            "Rule matched"
+                            <input class=field type="text" name="rule" maxlength="100" value=f.rule.clone().unwrap_or_default() placeholder="e.g. Disposable email" />
+                        </label>
+                        <label class=label>
+                            "Sort"
+                            <select class=field name="sort">
+                                {QueueSort::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=f.sort == s>{s.label()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label class=label>
+                            "Merchant state"
+                            <select class=field name="risk_state">
+                                <option value="" selected=f.risk_state.is_none()>"Any"</option>
+                                {RiskState::ALL
+                                    .into_iter()
+                                    .map(|s| view! { <option value=s.as_str() selected=f.risk_state == Some(s)>{s.label()}</option> })
+                                    .collect_view()}
+                            </select>
+                        </label>
+                        <label class=label>
+                            "Merchant id"
+                            <input class=field type="number" name="merchant" min="1" value=num(f.merchant_id.map(|v| v.to_string())) />
+                        </label>
+                        <label class=label>
+                            "Amount from (USD)"
+                            <input class=field type="number" name="min_amount" min="0" value=num(f.min_amount_usd.map(|v| v.to_string())) />
+                        </label>
+                        <label class=label>
+                            "Amount to (USD)"
+                            <input class=field type="number" name="max_amount" min="0" value=num(f.max_amount_usd.map(|v| v.to_string())) />
+                        </label>
+                        <label class=label>
+                            "Score from"
+                            <input class=field type="number" name="min_score" min="0" max="1000" step="any" value=num(f.min_score.map(|v| v.to_string())) />
+                        </label>
+                        <label class=label>
+                            "Score to"
+                            <input class=field type="number" name="max_score" min="0" max="1000" step="any" value=num(f.max_score.map(|v| v.to_string())) />
+                        </label>
+                        <label class=label>
+                            "Waiting at least (hours)"
+                            <input class=field type="number" name="min_age_hours" min="0" max="8760" value=num(f.min_age_hours.map(|v| v.to_string())) />
+                        </label>
+                        <label class="flex items-center gap-2 self-end text-sm text-slate-800">
+                            <input type="checkbox" name="unclaimed" value="1" checked=f.unclaimed />
+                            "Unclaimed only"
+                        </label>
+                        <label class="flex items-center gap-2 self-end text-sm text-slate-800">
+                            <input type="checkbox" name="mine" value="1" checked=f.mine />
+                            "Mine only"
+                        </label>
+                        <div class="flex items-end gap-2">
+                            <button type="submit" class="rounded-md bg-slate-800 px-3 py-1.5 text-sm font-medium text-white hover:bg-slate-900 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600">
+                                "Apply"
+                            </button>
+                            <a href=queue_href(&QueueFilter { status: f.status, ..QueueFilter::default() }) class="rounded-md px-2 py-1.5 text-sm text-indigo-700 underline">
+                                "Clear"
+                            </a>
+                        </div>
+                    </form>
+                }
+            }}
+        </details>
+    }
+}
+
+#[component]
+fn QueueTable(
+    first_rows: Vec<QueueRow>,
+    more_rows: RwSignal<Vec<QueueRow>>,
+    focused: RwSignal<usize>,
+    selected: RwSignal<Vec<i64>>,
+    filter: Memo<QueueFilter>,
+) -> impl IntoView {
+    let th = "sticky top-0 bg-slate-50 px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-700";
+    if first_rows.is_empty() {
+        return view! {
+            <p class="p-6 text-sm text-slate-700" data-testid="queue-empty">
+                "No cases match. Rules open a case when a transaction is held for review — see "
+                <a class="text-indigo-700 underline" href="/admin/rules">"Rules"</a>
+                "."
+            </p>
+        }
+        .into_any();
+    }
+    let offset = first_rows.len();
+    view! {
+        <div class="overflow-x-auto">
+            <table class="min-w-full text-sm" data-testid="queue-table">
+                <thead>
+                    <tr>
+                        <th class=th scope="col"><span class="sr-only">"Selected"</span></th>
+                        <th class=th scope="col">"Age"</th>
+                        <th class=format!("{th} text-right") scope="col">"Priority"</th>
+                        <th class=format!("{th} text-right") scope="col">"Amount"</th>
+                        <th class=th scope="col">"Merchant"</th>
+                        <th class=th scope="col">"Buyer"</th>
+                        <th class=th scope="col">"Rules"</th>
+                        <th class=format!("{th} text-right") scope="col">"Score"</th>
+                        <th class=th scope="col">"Status"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">
+                    {first_rows
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, row)| view! { <QueueLine index=index row=row focused=focused selected=selected filter=filter /> })
+                        .collect_view()}
+                    <For each=move || more_rows.get().into_iter().enumerate() key=|(i, row)| (*i, row.case_id) let:item>
+                        <QueueLine index=offset + item.0 row=item.1 focused=focused selected=selected filter=filter />
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn QueueLine(index: usize, row: QueueRow, focused: RwSignal<usize>, selected: RwSignal<Vec<i64>>, filter: Memo<QueueFilter>) -> impl IntoView {
+    let case_id = row.case_id;
+    let is_selected = move || selected.with(|s| s.contains(&case_id));
+    let href = move || format!("/cases/{case_id}?from={}", encode(&filter_to_query(&filter.get())));
+    let td = "px-3 py-2 align-top";
+    view! {
+        <tr
+            id=format!("queue-row-{index}")
+            tabindex="-1"
+            data-case-id=case_id
+            data-focused=move || if focused.get() == index { "true" } else { "false" }
+            class="hover:bg-slate-50 focus:outline-none data-[focused=true]:bg-indigo-50/60 data-[focused=true]:outline-2 data-[focused=true]:-outline-offset-2 data-[focused=true]:outline-indigo-600"
+            on:click=move |_| focused.set(index)
+        >
+            <td class=td>
+                <input
+                    type="checkbox"
+                    aria-label=format!("Select case {case_id}")
+                    prop:checked=is_selected
+                    on:change=move |_| selected.update(|s| match s.iter().position(|id| *id == case_id) {
+                        Some(at) => {
+                            s.remove(at);
+                        }
+                        None => s.push(case_id),
+                    })
+                />
+            </td>
+            <td class=td>
+                <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium tabular-nums {}", sla_class(row.sla)) title=row.opened_at.clone()>
+                    {age_text(row.age_minutes)}
+                </span>
+            </td>
+            <td class=format!("{td} text-right tabular-nums")>{group_thousands((row.priority.max(0) / 100) as u64)}</td>
+            <td class=format!("{td} whitespace-nowrap text-right tabular-nums")>{row.amount.display()}</td>
+            <td class=td>
+                <a href=href class="font-medium text-indigo-700 underline-offset-2 hover:underline" data-testid="case-link">
+                    {row.merchant_name.clone()}
+                </a>
+                <div class="mt-0.5">{risk_badge(row.merchant_state)}</div>
+            </td>
+            <td class=format!("{td} max-w-56 truncate") title=row.buyer_email.clone()>{row.buyer_email.clone()}</td>
+            <td class=format!("{td} max-w-64 text-slate-700")>{row.matched_rules.join(", ")}</td>
+            <td class=format!("{td} text-right tabular-nums")>{format!("{:.0}", row.score)}</td>
+            <td class=td>{state_badge(&row.state, row.escalated)}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn QueueSkeleton() -> impl IntoView {
+    view! {
+        <div role="status" aria-live="polite" class="animate-pulse space-y-3 p-4" data-skeleton="">
+            <span class="sr-only">"Loading cases…"</span>
+            {(0..10).map(|_| view! { <div aria-hidden="true" class="h-6 rounded bg-slate-100"></div> }).collect_view()}
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_survives_its_url() {
+        let filter = QueueFilter {
+            status: CaseStatusFilter::Escalated,
+            sort: QueueSort::Amount,
+            rule: Some("Disposable email & co".into()),
+            merchant_id: Some(7),
+            risk_state: Some(RiskState::OnProbation),
+            min_amount_usd: Some(10),
+            max_amount_usd: Some(500),
+            min_score: Some(50.5),
+            max_score: None,
+            min_age_hours: Some(3),
+            unclaimed: true,
+            mine: false,
+            q: Some("fp_3fa2 &x".into()),
+        };
+        let query = filter_to_query(&filter);
+        let mut map = ParamsMap::new();
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap();
+            let v = crate::app::url::decode(v);
+            map.insert(k.to_string(), v);
+        }
+        assert_eq!(filter_from_query(&map), filter);
+        assert_eq!(queue_href(&QueueFilter::default()), "/queue");
+    }
+
+    #[test]
+    fn malformed_values_fall_back_to_defaults() {
+        let mut map = ParamsMap::new();
+        map.insert("status".to_string(), "nope".to_string());
+        map.insert("min_score".to_string(), "high".to_string());
+        map.insert("merchant".to_string(), "-x".to_string());
+        assert_eq!(filter_from_query(&map), QueueFilter::default());
     }
 }

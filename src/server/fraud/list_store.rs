@@ -47,9 +47,17 @@ pub async fn create_list(db: &DatabaseConnection, name: &str, kind: ListKind, de
 /// Adds an entry, or replaces the one with the same normalised value. Returns that value.
 pub async fn add_entry(db: &DatabaseConnection, list: &str, raw_value: &str, entry: ListEntry, now: DateTime<Utc>) -> Result<String, ListStoreError> {
     let txn = db.begin().await?;
+    let value = add_entry_in(&txn, list, raw_value, entry, now).await?;
+    txn.commit().await?;
+    Ok(value)
+}
+
+/// [`add_entry`] inside the caller's transaction (a case's resolution adds its block-list entries
+/// with it). The caller commits, then refreshes the engine.
+pub async fn add_entry_in(txn: &impl ConnectionTrait, list: &str, raw_value: &str, entry: ListEntry, now: DateTime<Utc>) -> Result<String, ListStoreError> {
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
-    super::generation::bump(&txn).await?;
-    let model = fraud_list::Entity::find_by_id(list.to_string()).one(&txn).await?.ok_or_else(|| ListError::UnknownList(list.to_string()))?;
+    super::generation::bump(txn).await?;
+    let model = fraud_list::Entity::find_by_id(list.to_string()).one(txn).await?.ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     let kind = ListKind::parse(&model.kind).ok_or_else(|| ListError::UnknownList(list.to_string()))?;
     // The in-memory list's rules are the validation: one list of one, then store what it kept.
     let mut probe = Lists::default();
@@ -58,7 +66,7 @@ pub async fn add_entry(db: &DatabaseConnection, list: &str, raw_value: &str, ent
     fraud_list_entry::Entity::delete_many()
         .filter(fraud_list_entry::Column::ListName.eq(list))
         .filter(fraud_list_entry::Column::Value.eq(&value))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     fraud_list_entry::Entity::insert(fraud_list_entry::ActiveModel {
         list_name: Set(list.to_string()),
@@ -70,9 +78,8 @@ pub async fn add_entry(db: &DatabaseConnection, list: &str, raw_value: &str, ent
         created_at: Set(now),
         ..Default::default()
     })
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
-    txn.commit().await?;
     Ok(value)
 }
 

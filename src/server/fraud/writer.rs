@@ -504,7 +504,8 @@ const TRANSACTION_COLUMNS: &[&str] = &[
     "ip_country",
 ];
 const DECISION_COLUMNS: &[&str] = &["transaction_id", "ruleset_version", "outcome", "score", "results", "latency_micros", "created_at"];
-const CASE_COLUMNS: &[&str] = &["transaction_id", "merchant_id", "decision_id", "status", "created_at", "updated_at"];
+const CASE_COLUMNS: &[&str] =
+    &["transaction_id", "merchant_id", "decision_id", "status", "created_at", "updated_at", "score", "amount_usd_cents", "priority", "matched_rules"];
 
 fn transaction_row(d: &Decided, now: chrono::DateTime<Utc>) -> Vec<Value> {
     let input = &d.pending.input;
@@ -543,8 +544,25 @@ fn decision_row(d: &Decided, transaction_id: i64, now: chrono::DateTime<Utc>) ->
     ]
 }
 
+/// A case carries what the queue sorts and filters on, so the queue never reads its decision.
 fn case_row(d: &Decided, ids: &StoredIds, now: chrono::DateTime<Utc>) -> Vec<Value> {
-    vec![ids.transaction_id.into(), d.pending.input.merchant_id.into(), ids.decision_id.into(), "open".into(), now.into(), now.into()]
+    use crate::server::fraud::rules::{RuleMode, RuleOutcome};
+    let amount_usd_cents = (d.facts.transaction.amount_usd * 100.0).round() as i64;
+    let score = d.evaluation.score;
+    let matched_rules =
+        d.evaluation.results.iter().filter(|r| r.mode == RuleMode::Live && r.outcome == RuleOutcome::Matched).map(|r| &*r.rule).collect::<Vec<_>>().join("\n");
+    vec![
+        ids.transaction_id.into(),
+        d.pending.input.merchant_id.into(),
+        ids.decision_id.into(),
+        "open".into(),
+        now.into(),
+        now.into(),
+        score.into(),
+        amount_usd_cents.into(),
+        crate::server::review::priority::sort_key(score, amount_usd_cents, now, false).into(),
+        crate::server::review::cases::matched_rules_column(&matched_rules).into(),
+    ]
 }
 
 /// `id` first, then `columns`: for rows whose ids were drawn already.

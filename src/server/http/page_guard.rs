@@ -32,7 +32,7 @@ pub fn page_access(path: &str) -> PageAccess {
         PageAccess::SelfGuarded
     } else if path == "/" {
         PageAccess::Roles(&[Role::Merchant])
-    } else if under("/queue") {
+    } else if under("/queue") || under("/cases") || under("/merchants") {
         PageAccess::Roles(&[Role::Reviewer, Role::Admin])
     } else if under("/admin") {
         PageAccess::Roles(&[Role::Admin])

@@ -1,2 +1,3 @@
 //! The background path: work that may be slow or fail, off the request path.
+pub mod case_leases;
 pub mod paypal_sync;

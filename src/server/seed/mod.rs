@@ -2,6 +2,7 @@
 //! refunds, card-testing bursts and country mismatches. Deterministic for a seed and an end time;
 //! streams rows in batches so `--merchants 100000 --transactions 10000000` runs in bounded memory.
 mod names;
+pub mod review;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use indicatif::{ProgressBar, ProgressStyle};

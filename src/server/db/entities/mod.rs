@@ -1,5 +1,6 @@
 pub mod api_key;
 pub mod case;
+pub mod case_event;
 pub mod decision;
 pub mod dispute;
 pub mod fraud_list;
