@@ -61,6 +61,8 @@ test("a reviewer works three cases by keyboard only: next, approve, refund as fr
 
 test("? opens the keyboard help, Escape closes it, and keys do not fire while typing", async ({ page }) => {
   await signIn(page, "reviewer");
+  await expect(page).toHaveURL("/queue");
+  await expect(page.getByTestId("queue-table")).toBeVisible();
   await hydrated(page);
   await page.keyboard.press("?");
   const help = page.getByRole("dialog", { name: "Keyboard shortcuts" });
@@ -96,6 +98,7 @@ test("two reviewers pressing n at once get different cases", async ({ browser })
 
 test("the queue and the case page are accessible and fit a phone", async ({ page }) => {
   await signIn(page, "reviewer");
+  await expect(page).toHaveURL("/queue");
   await hydrated(page);
   await expect(page.getByTestId("queue-table")).toBeVisible();
   await expectAccessible(page);
@@ -107,4 +110,21 @@ test("the queue and the case page are accessible and fit a phone", async ({ page
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(overflow).toBeLessThanOrEqual(0);
+});
+
+test("an admin flags a merchant from the merchant page; a missing reason is refused; the history names who and why", async ({ page }) => {
+  await signIn(page, "admin");
+  await expect(page).toHaveURL("/admin/rules");
+  await page.goto("/merchants/3");
+  await hydrated(page);
+  await expect(page.getByTestId("merchant-heading")).toBeVisible();
+  await expectAccessible(page);
+  await page.getByTestId("merchant-action").selectOption("put_on_probation");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByTestId("merchant-status")).toContainText("A reason is required");
+  await page.getByTestId("merchant-reason").fill("Refund rate tripled this week");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByTestId("merchant-status")).toContainText("on probation");
+  await expect(page.getByTestId("risk-history")).toContainText("Refund rate tripled this week");
+  await expect(page.getByTestId("risk-history")).toContainText("by Ada Admin");
 });

@@ -96,9 +96,9 @@ impl MigrationTrait for Migration {
                                    FROM transactions t WHERE t.id = cases.transaction_id)"
         ))
         .await?;
-        // review::priority, in SQL: risk in cents (score / 100 × amount) minus 10 a minute of
+        // review::priority, in SQL: risk in cents (score, floored at 50, / 100 × amount) minus 10 a minute of
         // the opening time (so older cases rank higher by 10 cents a minute waited).
-        let score = "(CASE WHEN score > 100 THEN 100 WHEN score < 0 THEN 0 ELSE score END)";
+        let score = "(CASE WHEN score > 100 THEN 100 WHEN score < 50 THEN 50 ELSE score END)";
         db.execute_unprepared(&format!(
             "UPDATE cases SET priority = CAST(ROUND({score} * amount_usd_cents / 100.0) AS BIGINT) - 10 * COALESCE(CAST({minutes} AS BIGINT), 0)"
         ))

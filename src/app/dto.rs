@@ -520,12 +520,13 @@ pub struct ListEntryDto {
 
 // ---- Review: the queue, claims, the case page -------------------------------------------------
 
-/// Which cases the queue shows. `Unresolved` (the default) is open, claimed and escalated.
+/// Which cases the queue shows. `Open` (the default) is what a reviewer can take: unclaimed and
+/// not escalated; `Unresolved` is open, claimed and escalated together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatusFilter {
-    #[default]
     Unresolved,
+    #[default]
     Open,
     Claimed,
     Escalated,
@@ -534,7 +535,7 @@ pub enum CaseStatusFilter {
 
 impl CaseStatusFilter {
     pub const ALL: [CaseStatusFilter; 5] =
-        [CaseStatusFilter::Unresolved, CaseStatusFilter::Open, CaseStatusFilter::Claimed, CaseStatusFilter::Escalated, CaseStatusFilter::Resolved];
+        [CaseStatusFilter::Open, CaseStatusFilter::Claimed, CaseStatusFilter::Escalated, CaseStatusFilter::Resolved, CaseStatusFilter::Unresolved];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -29,7 +29,7 @@ pub fn sla_label(sla: SlaState) -> &'static str {
     }
 }
 
-const BADGE: &str = "inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium ring-1";
+const BADGE: &str = "inline-flex items-center whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium ring-1";
 
 /// The merchant's risk state: flagged amber, probation orange, suspended red, compliant green,
 /// not reviewed slate.

@@ -428,13 +428,13 @@ fn DecisionDialog(
                             Some(Dialog::Fraud(_)) => view! {
                                 <fieldset class="mt-3 space-y-2 text-sm">
                                     <legend class="font-medium text-slate-900">"Add to the block lists (this case is the source)"</legend>
-                                    <label class="flex items-center gap-2">
-                                        <input type="checkbox" prop:checked=move || block_card.get() on:change=move |_| block_card.update(|v| *v = !*v) data-testid="block-card" />
-                                        "Card " <code class="rounded bg-slate-100 px-1">{card.clone()}</code> " → blocked_cards"
+                                    <label class="flex items-start gap-2">
+                                        <input class="mt-1" type="checkbox" prop:checked=move || block_card.get() on:change=move |_| block_card.update(|v| *v = !*v) data-testid="block-card" />
+                                        <span class="min-w-0 break-all">"Card " <code class="rounded bg-slate-100 px-1">{card.clone()}</code> " → blocked_cards"</span>
                                     </label>
-                                    <label class="flex items-center gap-2">
-                                        <input type="checkbox" prop:checked=move || block_email.get() on:change=move |_| block_email.update(|v| *v = !*v) data-testid="block-email" />
-                                        "Email " <code class="rounded bg-slate-100 px-1">{email.clone()}</code> " → blocked_emails"
+                                    <label class="flex items-start gap-2">
+                                        <input class="mt-1" type="checkbox" prop:checked=move || block_email.get() on:change=move |_| block_email.update(|v| *v = !*v) data-testid="block-email" />
+                                        <span class="min-w-0 break-all">"Email " <code class="rounded bg-slate-100 px-1">{email.clone()}</code> " → blocked_emails"</span>
                                     </label>
                                 </fieldset>
                             }
@@ -530,7 +530,7 @@ fn CaseBody(case: CaseDetail) -> impl IntoView {
                                     view! {
                                         <tr>
                                             <td class="py-1 pr-3">{r.rule.clone()} {shadow}</td>
-                                            <td class=format!("py-1 pr-3 {class}")>{text}</td>
+                                            <td class=format!("py-1 pr-3 whitespace-nowrap {class}")>{text}</td>
                                             <td class="py-1 text-slate-700">{r.error.clone().or_else(|| r.explanation.clone()).unwrap_or_default()}</td>
                                         </tr>
                                     }

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 use crate::app::api::review::{merchant_action, merchant_page};
 use crate::app::components::layout::RequireRole;
 use crate::app::components::review::risk_badge;
-use crate::app::dto::{group_thousands, MerchantPage as MerchantData, QueueFilter, Role};
+use crate::app::dto::{group_thousands, CaseStatusFilter, MerchantPage as MerchantData, QueueFilter, Role};
 use crate::app::pages::queue::queue_href;
 
 /// Every action of the risk state machine; the server refuses the ones not allowed from the
@@ -38,12 +38,14 @@ fn Merchant() -> impl IntoView {
     let params = use_params_map();
     let merchant_id = Memo::new(move |_| params.get().get("id").and_then(|id| id.parse::<i32>().ok()).unwrap_or(0));
     let data = Resource::new(move || merchant_id.get(), merchant_page);
+    // Outlives the view it is shown in: a successful action reloads the page's data.
+    let message = RwSignal::new(None::<Result<String, String>>);
     view! {
         <Suspense fallback=|| view! { <p role="status" class="text-sm text-slate-700">"Loading the merchant…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <p role="alert" class="rounded-md border border-rose-200 bg-rose-50 p-4 text-rose-900">{e.to_string()}</p> }.into_any(),
-                    Ok(page) => view! { <MerchantView page=page on_change=move || data.refetch() /> }.into_any(),
+                    Ok(page) => view! { <MerchantView page=page message=message on_change=move || data.refetch() /> }.into_any(),
                 }
             })}
         </Suspense>
@@ -51,12 +53,11 @@ fn Merchant() -> impl IntoView {
 }
 
 #[component]
-fn MerchantView(page: MerchantData, on_change: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+fn MerchantView(page: MerchantData, message: RwSignal<Option<Result<String, String>>>, on_change: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
     let m = page.merchant.clone();
     let (merchant_id, state) = (m.id, m.risk_state);
     let event = RwSignal::new(ACTIONS[1].0.to_string());
     let reason = RwSignal::new(String::new());
-    let message = RwSignal::new(None::<Result<String, String>>);
     let act = Action::new(move |(event, reason): &(String, String)| {
         let (event, reason) = (event.clone(), reason.clone());
         async move { merchant_action(merchant_id, event, reason, state, None).await }
@@ -70,7 +71,7 @@ fn MerchantView(page: MerchantData, on_change: impl Fn() + Clone + Send + Sync +
         Some(Err(e)) => message.set(Some(Err(e.to_string()))),
         None => {}
     });
-    let cases_href = queue_href(&QueueFilter { merchant_id: Some(merchant_id), ..QueueFilter::default() });
+    let cases_href = queue_href(&QueueFilter { merchant_id: Some(merchant_id), status: CaseStatusFilter::Unresolved, ..QueueFilter::default() });
     let dt = "text-xs font-medium uppercase tracking-wide text-slate-600";
     let dd = "mt-0.5 text-sm text-slate-900";
     let field =
@@ -108,13 +109,13 @@ fn MerchantView(page: MerchantData, on_change: impl Fn() + Clone + Send + Sync +
                 >
                     <label class="text-sm font-medium text-slate-900">
                         "Action"
-                        <select class=field on:change=move |ev| event.set(event_target_value(&ev))>
+                        <select class=field on:change=move |ev| event.set(event_target_value(&ev)) data-testid="merchant-action">
                             {ACTIONS.iter().map(|(value, label)| view! { <option value=*value selected=move || event.get() == *value>{*label}</option> }).collect_view()}
                         </select>
                     </label>
                     <label class="text-sm font-medium text-slate-900">
                         "Reason (required)"
-                        <input class=field type="text" maxlength="1000" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev)) />
+                        <input class=field type="text" maxlength="1000" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev)) data-testid="merchant-reason" />
                     </label>
                     <button type="submit" class="rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 focus-visible:ring-offset-2">
                         "Apply"

@@ -478,7 +478,7 @@ fn QueueTable(
                     <tr>
                         <th class=th scope="col"><span class="sr-only">"Selected"</span></th>
                         <th class=th scope="col">"Age"</th>
-                        <th class=format!("{th} text-right") scope="col">"Priority"</th>
+                        <th class=format!("{th} hidden text-right md:table-cell") scope="col">"Priority"</th>
                         <th class=format!("{th} text-right") scope="col">"Amount"</th>
                         <th class=th scope="col">"Merchant"</th>
                         <th class=th scope="col">"Buyer"</th>
@@ -532,20 +532,20 @@ fn QueueLine(index: usize, row: QueueRow, focused: RwSignal<usize>, selected: Rw
                 />
             </td>
             <td class=td>
-                <span class=format!("rounded px-1.5 py-0.5 text-xs font-medium tabular-nums {}", sla_class(row.sla)) title=row.opened_at.clone()>
+                <span class=format!("whitespace-nowrap rounded px-1.5 py-0.5 text-xs font-medium tabular-nums {}", sla_class(row.sla)) title=row.opened_at.clone()>
                     {age_text(row.age_minutes)}
                 </span>
             </td>
-            <td class=format!("{td} text-right tabular-nums")>{group_thousands((row.priority.max(0) / 100) as u64)}</td>
+            <td class=format!("{td} hidden text-right tabular-nums md:table-cell")>{group_thousands((row.priority.max(0) / 100) as u64)}</td>
             <td class=format!("{td} whitespace-nowrap text-right tabular-nums")>{row.amount.display()}</td>
-            <td class=td>
+            <td class=format!("{td} min-w-40")>
                 <a href=href class="font-medium text-indigo-700 underline-offset-2 hover:underline" data-testid="case-link">
                     {row.merchant_name.clone()}
                 </a>
                 <div class="mt-0.5">{risk_badge(row.merchant_state)}</div>
             </td>
             <td class=format!("{td} max-w-56 truncate") title=row.buyer_email.clone()>{row.buyer_email.clone()}</td>
-            <td class=format!("{td} max-w-64 text-slate-700")>{row.matched_rules.join(", ")}</td>
+            <td class=format!("{td} min-w-40 max-w-64 text-slate-700")>{row.matched_rules.join(", ")}</td>
             <td class=format!("{td} text-right tabular-nums")>{format!("{:.0}", row.score)}</td>
             <td class=td>{state_badge(&row.state, row.escalated)}</td>
         </tr>

@@ -1034,6 +1034,13 @@ fn decision_record(json: &str) -> (Vec<RuleResultView>, String) {
         })
         .unwrap_or_default();
     let facts = serde_json::to_string_pretty(&record["facts"]).unwrap_or_default();
+    // What decided first: matches, then errors, then the rest (each in ruleset order).
+    let mut rules: Vec<RuleResultView> = rules;
+    rules.sort_by_key(|r| match r.outcome.as_str() {
+        "matched" => 0,
+        "error" => 1,
+        _ => 2,
+    });
     (rules, facts)
 }
 
