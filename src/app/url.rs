@@ -1,41 +1,18 @@
 //! Query values in links between the queue and the case page (the case page keeps the queue's
-//! filters in `?from=`, so "next case" and "back" use them).
+//! filters in `?from=`, so "next case" and "back" use them). Shared by the server and the browser.
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-/// Percent-encodes everything but RFC 3986's unreserved characters.
+/// Everything but RFC 3986's unreserved characters is escaped.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(value, COMPONENT).to_string()
 }
 
-/// Reverses [`encode`] (and reads `+` as a space, as forms write it); a malformed escape is kept
-/// as it is.
+/// Reverses [`encode`], reading `+` as a space as HTML forms write it; a malformed escape is kept
+/// as it is, and bytes that are not UTF-8 become U+FFFD.
 pub fn decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%').then(|| value.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok())).flatten();
-        match (escaped, bytes[i]) {
-            (Some(b), _) => {
-                out.push(b);
-                i += 3;
-            }
-            (None, b'+') => {
-                out.push(b' ');
-                i += 1;
-            }
-            (None, b) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(&value.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -44,7 +21,7 @@ mod tests {
 
     #[test]
     fn values_round_trip() {
-        for value in ["", "plain", "a b&c=d/é%", "status=open&rule=Disposable%20email"] {
+        for value in ["", "plain", "a b&c=d/é%+", "status=open&rule=Disposable%20email"] {
             assert_eq!(decode(&encode(value)), value);
         }
         assert_eq!(decode("a+b%2"), "a b%2");

@@ -29,6 +29,18 @@ pub fn sla_label(sla: SlaState) -> &'static str {
     }
 }
 
+/// The actions of the merchant risk state machine a person may choose, by event name (the
+/// server refuses those not allowed from the merchant's state, saying why).
+pub const MERCHANT_ACTIONS: &[(&str, &str)] = &[
+    ("mark_compliant", "Mark compliant"),
+    ("flag_for_fraud", "Flag for fraud"),
+    ("flag_for_tos_violation", "Flag for terms violation"),
+    ("put_on_probation", "Put on probation (pause payouts)"),
+    ("lift_probation", "Lift probation"),
+    ("suspend_for_fraud", "Suspend for fraud"),
+    ("suspend_for_tos_violation", "Suspend for terms violation"),
+];
+
 const BADGE: &str = "inline-flex items-center whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium ring-1";
 
 /// The merchant's risk state: flagged amber, probation orange, suspended red, compliant green,

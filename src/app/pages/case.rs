@@ -10,7 +10,7 @@ use leptos_router::NavigateOptions;
 use crate::app::api::review::{add_note, decide_case, merchant_action, next_case, open_case, release_case, renew_claim};
 use crate::app::components::keys::{use_shortcuts, HelpOverlay, Kbd};
 use crate::app::components::layout::RequireRole;
-use crate::app::components::review::{risk_badge, sla_class, sla_label, state_badge};
+use crate::app::components::review::{risk_badge, sla_class, sla_label, state_badge, MERCHANT_ACTIONS};
 use crate::app::dto::{group_thousands, CaseAction, CaseDetail, CaseState, DecideCase, Disposition, NextCase, Role};
 use crate::app::error::AppError;
 use crate::app::pages::queue::{filter_from_query, queue_href};
@@ -18,17 +18,6 @@ use crate::app::url::{decode, encode};
 
 /// How often an open case page renews its claim (the lease is 10 minutes by default).
 const RENEW_EVERY_SECS: u64 = 120;
-
-/// The merchant actions offered from a case (the state machine refuses what is not allowed).
-const MERCHANT_ACTIONS: &[(&str, &str)] = &[
-    ("mark_compliant", "Mark compliant"),
-    ("flag_for_fraud", "Flag for fraud"),
-    ("flag_for_tos_violation", "Flag for terms violation"),
-    ("put_on_probation", "Put on probation (pause payouts)"),
-    ("lift_probation", "Lift probation"),
-    ("suspend_for_fraud", "Suspend for fraud"),
-    ("suspend_for_tos_violation", "Suspend for terms violation"),
-];
 
 #[component]
 pub fn CasePage() -> impl IntoView {

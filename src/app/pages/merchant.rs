@@ -7,21 +7,9 @@ use leptos_router::hooks::use_params_map;
 
 use crate::app::api::review::{merchant_action, merchant_page};
 use crate::app::components::layout::RequireRole;
-use crate::app::components::review::risk_badge;
+use crate::app::components::review::{risk_badge, MERCHANT_ACTIONS};
 use crate::app::dto::{group_thousands, CaseStatusFilter, MerchantPage as MerchantData, QueueFilter, Role};
 use crate::app::pages::queue::queue_href;
-
-/// Every action of the risk state machine; the server refuses the ones not allowed from the
-/// merchant's state, with the reason.
-const ACTIONS: &[(&str, &str)] = &[
-    ("mark_compliant", "Mark compliant"),
-    ("flag_for_fraud", "Flag for fraud"),
-    ("flag_for_tos_violation", "Flag for terms violation"),
-    ("put_on_probation", "Put on probation (pause payouts)"),
-    ("lift_probation", "Lift probation"),
-    ("suspend_for_fraud", "Suspend for fraud"),
-    ("suspend_for_tos_violation", "Suspend for terms violation"),
-];
 
 #[component]
 pub fn MerchantPage() -> impl IntoView {
@@ -56,7 +44,7 @@ fn Merchant() -> impl IntoView {
 fn MerchantView(page: MerchantData, message: RwSignal<Option<Result<String, String>>>, on_change: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
     let m = page.merchant.clone();
     let (merchant_id, state) = (m.id, m.risk_state);
-    let event = RwSignal::new(ACTIONS[1].0.to_string());
+    let event = RwSignal::new(MERCHANT_ACTIONS[1].0.to_string());
     let reason = RwSignal::new(String::new());
     let act = Action::new(move |(event, reason): &(String, String)| {
         let (event, reason) = (event.clone(), reason.clone());
@@ -110,7 +98,7 @@ fn MerchantView(page: MerchantData, message: RwSignal<Option<Result<String, Stri
                     <label class="text-sm font-medium text-slate-900">
                         "Action"
                         <select class=field on:change=move |ev| event.set(event_target_value(&ev)) data-testid="merchant-action">
-                            {ACTIONS.iter().map(|(value, label)| view! { <option value=*value selected=move || event.get() == *value>{*label}</option> }).collect_view()}
+                            {MERCHANT_ACTIONS.iter().map(|(value, label)| view! { <option value=*value selected=move || event.get() == *value>{*label}</option> }).collect_view()}
                         </select>
                     </label>
                     <label class="text-sm font-medium text-slate-900">
