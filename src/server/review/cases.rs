@@ -675,6 +675,11 @@ struct CaseRow {
     transaction_id: i64,
 }
 
+/// The case's current version, for a write that follows a claim without showing the case.
+pub async fn version_of(db: &impl ConnectionTrait, case_id: i64) -> Result<i32, CaseError> {
+    Ok(load_case(db, case_id, false).await?.version)
+}
+
 async fn load_case(txn: &impl ConnectionTrait, case_id: i64, lock: bool) -> Result<CaseRow, CaseError> {
     let backend = txn.get_database_backend();
     let lock = if lock && backend == DbBackend::Postgres { " FOR UPDATE OF c" } else { "" };

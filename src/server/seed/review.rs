@@ -69,7 +69,7 @@ pub async fn seed_review_queue(state: &AppState, seed: u64, merchants: u32, unti
             report.claimed += 1;
             continue;
         }
-        let version = cases::detail(db, case_id, who, timing, now).await.map_err(|e| e.to_string())?.version;
+        let version = cases::version_of(db, case_id).await.map_err(|e| e.to_string())?;
         let (action, note) = if n >= to_resolve {
             (CaseAction::Escalate, "Same card on several merchants in a day; needs an admin's look.")
         } else {
