@@ -49,6 +49,11 @@ fn allowed(path: &str) -> Option<(&'static [Who], Option<serde_json::Value>, u16
             Some(json!({ "merchant_id": 999999, "event": "flag_for_fraud", "reason": "test", "seen_state": "not_reviewed", "case_id": null })),
             404,
         )),
+        // Bulk: the case does not exist, so it is reported as left alone (200).
+        "/rpc/review/bulk" => Some((review, Some(json!({ "action": "approve", "cases": [{ "case_id": 999999, "version": 1 }] })), 200)),
+        "/rpc/review/select_matching" => Some((review, Some(json!({ "filter": {} })), 200)),
+        "/rpc/review/assignees" => Some((admin, Some(json!({})), 200)),
+        "/rpc/review/assign_case" => Some((admin, Some(json!({ "case": { "case_id": 999999, "version": 1 }, "user_id": 999999 })), 422)),
         "/rpc/auth/login" | "/rpc/auth/logout" => None,
         _ => panic!("server function {path} has no row in the role matrix: add one"),
     }

@@ -395,13 +395,14 @@ async fn list_changes_reach_every_instance_and_entries_expire(backend: Backend) 
         expires_at: Some(now + chrono::Duration::days(1)),
         added_by: "tests".into(),
         source: "admin".into(),
+        merchant_id: None,
     };
     list_store::add_entry(first.state.db.primary(), "blocked_emails", "temp@example.com", entry, now).await.unwrap();
     let today = list_store::load(first.state.db.primary(), now).await.unwrap();
-    assert!(today.find("blocked_emails", "temp@example.com", now).is_some());
-    assert!(today.find("blocked_emails", "temp@example.com", now + chrono::Duration::days(2)).is_none());
+    assert!(today.find("blocked_emails", "temp@example.com", None, now).is_some());
+    assert!(today.find("blocked_emails", "temp@example.com", None, now + chrono::Duration::days(2)).is_none());
     let in_two_days = list_store::load(first.state.db.primary(), now + chrono::Duration::days(2)).await.unwrap();
-    assert!(in_two_days.find("blocked_emails", "temp@example.com", now).is_none());
+    assert!(in_two_days.find("blocked_emails", "temp@example.com", None, now).is_none());
 }
 
 /// The text of `/metrics` (from the machine itself: no token needed).

@@ -586,7 +586,7 @@ fn the_ingest_api_the_lists_and_sign_in_accept_the_same_addresses() {
     // Addresses built as local@label.label…, then sometimes damaged with a piece from anywhere.
     let parts = ["a", "Z", "9", "-", "_", "+", "é", "\u{1F600}", "example", "com", "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"];
     let damage = [".", "@", " ", "\t", "\u{A0}", "\u{7F}", "-", ""];
-    let mut pick = |rng: &mut rand_chacha::ChaCha8Rng, n: std::ops::RangeInclusive<usize>| -> String {
+    let pick = |rng: &mut rand_chacha::ChaCha8Rng, n: std::ops::RangeInclusive<usize>| -> String {
         (0..rng.random_range(n)).map(|_| parts[rng.random_range(0..parts.len())]).collect()
     };
     let mut addresses: Vec<String> = (0..5_000)

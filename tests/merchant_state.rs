@@ -241,7 +241,7 @@ async fn each_move_is_stored_as_state_and_history(backend: Backend) {
             let id = merchant_in(db.primary(), from, false).await;
             let want = expected(from.as_str(), event.as_str(), None, false, false, false);
             let got = act(&db, id, event, &bea).await;
-            let rows = history(db.primary(), id).await.unwrap();
+            let rows = history(db.primary(), id, None).await.unwrap();
             let case = format!("{} from {}", event.as_str(), from.as_str());
             match (want, got) {
                 (Ok(to), Ok(done)) => {
@@ -278,7 +278,7 @@ async fn automation_cannot_undo_a_person(backend: Backend) {
     let id = merchant_in(db.primary(), RiskState::NotReviewed, false).await;
     act(&db, id, MerchantEvent::FlagForFraud, &ada).await.unwrap();
     act(&db, id, MerchantEvent::SuspendForFraud, &ada).await.unwrap();
-    let before = history(db.primary(), id).await.unwrap();
+    let before = history(db.primary(), id, None).await.unwrap();
     assert_eq!(before.len(), 2);
 
     let err = refusal(act(&db, id, MerchantEvent::MarkCompliant, &rule).await);
@@ -287,7 +287,7 @@ async fn automation_cannot_undo_a_person(backend: Backend) {
     let err = refusal(act(&db, id, MerchantEvent::PutOnProbation, &job).await);
     assert!(matches!(err, TransitionError::PersonDecision { .. }), "{err:?}");
     assert_eq!(state_of(db.primary(), id).await, RiskState::SuspendedForFraud);
-    assert_eq!(history(db.primary(), id).await.unwrap(), before, "the history is unchanged");
+    assert_eq!(history(db.primary(), id, None).await.unwrap(), before, "the history is unchanged");
 
     let lifted = act(&db, id, MerchantEvent::MarkCompliant, &bea).await.unwrap();
     assert_eq!((lifted.from, lifted.to), (RiskState::SuspendedForFraud, RiskState::Compliant));
@@ -303,7 +303,7 @@ async fn automation_cannot_undo_a_person(backend: Backend) {
     act(&db, other, MerchantEvent::SuspendForFraud, &rule).await.unwrap();
     assert_eq!(refusal(act(&db, other, MerchantEvent::MarkCompliant, &job).await), TransitionError::SuspensionNeedsPerson(RiskState::SuspendedForFraud));
     assert_eq!(state_of(db.primary(), other).await, RiskState::SuspendedForFraud);
-    assert_eq!(history(db.primary(), other).await.unwrap().len(), 4);
+    assert_eq!(history(db.primary(), other, None).await.unwrap().len(), 4);
 }
 
 /// Gumroad #1884: lifting a probation returns to the exact state before it, not a default; the
@@ -318,7 +318,7 @@ async fn lifting_probation_returns_to_the_state_before_it(backend: Backend) {
         let lifted = act(&db, id, MerchantEvent::LiftProbation, &ada).await.unwrap();
         assert_eq!((lifted.from, lifted.to, lifted.event), (RiskState::OnProbation, first.to, MerchantEvent::LiftProbation));
         assert_eq!(state_of(db.primary(), id).await, first.to);
-        let events: Vec<MerchantEvent> = history(db.primary(), id).await.unwrap().iter().map(|t| t.event).collect();
+        let events: Vec<MerchantEvent> = history(db.primary(), id, None).await.unwrap().iter().map(|t| t.event).collect();
         assert_eq!(events, [MerchantEvent::LiftProbation, MerchantEvent::PutOnProbation, flagged]);
     }
     // On probation with no recorded start (seeded so): never a default.
@@ -344,7 +344,7 @@ async fn state_and_history_are_written_together(backend: Backend) {
         other => panic!("the history row cannot be written, got {other:?}"),
     }
     assert_eq!(state_of(db.primary(), id).await, RiskState::Compliant, "the state update was rolled back with the row");
-    assert!(history(db.primary(), id).await.unwrap().is_empty());
+    assert!(history(db.primary(), id, None).await.unwrap().is_empty());
     let ada = person(db.primary(), "Ada Admin").await;
     act(&db, id, MerchantEvent::FlagForFraud, &ada).await.unwrap();
     assert_eq!(state_of(db.primary(), id).await, RiskState::FlaggedForFraud);
@@ -375,7 +375,7 @@ async fn two_moves_at_once_apply_once(backend: Backend) {
         let loser = results.iter().find_map(|r| r.as_ref().err()).unwrap();
         assert!(matches!(loser, MerchantActionError::ChangedMeanwhile), "round {round}: {loser:?}");
         assert_eq!(state_of(db.primary(), id).await, applied[0].to);
-        assert_eq!(history(db.primary(), id).await.unwrap(), vec![applied[0].clone()]);
+        assert_eq!(history(db.primary(), id, None).await.unwrap(), vec![applied[0].clone()]);
     }
 
     let id = merchant_in(db.primary(), RiskState::SuspendedForFraud, false).await;
@@ -405,7 +405,7 @@ async fn the_history_is_append_only(backend: Backend) {
     edit.actor_label = Set("Someone else".into());
     assert!(edit.update(conn).await.is_err(), "an entity update is refused");
     assert!(merchant_risk_event::Entity::delete_by_id(first.id).exec(conn).await.is_err(), "an entity delete is refused");
-    assert_eq!(history(conn, id).await.unwrap(), vec![first.clone()], "the row is as written");
+    assert_eq!(history(conn, id, None).await.unwrap(), vec![first.clone()], "the row is as written");
 
     let fork = |to: &str| merchant_risk_event::ActiveModel {
         merchant_id: Set(id),
@@ -443,11 +443,11 @@ async fn reasons_are_required_and_bounded(backend: Backend) {
         assert_eq!(refusal(transition(db.primary(), &cache(), &with_reason(reason), Utc::now()).await), want);
     }
     assert_eq!(state_of(db.primary(), id).await, RiskState::Compliant);
-    assert!(history(db.primary(), id).await.unwrap().is_empty());
+    assert!(history(db.primary(), id, None).await.unwrap().is_empty());
 
     let at_bound = "é".repeat(MAX_REASON_CHARS);
     let done = transition(db.primary(), &cache(), &with_reason(Some(format!("  {at_bound}\n"))), Utc::now()).await.unwrap();
-    assert_eq!(history(db.primary(), id).await.unwrap()[0].reason.as_deref(), Some(at_bound.as_str()));
+    assert_eq!(history(db.primary(), id, None).await.unwrap()[0].reason.as_deref(), Some(at_bound.as_str()));
     assert_eq!(done.reason.as_deref(), Some(at_bound.as_str()));
 
     let rule = Actor::Rule { name: "Chargeback ratio".into() };
@@ -511,5 +511,5 @@ async fn postgres_a_move_decided_on_a_changing_state_is_refused() {
     sea_orm::TransactionSession::commit(first).await.unwrap();
     assert!(matches!(second.await.unwrap(), Err(MerchantActionError::ChangedMeanwhile)));
     assert_eq!(state_of(db.primary(), id).await, RiskState::Compliant);
-    assert_eq!(history(db.primary(), id).await.unwrap().len(), 1);
+    assert_eq!(history(db.primary(), id, None).await.unwrap().len(), 1);
 }

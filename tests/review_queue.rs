@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use chrono::{Duration, Utc};
 use common::{Backend, TestApp};
 use sea_orm::{ConnectionTrait, Statement};
-use vetted::app::dto::{CaseAction, CaseState, CaseStatusFilter, DecideCase, Disposition, NextCase, QueueFilter, QueueSort};
+use vetted::app::dto::{BulkAction, CaseAction, CasePaypal, CaseRef, CaseState, CaseStatusFilter, DecideCase, Disposition, NextCase, QueueFilter, QueueSort};
 use vetted::server::fraud::{api_keys, decision::Caller, ingest, input::TransactionInput};
 use vetted::server::review::cases::{self, CaseError, ReviewTiming, Reviewer};
 
@@ -139,7 +139,7 @@ async fn next_case_takes_the_highest_priority_matching_the_filters(backend: Back
     // Filters narrow what "next" takes: merchant 2 only.
     let only_2 = QueueFilter { merchant_id: Some(2), ..QueueFilter::default() };
     let NextCase::Claimed { case_id } = cases::claim_next(app.state.db.primary(), &only_2, &who, timing, Utc::now()).await.unwrap() else { panic!() };
-    let detail = cases::detail(app.state.db.primary(), case_id, &who, timing, Utc::now()).await.unwrap();
+    let detail = cases::detail(app.state.db.primary(), &app.state.cache, case_id, &who, timing, Utc::now()).await.unwrap();
     assert_eq!(detail.merchant.id, 2);
     assert!(opened.contains(&case_id));
 }
@@ -158,13 +158,13 @@ async fn a_lapsed_lease_returns_the_case_with_an_event(backend: Backend) {
     // After it, the job returns it to the queue, once.
     assert_eq!(cases::expire_leases(db, t0 + Duration::minutes(11)).await.unwrap(), 1);
     assert_eq!(cases::expire_leases(db, t0 + Duration::minutes(12)).await.unwrap(), 0);
-    let detail = cases::detail(db, case_id, &bob, timing, t0 + Duration::minutes(11)).await.unwrap();
+    let detail = cases::detail(db, &app.state.cache, case_id, &bob, timing, t0 + Duration::minutes(11)).await.unwrap();
     assert_eq!(detail.state, CaseState::Open);
     assert_eq!(detail.timeline.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["opened", "claimed", "lease_expired"]);
     cases::claim(db, case_id, &bob, timing, t0 + Duration::minutes(11)).await.expect("free again");
     // A lease that lapsed before the job ran is taken over on opening, with its event.
     cases::claim(db, case_id, &alice, timing, t0 + Duration::minutes(30)).await.expect("Bob's lease lapsed at 21 min");
-    let detail = cases::detail(db, case_id, &alice, timing, t0 + Duration::minutes(30)).await.unwrap();
+    let detail = cases::detail(db, &app.state.cache, case_id, &alice, timing, t0 + Duration::minutes(30)).await.unwrap();
     assert!(detail.held_by_me);
     assert_eq!(detail.timeline.iter().filter(|e| e.kind == "lease_expired").count(), 2);
 }
@@ -176,18 +176,10 @@ async fn stale_and_foreign_writes_change_nothing(backend: Backend) {
     let timing = ReviewTiming::default();
     let (alice, bob) = (reviewer(1), reviewer(2));
     let now = Utc::now();
-    let seen = cases::detail(db, case_id, &alice, timing, now).await.unwrap().version;
+    let seen = cases::detail(db, &app.state.cache, case_id, &alice, timing, now).await.unwrap().version;
     let version = cases::claim(db, case_id, &alice, timing, now).await.unwrap();
     assert_eq!(version, seen + 1);
-    let decide = |version: i32, action: CaseAction| DecideCase {
-        case_id,
-        version,
-        action,
-        note: String::new(),
-        block_card: false,
-        block_email: false,
-        trust_buyer: false,
-    };
+    let decide = |version: i32, action: CaseAction| DecideCase::plain(case_id, version, action, String::new());
     // A decision made on the page as it was before the claim: refused, naming who changed it.
     match cases::decide(db, &decide(seen, CaseAction::Resolve(Disposition::Approved)), &alice, now).await {
         Err(CaseError::Stale { by, .. }) => assert_eq!(by, "Reviewer 1"),
@@ -202,10 +194,10 @@ async fn stale_and_foreign_writes_change_nothing(backend: Backend) {
     assert!(matches!(cases::decide(db, &long, &alice, now).await, Err(CaseError::Invalid(m)) if m.contains("at most")));
     let at_bound = DecideCase { note: "x".repeat(cases::MAX_NOTE_CHARS), ..decide(version, CaseAction::Resolve(Disposition::Approved)) };
     // Nothing changed through all of that.
-    let detail = cases::detail(db, case_id, &alice, timing, now).await.unwrap();
+    let detail = cases::detail(db, &app.state.cache, case_id, &alice, timing, now).await.unwrap();
     assert_eq!((detail.version, detail.timeline.len()), (version, 2));
     cases::decide(db, &at_bound, &alice, now).await.expect("a note at the bound is accepted");
-    let detail = cases::detail(db, case_id, &alice, timing, now).await.unwrap();
+    let detail = cases::detail(db, &app.state.cache, case_id, &alice, timing, now).await.unwrap();
     assert_eq!(detail.state, CaseState::Resolved { disposition: Disposition::Approved });
     assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM transactions WHERE id = {} AND status = 'succeeded'", detail.transaction_id)).await, 1);
     // Resolved is final.
@@ -225,13 +217,9 @@ async fn a_fraud_disposition_adds_its_block_list_entries(backend: Backend) {
     let now = Utc::now();
     let version = cases::claim(db, case_id, &alice, timing, now).await.unwrap();
     let decision = DecideCase {
-        case_id,
-        version,
-        action: CaseAction::Resolve(Disposition::RefundedAsFraud),
-        note: "stolen card".into(),
         block_card: true,
         block_email: true,
-        trust_buyer: false,
+        ..DecideCase::plain(case_id, version, CaseAction::Resolve(Disposition::RefundedAsFraud), "stolen card".into())
     };
     let decided = cases::decide(db, &decision, &alice, now).await.unwrap();
     assert_eq!(
@@ -240,7 +228,7 @@ async fn a_fraud_disposition_adds_its_block_list_entries(backend: Backend) {
     );
     let source = format!("case:{case_id}");
     assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM fraud_list_entries WHERE source = '{source}'")).await, 2);
-    let detail = cases::detail(db, case_id, &alice, timing, now).await.unwrap();
+    let detail = cases::detail(db, &app.state.cache, case_id, &alice, timing, now).await.unwrap();
     assert_eq!(detail.timeline.iter().filter(|e| e.kind == "list_entry_added").count(), 2);
     assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM transactions WHERE id = {} AND status = 'refunded'", detail.transaction_id)).await, 1);
     // The rules see the entries at once: the same card is now blocked.
@@ -273,15 +261,7 @@ async fn escalated_cases_go_to_the_admins(backend: Backend) {
     let admin = Reviewer { user_id: user_id(&app, "admin@vetted.test").await, name: "Ada Admin".into(), admin: true };
     let now = Utc::now();
     let version = cases::claim(db, case_id, &alice, timing, now).await.unwrap();
-    let escalate = DecideCase {
-        case_id,
-        version,
-        action: CaseAction::Escalate,
-        note: "Looks like a ring".into(),
-        block_card: false,
-        block_email: false,
-        trust_buyer: false,
-    };
+    let escalate = DecideCase::plain(case_id, version, CaseAction::Escalate, "Looks like a ring".into());
     cases::decide(db, &escalate, &alice, now).await.unwrap();
     // Reviewers' "next" skips it, and a reviewer cannot claim it.
     assert_eq!(cases::claim_next(db, &QueueFilter::default(), &alice, timing, now).await.unwrap(), NextCase::Empty);
@@ -290,7 +270,7 @@ async fn escalated_cases_go_to_the_admins(backend: Backend) {
     let counts = cases::status_counts(db, &QueueFilter::default(), &alice, now).await.unwrap();
     assert_eq!((counts.open, counts.escalated, counts.claimed, counts.resolved), (0, 1, 0, 0));
     assert_eq!(cases::claim_next(db, &escalated, &admin, timing, now).await.unwrap(), NextCase::Claimed { case_id });
-    let detail = cases::detail(db, case_id, &admin, timing, now).await.unwrap();
+    let detail = cases::detail(db, &app.state.cache, case_id, &admin, timing, now).await.unwrap();
     assert!(detail.held_by_me && detail.escalated);
     assert_eq!(detail.timeline.iter().find(|e| e.kind == "escalated").and_then(|e| e.detail.clone()).as_deref(), Some("Looks like a ring"));
 }
@@ -455,7 +435,161 @@ async fn explain(app: &TestApp, sql: &str, sample: &str) -> String {
     plan
 }
 
+/// Bulk actions apply to each case at the version the reviewer saw: a case that changed meanwhile
+/// is named and left alone, the others each get their own event; bounds and roles are checked
+/// before anything is written.
+async fn a_bulk_action_leaves_a_changed_case_alone(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let ids = open_cases(&app, 5, "b").await;
+    let db = app.state.db.primary();
+    let timing = ReviewTiming::default();
+    let people = reviewers(&app, 2).await;
+    let (alice, bob) = (&people[0], &people[1]);
+    let admin = Reviewer { user_id: user_id(&app, "admin@vetted.test").await, name: "Ada Admin".into(), admin: true };
+    let now = Utc::now();
+    // What alice's queue shows her, each case at its version.
+    let page = cases::queue(db, &QueueFilter::default(), None, alice, timing, now).await.unwrap();
+    let seen: Vec<CaseRef> = page.rows.iter().filter(|r| ids.contains(&r.case_id)).map(|r| CaseRef { case_id: r.case_id, version: r.version }).collect();
+    assert_eq!(seen.len(), 5);
+    // Meanwhile bob claims one of them.
+    let taken = seen[2].case_id;
+    let bobs_version = cases::claim(db, taken, bob, timing, now).await.unwrap();
+
+    // Refused before anything is written: nothing selected, more than the bound, a note missing.
+    let events = count(&app, "SELECT COUNT(*) FROM case_events").await;
+    assert!(matches!(cases::bulk(db, &BulkAction::Approve, &[], alice, timing, now).await, Err(CaseError::Invalid(_))));
+    let too_many: Vec<CaseRef> = (0..=cases::MAX_BULK as i64).map(|i| CaseRef { case_id: 1_000_000 + i, version: 1 }).collect();
+    match cases::bulk(db, &BulkAction::Approve, &too_many, alice, timing, now).await {
+        Err(CaseError::Invalid(m)) => assert!(m.contains("at most 1000"), "{m}"),
+        other => panic!("expected the bound, got {other:?}"),
+    }
+    let no_note = BulkAction::Escalate { note: " ".into() };
+    assert!(matches!(cases::bulk(db, &no_note, &seen, alice, timing, now).await, Err(CaseError::Invalid(m)) if m.contains("Say why")));
+    assert!(
+        matches!(cases::bulk(db, &BulkAction::Assign { user_id: bob.user_id }, &seen, alice, timing, now).await, Err(CaseError::Invalid(m)) if m.contains("Only admins"))
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM case_events").await, events, "refusals write nothing");
+
+    let outcome = cases::bulk(db, &BulkAction::Approve, &seen, alice, timing, now).await.unwrap();
+    let expected: Vec<i64> = seen.iter().map(|c| c.case_id).filter(|id| *id != taken).collect();
+    assert_eq!(outcome.applied, expected);
+    assert_eq!(outcome.skipped.len(), 1);
+    assert_eq!(outcome.skipped[0].case_id, taken);
+    assert!(outcome.skipped[0].reason.contains("changed by Load reviewer 1"), "{}", outcome.skipped[0].reason);
+    // Each applied case is resolved with its own event and its payment released; bob's is untouched.
+    let list = expected.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM cases WHERE id IN ({list}) AND status = 'closed' AND disposition = 'approved'")).await, 4);
+    assert_eq!(count(&app, &format!("SELECT COUNT(*) FROM case_events WHERE case_id IN ({list}) AND kind = 'resolved'")).await, 4);
+    assert_eq!(
+        count(&app, &format!("SELECT COUNT(*) FROM transactions t JOIN cases c ON c.transaction_id = t.id WHERE c.id IN ({list}) AND t.status = 'succeeded'"))
+            .await,
+        4
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM case_events").await, events + 4);
+    let held = cases::detail(db, &app.state.cache, taken, bob, timing, now).await.unwrap();
+    assert!(held.held_by_me && held.version == bobs_version);
+
+    // Release: bob's live claim is his (alice is refused, by name); an admin may end it.
+    let taken_ref = [CaseRef { case_id: taken, version: bobs_version }];
+    let refused = cases::bulk(db, &BulkAction::Release, &taken_ref, alice, timing, now).await.unwrap();
+    assert!(refused.applied.is_empty() && refused.skipped[0].reason.contains("Load reviewer 1"), "{refused:?}");
+    // Assign: an admin gives bob's case to alice; the timeline says from whom to whom.
+    cases::assign(db, taken_ref[0], alice.user_id, &admin, timing, now).await.unwrap();
+    let detail = cases::detail(db, &app.state.cache, taken, alice, timing, now).await.unwrap();
+    assert!(detail.held_by_me, "alice holds it now");
+    let event = detail.timeline.iter().find(|e| e.kind == "reassigned").expect("a reassigned event");
+    assert_eq!(event.detail.as_deref(), Some("from Load reviewer 1 to Load reviewer 0"));
+    // The old version is stale now; and only reviewers and admins can be given cases.
+    assert!(matches!(cases::assign(db, taken_ref[0], bob.user_id, &admin, timing, now).await, Err(CaseError::Stale { .. })));
+    let merchant_user = user_id(&app, "merchant@vetted.test").await;
+    let current = CaseRef { case_id: taken, version: detail.version };
+    assert!(matches!(cases::assign(db, current, merchant_user, &admin, timing, now).await, Err(CaseError::Invalid(m)) if m.contains("no reviewer or admin")));
+    let released = cases::bulk(db, &BulkAction::Release, &[current], &admin, timing, now).await.unwrap();
+    assert_eq!(released.applied, vec![taken]);
+    // Resolved cases are left alone by any later bulk action.
+    let again = cases::bulk(db, &BulkAction::Approve, &seen[..1], alice, timing, now).await.unwrap();
+    assert!(again.applied.is_empty() && again.skipped.len() == 1);
+    // "Select all matching" gives the current versions of the matching cases.
+    let all = cases::matching_refs(db, &QueueFilter::default(), alice, now).await.unwrap();
+    assert_eq!(all, vec![CaseRef { case_id: taken, version: detail.version + 1 }]);
+}
+
+/// "Approve & trust": the buyer's email and card are trusted at this merchant only, with the
+/// reason and lifetime the reviewer chose; the rules allow that buyer there and still hold them
+/// elsewhere. Bad options are refused and change nothing.
+async fn trust_after_a_false_positive_is_for_that_merchant_only(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let [case_id] = open_cases(&app, 1, "t").await[..] else { panic!() };
+    let db = app.state.db.primary();
+    let timing = ReviewTiming::default();
+    let alice = reviewer(1);
+    let now = Utc::now();
+    let version = cases::claim(db, case_id, &alice, timing, now).await.unwrap();
+    let trust = DecideCase {
+        trust_buyer: true,
+        trust_card: true,
+        list_reason: "Regular customer, confirmed by phone".into(),
+        list_expiry_days: Some(30),
+        ..DecideCase::plain(case_id, version, CaseAction::Resolve(Disposition::Approved), String::new())
+    };
+    let long_reason = DecideCase { list_reason: "x".repeat(cases::MAX_LIST_REASON_CHARS + 1), ..trust.clone() };
+    assert!(matches!(cases::decide(db, &long_reason, &alice, now).await, Err(CaseError::Invalid(m)) if m.contains("at most 500")));
+    for days in [0, cases::MAX_LIST_DAYS + 1] {
+        let bad = DecideCase { list_expiry_days: Some(days), ..trust.clone() };
+        assert!(matches!(cases::decide(db, &bad, &alice, now).await, Err(CaseError::Invalid(m)) if m.contains("1 to 3650 days")));
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM fraud_list_entries WHERE source LIKE 'case:%'").await, 0, "refusals add nothing");
+    // A reason at its bound is accepted.
+    let at_bound = DecideCase { list_reason: "y".repeat(cases::MAX_LIST_REASON_CHARS), ..trust.clone() };
+    let decided = cases::decide(db, &at_bound, &alice, now).await.unwrap();
+    assert_eq!(decided.list_entries, vec![("trusted_emails".into(), "buyert0@mailinator.com".into()), ("trusted_cards".into(), "fp_t_0".into())]);
+    let source = format!("case:{case_id}");
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM fraud_list_entries WHERE source = '{source}' AND merchant_id = 1 AND LENGTH(reason) = 500 AND expires_at IS NOT NULL"
+            )
+        )
+        .await,
+        2
+    );
+    let lists = vetted::server::fraud::list_store::load(db, now).await.unwrap();
+    let entry = lists.find("trusted_emails", "buyert0@mailinator.com", Some(1), now).expect("trusted at merchant 1");
+    let days = (entry.expires_at.unwrap() - now).num_days();
+    assert!((29..=30).contains(&days), "{days} days");
+    // The rules see it: the same buyer is allowed at merchant 1, still held at merchant 2.
+    app.state.fraud.refresh().await.unwrap();
+    let key = api_keys::create(db, "trust", "tests", now).await.unwrap();
+    let caller = Caller { api_key_id: key.summary.id, idempotency_key: None };
+    let again = |external_id: &str, merchant_id: i32| TransactionInput {
+        external_id: external_id.into(),
+        merchant_id,
+        amount: 2_000,
+        currency: "USD".into(),
+        buyer_email: "buyert0@mailinator.com".into(),
+        buyer_ip: "198.51.100.0".into(),
+        ip_country: Some("US".into()),
+        card_fingerprint: "fp_t_0".into(),
+        card_bin: None,
+        card_country: "US".into(),
+        product_id: None,
+    };
+    let here = ingest::ingest(db, &app.state.cache, &app.state.fraud, &caller, again("t_again_1", 1)).await.unwrap();
+    assert_eq!(here.response.outcome, "allow");
+    let elsewhere = ingest::ingest(db, &app.state.cache, &app.state.fraud, &caller, again("t_again_2", 2)).await.unwrap();
+    assert_eq!(elsewhere.response.outcome, "review");
+    // The case page shows the entries on the timeline, and the merchant's PayPal and history.
+    let detail = cases::detail(db, &app.state.cache, case_id, &alice, timing, now).await.unwrap();
+    let added: Vec<_> = detail.timeline.iter().filter(|e| e.kind == "list_entry_added").filter_map(|e| e.detail.clone()).collect();
+    assert_eq!(added.len(), 2);
+    assert!(added.iter().all(|d| d.contains("(this merchant only)")), "{added:?}");
+    assert!(!matches!(detail.paypal, CasePaypal::Unavailable));
+}
+
 on_both_databases!(
+    a_bulk_action_leaves_a_changed_case_alone,
+    trust_after_a_false_positive_is_for_that_merchant_only,
     search_finds_substrings_and_typos_through_its_index,
     the_demo_seed_leaves_a_real_queue,
     next_case_gives_each_case_to_exactly_one_reviewer,

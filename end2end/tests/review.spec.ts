@@ -128,3 +128,69 @@ test("an admin flags a merchant from the merchant page; a missing reason is refu
   await expect(page.getByTestId("risk-history")).toContainText("Refund rate tripled this week");
   await expect(page.getByTestId("risk-history")).toContainText("by Ada Admin");
 });
+
+test("a reviewer selects cases with x and shift-click and approves them in bulk after a confirmation that names the count", async ({ page }) => {
+  await signIn(page, "reviewer", "/login?next=%2Fqueue%3Fsort%3Doldest");
+  await expect(page).toHaveURL("/queue?sort=oldest");
+  await hydrated(page);
+  const rows = page.getByTestId("queue-table").locator("tbody tr");
+  const [first, second] = [await rows.nth(0).getAttribute("data-case-id"), await rows.nth(1).getAttribute("data-case-id")];
+  // Shift-click selects a range; Clear empties the selection.
+  await rows.nth(2).getByTestId("select-case").click();
+  await rows.nth(4).getByTestId("select-case").click({ modifiers: ["Shift"] });
+  await expect(page.getByTestId("selected-count")).toHaveText("3 selected");
+  await page.getByTestId("bulk-bar").getByRole("button", { name: "Clear" }).click();
+  await expect(page.getByTestId("bulk-bar")).toBeHidden();
+  // By keyboard: x on the first row, j, x on the second.
+  await rows.nth(0).focus();
+  await page.keyboard.press("x");
+  await page.keyboard.press("j");
+  await page.keyboard.press("x");
+  await expect(page.getByTestId("selected-count")).toHaveText("2 selected");
+  await page.getByTestId("bulk-approve").click();
+  await expect(page.getByTestId("bulk-dialog")).toContainText("Approve 2 cases?");
+  await expect(page.getByTestId("bulk-confirm")).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("queue-status")).toHaveText("Approved 2 cases.");
+  await expectAccessible(page);
+  for (const id of [first, second]) {
+    await page.goto(`/cases/${id}`);
+    await expect(page.getByTestId("case-state")).toHaveText("Resolved: Approved (false positive)");
+    await expect(page.getByTestId("timeline").locator('[data-kind="resolved"]')).toContainText("bulk approval");
+  }
+});
+
+test("t approves and trusts the buyer at this merchant only, with the reason typed; the next case opens at once", async ({ page }) => {
+  await signIn(page, "reviewer");
+  await expect(page).toHaveURL("/queue");
+  await hydrated(page);
+  await page.keyboard.press("n");
+  await nextCaseOpens(page, null);
+  const trusted = caseId(page);
+  await page.keyboard.press("t");
+  await expect(page.getByTestId("decision-dialog")).toContainText("trust this buyer at this merchant");
+  await expect(page.getByTestId("trust-email")).toBeChecked();
+  await expect(page.getByTestId("trust-card")).not.toBeChecked();
+  await expect(page.getByTestId("decision-note")).toBeFocused();
+  await page.keyboard.press("Shift+Tab");
+  await page.keyboard.press("Shift+Tab");
+  await expect(page.getByTestId("list-reason")).toBeFocused();
+  await page.keyboard.type("Regular buyer, confirmed by email");
+  await page.keyboard.press("Control+Enter");
+  await nextCaseOpens(page, trusted);
+  await page.goto(`/cases/${trusted}`);
+  await expect(page.getByTestId("case-state")).toHaveText("Resolved: Approved (false positive)");
+  const added = page.getByTestId("timeline").locator('[data-kind="list_entry_added"]');
+  await expect(added).toHaveCount(1);
+  await expect(added).toContainText("trusted_emails");
+  await expect(added).toContainText("(this merchant only)");
+});
+
+test("an address that names no case or merchant says so", async ({ page }) => {
+  await signIn(page, "reviewer");
+  await expect(page).toHaveURL("/queue");
+  await page.goto("/cases/abc");
+  await expect(page.getByRole("alert")).toContainText("That address does not name a case");
+  await page.goto("/merchants/abc");
+  await expect(page.getByRole("alert")).toContainText("That address does not name a merchant");
+});

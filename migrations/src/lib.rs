@@ -12,6 +12,7 @@ mod m20261207_000007_resumable_reconciliation;
 mod m20261207_000008_merchant_risk_history;
 mod m20261207_000009_review_queue;
 mod m20261207_000010_case_search;
+mod m20261207_000011_list_entries_per_merchant;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000008_merchant_risk_history::Migration),
             Box::new(m20261207_000009_review_queue::Migration),
             Box::new(m20261207_000010_case_search::Migration),
+            Box::new(m20261207_000011_list_entries_per_merchant::Migration),
         ]
     }
 }

@@ -516,6 +516,8 @@ pub struct ListEntryDto {
     pub source: String,
     pub expires_at: Option<String>,
     pub created_at: String,
+    /// Only this merchant's transactions match it; None: every merchant's.
+    pub merchant_id: Option<i32>,
 }
 
 // ---- Review: the queue, claims, the case page -------------------------------------------------
@@ -844,8 +846,45 @@ pub struct CaseDetail {
     /// The facts the rules saw (velocity counts, merchant facts), pretty JSON.
     pub facts: String,
     pub merchant: CaseMerchant,
+    /// The merchant's risk-state moves, newest first (the latest 10; the merchant page has all).
+    pub merchant_history: Vec<RiskEventView>,
+    /// The merchant's PayPal account as last synced (never fetched on the request path).
+    pub paypal: CasePaypal,
+    /// The merchant's PayPal disputes of the last 90 days, newest first (at most 10).
+    pub disputes: Vec<DisputeView>,
     pub related: Vec<RelatedTransaction>,
     pub timeline: Vec<CaseEventView>,
+}
+
+/// The merchant's PayPal account on the case page: the cache or the last stored snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CasePaypal {
+    NotConnected,
+    /// Connected; no sync has stored data yet.
+    NoData,
+    /// Neither the cache nor the database could be read just now.
+    Unavailable,
+    Ready {
+        account: PaypalAccountStatus,
+        /// Age of the data, in seconds.
+        age_seconds: i64,
+        /// Money PayPal holds back, per currency (only currencies with some).
+        withheld: Vec<Money>,
+        open_disputes: Vec<PaypalDispute>,
+        /// Why the latest sync failed, when it did: the data above is older.
+        failing: Option<String>,
+    },
+}
+
+/// A PayPal dispute of the merchant, as stored from webhooks and reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeView {
+    pub paypal_id: String,
+    pub reason: String,
+    pub status: String,
+    pub amount: Money,
+    /// RFC 3339, UTC.
+    pub opened_at: String,
 }
 
 /// A reviewer's decision on a case they hold.
@@ -862,9 +901,95 @@ pub struct DecideCase {
     pub block_card: bool,
     #[serde(default)]
     pub block_email: bool,
-    /// For an approval: trust the buyer's email at this merchant for 90 days.
+    /// For an approval: trust the buyer's email (and card, with `trust_card`) at this merchant.
     #[serde(default)]
     pub trust_buyer: bool,
+    #[serde(default)]
+    pub trust_card: bool,
+    /// The list entries' reason; empty: "<disposition> on case N".
+    #[serde(default)]
+    pub list_reason: String,
+    /// Days the list entries last; None: block entries never expire, trust lasts 90 days.
+    #[serde(default)]
+    pub list_expiry_days: Option<u32>,
+}
+
+impl DecideCase {
+    /// A decision with nothing added to the lists.
+    pub fn plain(case_id: i64, version: i32, action: CaseAction, note: String) -> DecideCase {
+        DecideCase {
+            case_id,
+            version,
+            action,
+            note,
+            block_card: false,
+            block_email: false,
+            trust_buyer: false,
+            trust_card: false,
+            list_reason: String::new(),
+            list_expiry_days: None,
+        }
+    }
+}
+
+/// A case as the reviewer saw it: a bulk action applies to that version or leaves the case alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRef {
+    pub case_id: i64,
+    pub version: i32,
+}
+
+/// What a bulk action does to each selected case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    /// Resolve as a false positive (the payment goes through).
+    Approve,
+    /// To the admins, with one note for all.
+    Escalate { note: String },
+    /// Back to the queue: the caller's claims (an admin's: anyone's).
+    Release,
+    /// Admins only: the case is claimed for this reviewer.
+    Assign { user_id: i32 },
+}
+
+impl BulkAction {
+    pub fn label(&self) -> &'static str {
+        match self {
+            BulkAction::Approve => "Approve",
+            BulkAction::Escalate { .. } => "Escalate",
+            BulkAction::Release => "Release",
+            BulkAction::Assign { .. } => "Assign",
+        }
+    }
+}
+
+/// What a bulk action did: each case applied, or left alone with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BulkOutcome {
+    pub applied: Vec<i64>,
+    pub skipped: Vec<BulkSkip>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkSkip {
+    pub case_id: i64,
+    pub reason: String,
+}
+
+/// Someone cases can be assigned to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignee {
+    pub user_id: i32,
+    pub name: String,
+    pub admin: bool,
+}
+
+/// A decision's answer: the next case under the reviewer's filters, claimed and read in the same
+/// request (submit & next), or none left.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decided {
+    pub next: Option<CaseDetail>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

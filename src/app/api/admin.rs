@@ -111,7 +111,7 @@ pub async fn add_list_entry(list: String, value: String, reason: String, expires
         async {
             let admin = require_admin()?;
             let state = AppState::from_context()?;
-            let entry = ListEntry { value: String::new(), reason, expires_at, added_by: admin.email.clone(), source: "admin".into() };
+            let entry = ListEntry { value: String::new(), reason, expires_at, added_by: admin.email.clone(), source: "admin".into(), merchant_id: None };
             let stored = list_store::add_entry(state.db.primary(), &list, &value, entry, chrono::Utc::now()).await?;
             state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
             Ok(stored)
@@ -129,7 +129,7 @@ pub async fn remove_list_entry(list: String, value: String) -> Result<bool, AppE
         async {
             require_admin()?;
             let state = AppState::from_context()?;
-            let removed = list_store::remove_entry(state.db.primary(), &list, &value).await?;
+            let removed = list_store::remove_entry(state.db.primary(), &list, &value, None).await?;
             state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
             Ok(removed)
         }

@@ -92,7 +92,7 @@ pub async fn open_case(case_id: i64) -> Result<dto::CaseDetail, AppError> {
                 Ok(_) | Err(CaseError::HeldByOther { .. } | CaseError::Invalid(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-            Ok(cases::detail(state.db.primary(), case_id, &who, state.config.review, now).await?)
+            Ok(cases::detail(state.db.primary(), &state.cache, case_id, &who, state.config.review, now).await?)
         }
         .await,
     )
@@ -127,21 +127,91 @@ pub async fn release_case(case_id: i64, version: i32) -> Result<(), AppError> {
 }
 
 /// A disposition or an escalation on a held case; list entries it adds reach the rules at once.
+/// With `next` (the queue's filters), the same request claims and reads the next case, so the
+/// page shows it at once (submit & next).
 #[server(prefix = "/rpc", endpoint = "review/decide_case", input = Json)]
-pub async fn decide_case(decision: dto::DecideCase) -> Result<(), AppError> {
+pub async fn decide_case(decision: dto::DecideCase, next: Option<dto::QueueFilter>) -> Result<dto::Decided, AppError> {
     use crate::server::{error::reply, review::cases, AppState};
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
-            let decided = cases::decide(state.db.primary(), &decision, &who, chrono::Utc::now()).await?;
+            let now = chrono::Utc::now();
+            let decided = cases::decide(state.db.primary(), &decision, &who, now).await?;
             if !decided.list_entries.is_empty() {
                 // The other instances reload within a second (the generation was bumped).
                 if let Err(e) = state.fraud.refresh().await {
                     tracing::warn!(kind = crate::server::db::error_kind(&e), "reloading lists after a case decision failed");
                 }
             }
-            Ok(())
+            let Some(filter) = next else { return Ok(dto::Decided { next: None }) };
+            // The decision is saved: a failure from here on only means no next case is shown.
+            let next = match cases::claim_next(state.db.primary(), &filter, &who, state.config.review, now).await {
+                Ok(dto::NextCase::Claimed { case_id }) => cases::detail(state.db.primary(), &state.cache, case_id, &who, state.config.review, now).await.ok(),
+                _ => None,
+            };
+            Ok(dto::Decided { next })
+        }
+        .await,
+    )
+}
+
+/// One action on many cases, each at the version the reviewer saw; cases that changed meanwhile
+/// or that the action does not fit are reported by id and left alone.
+#[server(prefix = "/rpc", endpoint = "review/bulk", input = Json)]
+pub async fn bulk_cases(action: dto::BulkAction, cases: Vec<dto::CaseRef>) -> Result<dto::BulkOutcome, AppError> {
+    use crate::server::{error::reply, review::cases as service, AppState};
+    reply(
+        async {
+            let who = guard::reviewer()?;
+            let state = AppState::from_context()?;
+            Ok(service::bulk(state.db.primary(), &action, &cases, &who, state.config.review, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
+}
+
+/// Every case matching the filters (at most 1,000), as `(id, version)`: "select all N matching".
+#[server(prefix = "/rpc", endpoint = "review/select_matching", input = Json)]
+pub async fn select_matching(filter: dto::QueueFilter) -> Result<Vec<dto::CaseRef>, AppError> {
+    use crate::server::{error::reply, review::cases, AppState};
+    reply(
+        async {
+            let who = guard::reviewer()?;
+            let state = AppState::from_context()?;
+            // The primary: the versions must be the ones a bulk action will find.
+            Ok(cases::matching_refs(state.db.primary(), &filter, &who, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
+}
+
+/// Reviewers and admins cases can be assigned to (admins only).
+#[server(prefix = "/rpc", endpoint = "review/assignees", input = Json)]
+pub async fn assignees() -> Result<Vec<dto::Assignee>, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, review::cases, AppState};
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(cases::assignees(state.db.read()).await?)
+        }
+        .await,
+    )
+}
+
+/// An admin gives a case to a reviewer (or takes it from one).
+#[server(prefix = "/rpc", endpoint = "review/assign_case", input = Json)]
+pub async fn assign_case(case: dto::CaseRef, user_id: i32) -> Result<(), AppError> {
+    use crate::server::{error::reply, review::cases, AppState};
+    reply(
+        async {
+            let who = guard::reviewer()?;
+            if !who.admin {
+                return Err(AppError::Forbidden);
+            }
+            let state = AppState::from_context()?;
+            Ok(cases::assign(state.db.primary(), case, user_id, &who, state.config.review, chrono::Utc::now()).await?)
         }
         .await,
     )

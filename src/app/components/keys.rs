@@ -58,11 +58,21 @@ pub fn HelpOverlay(open: RwSignal<bool>) -> impl IntoView {
     });
     let groups: &[(&str, &[(&str, &str)])] = &[
         ("Everywhere", &[("?", "Show or hide this help"), ("Esc", "Close a dialog or this help"), ("/", "Search and filters")]),
-        ("Queue", &[("j / k", "Move down / up the list"), ("Enter or o", "Open the case"), ("n", "Claim and open the next case"), ("x", "Select the case")]),
+        (
+            "Queue",
+            &[
+                ("j / k", "Move down / up the list"),
+                ("Enter or o", "Open the case"),
+                ("n", "Claim and open the next case"),
+                ("x", "Select the case (then the bulk bar)"),
+                ("Shift+click", "Select a range"),
+            ],
+        ),
         (
             "Case",
             &[
                 ("a", "Approve (false positive)"),
+                ("t", "Approve and trust the buyer at this merchant"),
                 ("r", "Refund"),
                 ("f", "Refund as fraud (offers the block lists)"),
                 ("c", "Confirmed fraud (offers the block lists)"),

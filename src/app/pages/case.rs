@@ -1,17 +1,20 @@
 //! The case page, `/cases/:id`: opening it claims the case when it is free. Everything a reviewer
 //! needs to decide without leaving: the transaction, every rule's result and the facts, the
-//! merchant, related activity across merchants, the timeline and notes. Decisions by keyboard
-//! (`a`, `r`, `f`, `c`, `e`, `m`, `u`, `n`), each followed by the next case at once.
+//! merchant and its PayPal account, related activity across merchants, the timeline and notes.
+//! Decisions by keyboard (`a`, `t`, `r`, `f`, `c`, `e`, `m`, `u`, `n`), each followed by the next
+//! case at once: the decision's own request claims and reads it (submit & next).
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use leptos_router::NavigateOptions;
 
-use crate::app::api::review::{add_note, decide_case, merchant_action, next_case, open_case, release_case, renew_claim};
+use crate::app::api::review::{add_note, assign_case, assignees, decide_case, merchant_action, next_case, open_case, release_case, renew_claim};
 use crate::app::components::keys::{use_shortcuts, HelpOverlay, Kbd};
 use crate::app::components::layout::RequireRole;
 use crate::app::components::review::{risk_badge, sla_class, sla_label, state_badge, MERCHANT_ACTIONS};
-use crate::app::dto::{group_thousands, CaseAction, CaseDetail, CaseState, DecideCase, Disposition, NextCase, Role};
+use crate::app::dto::{
+    describe_age, group_thousands, CaseAction, CaseDetail, CasePaypal, CaseRef, CaseState, DecideCase, Decided, Disposition, NextCase, Role,
+};
 use crate::app::error::AppError;
 use crate::app::pages::queue::{filter_from_query, queue_href};
 use crate::app::url::{decode, encode};
@@ -33,15 +36,20 @@ pub fn CasePage() -> impl IntoView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialog {
     Fraud(Disposition),
+    /// Approve, and trust the buyer at this merchant.
+    Trust,
     Escalate,
     Merchant,
+    /// Admins: give the case to someone.
+    Assign,
 }
 
 #[component]
 fn Case() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let case_id = Memo::new(move |_| params.get().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or(0));
+    // None: the address does not hold a case number (`/cases/abc`).
+    let case_id = Memo::new(move |_| params.get().get("id").and_then(|id| id.parse::<i64>().ok()).filter(|id| *id > 0));
     // The queue's filters the reviewer came from: "next" takes the next case under them.
     let from = Memo::new(move |_| {
         let raw = query.get().get("from").unwrap_or_default();
@@ -52,7 +60,21 @@ fn Case() -> impl IntoView {
         }
         filter_from_query(&map)
     });
-    let case = Resource::new(move || case_id.get(), open_case);
+    // The next case as the last decision's answer brought it: shown without another request.
+    let prefetched = StoredValue::new(None::<CaseDetail>);
+    let case = Resource::new(
+        move || case_id.get(),
+        move |id: Option<i64>| {
+            let ready = prefetched.try_update_value(Option::take).flatten().filter(|c| Some(c.case_id) == id);
+            async move {
+                match (ready, id) {
+                    (Some(detail), _) => Ok(detail),
+                    (None, Some(id)) => open_case(id).await,
+                    (None, None) => Err(AppError::NotFound("That address does not name a case: case numbers are whole numbers, e.g. /cases/42.".into())),
+                }
+            }
+        },
+    );
     let status_line = RwSignal::new(String::new());
     let dialog = RwSignal::new(None::<Dialog>);
     let help = RwSignal::new(false);
@@ -79,18 +101,29 @@ fn Case() -> impl IntoView {
     }
 
     let decide = Action::new(move |decision: &DecideCase| {
-        let decision = decision.clone();
-        async move { decide_case(decision).await }
+        let (decision, filter) = (decision.clone(), from.get_untracked());
+        async move { decide_case(decision, Some(filter)).await }
     });
-    Effect::new(move |_| match decide.value().get() {
-        Some(Ok(())) => {
-            dialog.set(None);
-            status_line.set("Saved. Opening the next case…".into());
-            next.dispatch(());
-        }
-        Some(Err(e)) => status_line.set(e.to_string()),
-        None => {}
-    });
+    {
+        let navigate = navigate.clone();
+        Effect::new(move |_| match decide.value().get() {
+            Some(Ok(Decided { next: Some(detail) })) => {
+                dialog.set(None);
+                status_line.set(String::new());
+                let query = crate::app::pages::queue::filter_to_query(&from.get_untracked());
+                let href = format!("/cases/{}?from={}", detail.case_id, encode(&query));
+                prefetched.set_value(Some(detail));
+                navigate(&href, NavigateOptions::default());
+            }
+            Some(Ok(Decided { next: None })) => {
+                dialog.set(None);
+                status_line.set("Saved. That was the last case matching your filters — back to the queue to choose others.".into());
+                case.refetch();
+            }
+            Some(Err(e)) => status_line.set(e.to_string()),
+            None => {}
+        });
+    }
 
     let release = Action::new(move |(case_id, version): &(i64, i32)| {
         let (case_id, version) = (*case_id, *version);
@@ -110,9 +143,8 @@ fn Case() -> impl IntoView {
     {
         if let Ok(handle) = set_interval_with_handle(
             move || {
-                let id = case_id.get_untracked();
-                let held = case.get_untracked().and_then(Result::ok).is_some_and(|c| c.held_by_me);
-                if held {
+                let held = case.get_untracked().and_then(Result::ok).filter(|c| c.held_by_me).map(|c| c.case_id);
+                if let Some(id) = held {
                     leptos::task::spawn_local(async move {
                         if let Ok(false) = renew_claim(id).await {
                             status_line.set("Your claim on this case lapsed; reload to see who holds it now.".into());
@@ -130,15 +162,7 @@ fn Case() -> impl IntoView {
 
     let quick = move |action: CaseAction| {
         if let Some(c) = current() {
-            decide.dispatch(DecideCase {
-                case_id: c.case_id,
-                version: c.version,
-                action,
-                note: String::new(),
-                block_card: false,
-                block_email: false,
-                trust_buyer: false,
-            });
+            decide.dispatch(DecideCase::plain(c.case_id, c.version, action, String::new()));
         }
     };
     let heading = NodeRef::<leptos::html::H1>::new();
@@ -164,6 +188,7 @@ fn Case() -> impl IntoView {
                 next.dispatch(());
             }
             "a" if held => quick(CaseAction::Resolve(Disposition::Approved)),
+            "t" if held => dialog.set(Some(Dialog::Trust)),
             "r" if held => quick(CaseAction::Resolve(Disposition::Refunded)),
             "f" if held => dialog.set(Some(Dialog::Fraud(Disposition::RefundedAsFraud))),
             "c" if held => dialog.set(Some(Dialog::Fraud(Disposition::ConfirmedFraud))),
@@ -174,7 +199,7 @@ fn Case() -> impl IntoView {
                     release.dispatch((c.case_id, c.version));
                 }
             }
-            "a" | "r" | "f" | "c" | "e" | "u" => status_line.set("You don't hold this case: only its holder decides it.".into()),
+            "a" | "t" | "r" | "f" | "c" | "e" | "u" => status_line.set("You don't hold this case: only its holder decides it.".into()),
             _ => return false,
         }
         true
@@ -245,7 +270,7 @@ fn CaseHeader(case: CaseDetail, heading: NodeRef<leptos::html::H1>) -> impl Into
 fn ActionBar(
     case: CaseDetail,
     dialog: RwSignal<Option<Dialog>>,
-    decide: Action<DecideCase, Result<(), AppError>>,
+    decide: Action<DecideCase, Result<Decided, AppError>>,
     release: Action<(i64, i32), Result<(), AppError>>,
     next: Action<(), Result<NextCase, AppError>>,
     version: i32,
@@ -256,17 +281,11 @@ fn ActionBar(
     let danger = format!("{button} bg-rose-700 text-white hover:bg-rose-800");
     let case_id = case.case_id;
     let quick = move |d: Disposition| {
-        decide.dispatch(DecideCase {
-            case_id,
-            version,
-            action: CaseAction::Resolve(d),
-            note: String::new(),
-            block_card: false,
-            block_email: false,
-            trust_buyer: false,
-        });
+        decide.dispatch(DecideCase::plain(case_id, version, CaseAction::Resolve(d), String::new()));
     };
     let pending = decide.pending();
+    let admin = crate::app::use_current_user().get_untracked().is_some_and(|u| u.role == Role::Admin);
+    let resolved = matches!(case.state, CaseState::Resolved { .. });
     view! {
         <div class="mt-4 flex flex-wrap gap-2" role="toolbar" aria-label="Decide this case">
             {case
@@ -276,6 +295,10 @@ fn ActionBar(
                         <button type="button" class=primary.clone() disabled=pending on:click=move |_| quick(Disposition::Approved) data-testid="approve">
                             "Approve"
                             <Kbd key="A" />
+                        </button>
+                        <button type="button" class=secondary.clone() on:click=move |_| dialog.set(Some(Dialog::Trust)) data-testid="approve-trust">
+                            "Approve & trust buyer"
+                            <Kbd key="T" />
                         </button>
                         <button type="button" class=secondary.clone() disabled=pending on:click=move |_| quick(Disposition::Refunded)>
                             "Refund"
@@ -305,6 +328,14 @@ fn ActionBar(
                 "Merchant action"
                 <Kbd key="M" />
             </button>
+            {(admin && !resolved)
+                .then(|| {
+                    view! {
+                        <button type="button" class=secondary.clone() on:click=move |_| dialog.set(Some(Dialog::Assign)) data-testid="assign">
+                            "Assign…"
+                        </button>
+                    }
+                })}
             <button type="button" class=secondary on:click=move |_| {
                 next.dispatch(());
             }>
@@ -315,24 +346,37 @@ fn ActionBar(
     }
 }
 
-/// The dialogs: a fraud disposition with its block-list entries, an escalation's note, a
-/// merchant action with its reason. The first field takes the focus; `Esc` closes.
+/// The dialogs: a fraud disposition with its block-list entries, an approval that trusts the
+/// buyer at this merchant, an escalation's note, a merchant action with its reason, an admin's
+/// assignment. The first field takes the focus; `Esc` closes. List entries are pre-filled and
+/// editable: which values, the reason, how long they last.
 #[component]
 fn DecisionDialog(
     case: CaseDetail,
     dialog: RwSignal<Option<Dialog>>,
-    decide: Action<DecideCase, Result<(), AppError>>,
+    decide: Action<DecideCase, Result<Decided, AppError>>,
     status_line: RwSignal<String>,
     on_merchant_change: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let note = RwSignal::new(String::new());
     let block_card = RwSignal::new(true);
     let block_email = RwSignal::new(true);
+    let trust_email = RwSignal::new(true);
+    let trust_card = RwSignal::new(false);
+    let list_reason = RwSignal::new(String::new());
+    // Days as typed; empty: no end (blocks) or the default 90 (trust).
+    let list_days = RwSignal::new(String::new());
     let event = RwSignal::new(MERCHANT_ACTIONS[1].0.to_string());
+    let assign_to = RwSignal::new(String::new());
     let first_field = NodeRef::<leptos::html::Textarea>::new();
     let first_select = NodeRef::<leptos::html::Select>::new();
+    let (case_id, version, merchant_id, merchant_state) = (case.case_id, case.version, case.merchant.id, case.merchant.risk_state);
+    let load_assignees = Action::new(|_: &()| assignees());
     Effect::new(move |_| match dialog.get() {
-        Some(Dialog::Merchant) => {
+        Some(Dialog::Merchant | Dialog::Assign) => {
+            if dialog.get_untracked() == Some(Dialog::Assign) && load_assignees.value().get_untracked().is_none() {
+                load_assignees.dispatch(());
+            }
             if let Some(select) = first_select.get() {
                 let _ = select.focus();
             }
@@ -344,48 +388,79 @@ fn DecisionDialog(
         }
         None => {}
     });
-    let (case_id, version, merchant_id, merchant_state) = (case.case_id, case.version, case.merchant.id, case.merchant.risk_state);
     let (card, email) = (case.card_fingerprint.clone(), case.buyer_email.clone());
     let merchant_move = Action::new(move |(event, reason): &(String, String)| {
         let (event, reason) = (event.clone(), reason.clone());
         async move { merchant_action(merchant_id, event, reason, merchant_state, Some(case_id)).await }
     });
+    let refresh = on_merchant_change.clone();
     Effect::new(move |_| match merchant_move.value().get() {
         Some(Ok(state)) => {
             dialog.set(None);
             status_line.set(format!("The merchant is now {}.", state.label().to_lowercase()));
+            refresh();
+        }
+        Some(Err(e)) => status_line.set(e.to_string()),
+        None => {}
+    });
+    let assign = Action::new(move |user_id: &i32| {
+        let user_id = *user_id;
+        async move { assign_case(CaseRef { case_id, version }, user_id).await }
+    });
+    Effect::new(move |_| match assign.value().get() {
+        Some(Ok(())) => {
+            dialog.set(None);
+            status_line.set("Assigned.".into());
             on_merchant_change();
         }
         Some(Err(e)) => status_line.set(e.to_string()),
         None => {}
     });
-    let send = move || match dialog.get_untracked() {
-        Some(Dialog::Fraud(disposition)) => {
-            decide.dispatch(DecideCase {
-                case_id,
-                version,
-                action: CaseAction::Resolve(disposition),
-                note: note.get_untracked(),
-                block_card: block_card.get_untracked(),
-                block_email: block_email.get_untracked(),
-                trust_buyer: false,
-            });
+    let send = move || {
+        let days = match list_days.get_untracked().trim() {
+            "" => None,
+            typed => match typed.parse::<u32>() {
+                Ok(days) => Some(days),
+                Err(_) => {
+                    status_line.set("Days is a whole number, e.g. 90 — or empty.".into());
+                    return;
+                }
+            },
+        };
+        let with_lists = |action: CaseAction| DecideCase {
+            list_reason: list_reason.get_untracked(),
+            list_expiry_days: days,
+            ..DecideCase::plain(case_id, version, action, note.get_untracked())
+        };
+        match dialog.get_untracked() {
+            Some(Dialog::Fraud(disposition)) => {
+                decide.dispatch(DecideCase {
+                    block_card: block_card.get_untracked(),
+                    block_email: block_email.get_untracked(),
+                    ..with_lists(CaseAction::Resolve(disposition))
+                });
+            }
+            Some(Dialog::Trust) => {
+                decide.dispatch(DecideCase {
+                    trust_buyer: trust_email.get_untracked(),
+                    trust_card: trust_card.get_untracked(),
+                    ..with_lists(CaseAction::Resolve(Disposition::Approved))
+                });
+            }
+            Some(Dialog::Escalate) => {
+                decide.dispatch(DecideCase::plain(case_id, version, CaseAction::Escalate, note.get_untracked()));
+            }
+            Some(Dialog::Merchant) => {
+                merchant_move.dispatch((event.get_untracked(), note.get_untracked()));
+            }
+            Some(Dialog::Assign) => match assign_to.get_untracked().parse::<i32>() {
+                Ok(user_id) => {
+                    assign.dispatch(user_id);
+                }
+                Err(_) => status_line.set("Choose whom to assign the case to.".into()),
+            },
+            None => {}
         }
-        Some(Dialog::Escalate) => {
-            decide.dispatch(DecideCase {
-                case_id,
-                version,
-                action: CaseAction::Escalate,
-                note: note.get_untracked(),
-                block_card: false,
-                block_email: false,
-                trust_buyer: false,
-            });
-        }
-        Some(Dialog::Merchant) => {
-            merchant_move.dispatch((event.get_untracked(), note.get_untracked()));
-        }
-        None => {}
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -400,61 +475,119 @@ fn DecisionDialog(
     };
     let title = move || match dialog.get() {
         Some(Dialog::Fraud(d)) => d.label().to_string(),
+        Some(Dialog::Trust) => "Approve and trust this buyer at this merchant".into(),
         Some(Dialog::Escalate) => "Escalate to the admins".into(),
         Some(Dialog::Merchant) => "Merchant action".into(),
+        Some(Dialog::Assign) => "Assign the case".into(),
         None => String::new(),
     };
     let field =
         "mt-1 block w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600";
+    let checkbox = move |signal: RwSignal<bool>, text: String, value: String, testid: &'static str| {
+        view! {
+            <label class="flex items-start gap-2">
+                <input class="mt-1" type="checkbox" prop:checked=move || signal.get() on:change=move |_| signal.update(|v| *v = !*v) data-testid=testid />
+                <span class="min-w-0 break-all">{text} " " <code class="rounded bg-slate-100 px-1">{value}</code></span>
+            </label>
+        }
+    };
+    // Reason and lifetime of the entries: pre-filled in the placeholder, editable.
+    let entry_fields = move |default_reason: String, days_hint: &'static str| {
+        view! {
+            <div class="mt-3 grid grid-cols-3 gap-3">
+                <label class="col-span-2 block text-sm font-medium text-slate-900">
+                    "Entry reason"
+                    <input class=field type="text" maxlength="500" placeholder=default_reason prop:value=move || list_reason.get() on:input=move |ev| list_reason.set(event_target_value(&ev)) data-testid="list-reason" />
+                </label>
+                <label class="block text-sm font-medium text-slate-900">
+                    "Days"
+                    <input class=field type="number" min="1" max="3650" placeholder=days_hint prop:value=move || list_days.get() on:input=move |ev| list_days.set(event_target_value(&ev)) data-testid="list-days" />
+                </label>
+            </div>
+        }
+    };
+    let fields = move || {
+        let (card, email) = (card.clone(), email.clone());
+        match dialog.get() {
+            Some(Dialog::Fraud(d)) => view! {
+                <fieldset class="mt-3 space-y-2 text-sm">
+                    <legend class="font-medium text-slate-900">"Add to the block lists, for every merchant (this case is the source)"</legend>
+                    {checkbox(block_card, "Card → blocked_cards".into(), card, "block-card")}
+                    {checkbox(block_email, "Email → blocked_emails".into(), email, "block-email")}
+                </fieldset>
+                {entry_fields(format!("{} on case {case_id}", d.label()), "no end")}
+            }
+            .into_any(),
+            Some(Dialog::Trust) => view! {
+                <fieldset class="mt-3 space-y-2 text-sm">
+                    <legend class="font-medium text-slate-900">"Trust at this merchant only, so the same customer is not held again"</legend>
+                    {checkbox(trust_email, "Email → trusted_emails".into(), email, "trust-email")}
+                    {checkbox(trust_card, "Card → trusted_cards".into(), card, "trust-card")}
+                </fieldset>
+                {entry_fields(format!("Approved on case {case_id}"), "90")}
+            }
+            .into_any(),
+            Some(Dialog::Merchant) => view! {
+                <label class="mt-3 block text-sm font-medium text-slate-900">
+                    "Action"
+                    <select node_ref=first_select class=field on:change=move |ev| event.set(event_target_value(&ev)) data-testid="merchant-event">
+                        {MERCHANT_ACTIONS
+                            .iter()
+                            .map(|(value, label)| view! { <option value=*value selected=move || event.get() == *value>{*label}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+            }
+            .into_any(),
+            Some(Dialog::Assign) => view! {
+                <label class="mt-3 block text-sm font-medium text-slate-900">
+                    "Assign to"
+                    <select node_ref=first_select class=field on:change=move |ev| assign_to.set(event_target_value(&ev)) data-testid="assign-to">
+                        <option value="">"Choose a person…"</option>
+                        {move || match load_assignees.value().get() {
+                            Some(Ok(people)) => people
+                                .into_iter()
+                                .map(|p| {
+                                    let label = if p.admin { format!("{} (admin)", p.name) } else { p.name };
+                                    view! { <option value=p.user_id.to_string()>{label}</option> }
+                                })
+                                .collect_view()
+                                .into_any(),
+                            Some(Err(e)) => view! { <option value="" disabled=true>{e.to_string()}</option> }.into_any(),
+                            None => view! { <option value="" disabled=true>"Loading…"</option> }.into_any(),
+                        }}
+                    </select>
+                </label>
+            }
+            .into_any(),
+            _ => ().into_any(),
+        }
+    };
+    let note_label = move || match dialog.get() {
+        Some(Dialog::Fraud(_) | Dialog::Trust) => "Note on the case (optional)",
+        Some(Dialog::Assign) => "",
+        _ => "Reason (required)",
+    };
     view! {
         <Show when=move || dialog.get().is_some()>
-            <div class="fixed inset-0 z-30 flex items-start justify-center bg-slate-900/40 p-4 pt-16">
+            <div class="fixed inset-0 z-30 flex items-start justify-center overflow-y-auto bg-slate-900/40 p-4 pt-16">
                 <form role="dialog" aria-modal="true" aria-labelledby="decision-title" class="w-full max-w-lg rounded-xl bg-white p-6 shadow-xl" on:submit=submit on:keydown=confirm_key data-testid="decision-dialog">
                     <h2 id="decision-title" class="text-lg font-semibold">{title}</h2>
-                    {
-                        let (card, email) = (card.clone(), email.clone());
-                        move || match dialog.get() {
-                            Some(Dialog::Fraud(_)) => view! {
-                                <fieldset class="mt-3 space-y-2 text-sm">
-                                    <legend class="font-medium text-slate-900">"Add to the block lists (this case is the source)"</legend>
-                                    <label class="flex items-start gap-2">
-                                        <input class="mt-1" type="checkbox" prop:checked=move || block_card.get() on:change=move |_| block_card.update(|v| *v = !*v) data-testid="block-card" />
-                                        <span class="min-w-0 break-all">"Card " <code class="rounded bg-slate-100 px-1">{card.clone()}</code> " → blocked_cards"</span>
-                                    </label>
-                                    <label class="flex items-start gap-2">
-                                        <input class="mt-1" type="checkbox" prop:checked=move || block_email.get() on:change=move |_| block_email.update(|v| *v = !*v) data-testid="block-email" />
-                                        <span class="min-w-0 break-all">"Email " <code class="rounded bg-slate-100 px-1">{email.clone()}</code> " → blocked_emails"</span>
-                                    </label>
-                                </fieldset>
-                            }
-                            .into_any(),
-                            Some(Dialog::Merchant) => view! {
-                                <label class="mt-3 block text-sm font-medium text-slate-900">
-                                    "Action"
-                                    <select node_ref=first_select class=field on:change=move |ev| event.set(event_target_value(&ev)) data-testid="merchant-event">
-                                        {MERCHANT_ACTIONS
-                                            .iter()
-                                            .map(|(value, label)| view! { <option value=*value selected=move || event.get() == *value>{*label}</option> })
-                                            .collect_view()}
-                                    </select>
-                                </label>
-                            }
-                            .into_any(),
-                            _ => ().into_any(),
-                        }
-                    }
-                    <label class="mt-3 block text-sm font-medium text-slate-900">
-                        {move || if matches!(dialog.get(), Some(Dialog::Fraud(_))) { "Note (optional)" } else { "Reason (required)" }}
-                        <textarea
-                            node_ref=first_field
-                            class=field
-                            rows="3"
-                            maxlength="2000"
-                            prop:value=move || note.get()
-                            on:input=move |ev| note.set(event_target_value(&ev))
-                            data-testid="decision-note"
-                        ></textarea>
-                    </label>
+                    {fields.clone()}
+                    <Show when=move || dialog.get() != Some(Dialog::Assign)>
+                        <label class="mt-3 block text-sm font-medium text-slate-900">
+                            {note_label}
+                            <textarea
+                                node_ref=first_field
+                                class=field
+                                rows="3"
+                                maxlength="2000"
+                                prop:value=move || note.get()
+                                on:input=move |ev| note.set(event_target_value(&ev))
+                                data-testid="decision-note"
+                            ></textarea>
+                        </label>
+                    </Show>
                     <div class="mt-4 flex justify-end gap-2">
                         <button type="button" class="rounded-md px-3 py-2 text-sm text-slate-800 hover:bg-slate-100" on:click=move |_| dialog.set(None)>
                             "Cancel"
@@ -548,6 +681,31 @@ fn CaseBody(case: CaseDetail) -> impl IntoView {
                     <div><dt class=dt>"Refund rate"</dt><dd class=format!("{dd} tabular-nums")>{pct(m.refund_rate_90d)}</dd></div>
                     <div><dt class=dt>"Dispute rate"</dt><dd class=format!("{dd} tabular-nums")>{pct(m.dispute_rate_90d)}</dd></div>
                 </dl>
+                <h3 class="mt-4 text-sm font-semibold text-slate-900">"Risk history"</h3>
+                {if case.merchant_history.is_empty() {
+                    view! { <p class="mt-1 text-sm text-slate-700">"No move yet: compliant since sign-up."</p> }.into_any()
+                } else {
+                    view! {
+                        <ol class="mt-1 space-y-1 text-sm" data-testid="risk-history">
+                            {case
+                                .merchant_history
+                                .iter()
+                                .map(|e| {
+                                    view! {
+                                        <li>
+                                            <time class="tabular-nums text-slate-600" datetime=e.at.clone()>{e.at.get(0..10).unwrap_or("").to_string()}</time>
+                                            " " {e.from.label()} " → " <span class="font-medium">{e.to.label()}</span>
+                                            <span class="text-slate-700">{format!(" by {}", e.actor)}</span>
+                                            {e.reason.clone().map(|r| view! { <span class="block break-words text-slate-700">{r}</span> })}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ol>
+                        <a class="mt-1 inline-block text-sm text-indigo-700 underline" href=format!("/merchants/{}", m.id)>"All of it on the merchant page"</a>
+                    }
+                    .into_any()
+                }}
             </section>
             <section aria-labelledby="related-heading" class=format!("{card} lg:col-span-2")>
                 <h2 id="related-heading" class="text-base font-semibold">"Same card, email or IP — last 90 days, all merchants"</h2>
@@ -594,8 +752,69 @@ fn CaseBody(case: CaseDetail) -> impl IntoView {
                     .into_any()
                 }}
             </section>
+            <PaypalSection case=case.clone() />
             <Timeline case=case.clone() />
         </div>
+    }
+}
+
+/// The merchant's PayPal account as last synced, and its disputes (stored from PayPal's webhooks
+/// and the reconciliation). Read from the cache layer: the page never waits on PayPal.
+#[component]
+fn PaypalSection(case: CaseDetail) -> impl IntoView {
+    let yes_no = |ok: bool, yes: &'static str, no: &'static str| {
+        if ok {
+            view! { <span class="text-emerald-800">{yes}</span> }
+        } else {
+            view! { <span class="font-medium text-rose-800">{no}</span> }
+        }
+    };
+    let account = match case.paypal.clone() {
+        CasePaypal::NotConnected => view! { <p class="mt-2 text-sm text-slate-700">"No PayPal account connected."</p> }.into_any(),
+        CasePaypal::NoData => view! { <p class="mt-2 text-sm text-slate-700">"Connected; the first sync has not stored data yet."</p> }.into_any(),
+        CasePaypal::Unavailable => view! { <p class="mt-2 text-sm text-amber-900">"The account's last-known state cannot be read right now."</p> }.into_any(),
+        CasePaypal::Ready { account, age_seconds, withheld, open_disputes, failing } => view! {
+            <p class="mt-1 text-xs text-slate-600">{format!("As of {}", describe_age(age_seconds))} {failing.map(|f| format!(" · latest sync failed: {f}"))}</p>
+            <ul class="mt-2 space-y-1 text-sm" data-testid="paypal-account">
+                <li>"Payments " {yes_no(account.payments_receivable, "receivable", "NOT receivable")}</li>
+                <li>"Primary email " {yes_no(account.primary_email_confirmed, "confirmed", "NOT confirmed")}</li>
+                <li>
+                    "Withheld by PayPal: "
+                    {if withheld.is_empty() { "nothing".to_string() } else { withheld.iter().map(|m| m.display()).collect::<Vec<_>>().join(", ") }}
+                </li>
+                <li>{format!("Open disputes at PayPal: {}", open_disputes.len())}</li>
+            </ul>
+        }
+        .into_any(),
+    };
+    view! {
+        <section aria-labelledby="paypal-heading" class="rounded-xl border border-slate-200 bg-white p-5 shadow-sm">
+            <h2 id="paypal-heading" class="text-base font-semibold">"PayPal"</h2>
+            {account}
+            <h3 class="mt-4 text-sm font-semibold text-slate-900">"Disputes, last 90 days"</h3>
+            {if case.disputes.is_empty() {
+                view! { <p class="mt-1 text-sm text-slate-700">"None."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="mt-1 space-y-1 text-sm" data-testid="disputes">
+                        {case
+                            .disputes
+                            .iter()
+                            .map(|d| {
+                                view! {
+                                    <li>
+                                        <time class="tabular-nums text-slate-600" datetime=d.opened_at.clone()>{d.opened_at.get(0..10).unwrap_or("").to_string()}</time>
+                                        " " <span class="font-medium">{d.amount.display()}</span> " · " {d.reason.replace('_', " ").to_lowercase()}
+                                        <span class="block text-xs text-slate-600">{format!("{} · {}", d.status.replace('_', " ").to_lowercase(), d.paypal_id)}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                .into_any()
+            }}
+        </section>
     }
 }
 
@@ -619,7 +838,7 @@ fn Timeline(case: CaseDetail) -> impl IntoView {
         None => {}
     });
     view! {
-        <section aria-labelledby="timeline-heading" class="rounded-xl border border-slate-200 bg-white p-5 shadow-sm lg:col-span-3">
+        <section aria-labelledby="timeline-heading" class="rounded-xl border border-slate-200 bg-white p-5 shadow-sm lg:col-span-2">
             <h2 id="timeline-heading" class="text-base font-semibold">"Timeline"</h2>
             <ol class="mt-3 space-y-2 text-sm" data-testid="timeline">
                 {case

@@ -24,8 +24,19 @@ pub fn MerchantPage() -> impl IntoView {
 #[component]
 fn Merchant() -> impl IntoView {
     let params = use_params_map();
-    let merchant_id = Memo::new(move |_| params.get().get("id").and_then(|id| id.parse::<i32>().ok()).unwrap_or(0));
-    let data = Resource::new(move || merchant_id.get(), merchant_page);
+    // None: the address does not hold a merchant number (`/merchants/abc`).
+    let merchant_id = Memo::new(move |_| params.get().get("id").and_then(|id| id.parse::<i32>().ok()).filter(|id| *id > 0));
+    let data = Resource::new(
+        move || merchant_id.get(),
+        |id| async move {
+            match id {
+                Some(id) => merchant_page(id).await,
+                None => Err(crate::app::error::AppError::NotFound(
+                    "That address does not name a merchant: merchant numbers are whole numbers, e.g. /merchants/7.".into(),
+                )),
+            }
+        },
+    );
     // Outlives the view it is shown in: a successful action reloads the page's data.
     let message = RwSignal::new(None::<Result<String, String>>);
     view! {

@@ -1,16 +1,19 @@
 //! The review queue: one line per case, filters and sort in the URL, keyset pages, counts per
-//! status, a "N new cases" pill, and the keyboard (`j`/`k`, `Enter`/`o`, `n`, `x`, `/`, `?`).
+//! status, a "N new cases" pill, bulk actions on a selection (`x`, shift-click, "select all N
+//! matching"), and the keyboard (`j`/`k`, `Enter`/`o`, `n`, `x`, `/`, `?`).
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 use leptos_router::NavigateOptions;
 
-use crate::app::api::review::{new_cases, next_case, queue_counts, queue_page};
+use crate::app::api::review::{assignees, bulk_cases, new_cases, next_case, queue_counts, queue_page, select_matching};
 use crate::app::components::keys::{use_shortcuts, HelpOverlay, Kbd};
 use crate::app::components::layout::RequireRole;
 use crate::app::components::review::{age_text, risk_badge, sla_class, state_badge};
-use crate::app::dto::{group_thousands, CaseStatusFilter, NextCase, QueueFilter, QueueRow, QueueSort, RiskState, Role, StatusCounts};
+use crate::app::dto::{
+    group_thousands, BulkAction, BulkOutcome, CaseRef, CaseStatusFilter, NextCase, QueueFilter, QueueRow, QueueSort, RiskState, Role, StatusCounts,
+};
 use crate::app::url::encode;
 
 /// How often the queue asks whether new cases arrived.
@@ -106,17 +109,18 @@ fn Queue() -> impl IntoView {
     let next_cursor = RwSignal::new(None::<String>);
     let newest = RwSignal::new(0i64);
     let focused = RwSignal::new(0usize);
-    let selected = RwSignal::new(Vec::<i64>::new());
+    let selected = RwSignal::new(Vec::<CaseRef>::new());
+    let bulk_dialog = RwSignal::new(None::<BulkKind>);
     let status_line = RwSignal::new(String::new());
     let help = RwSignal::new(false);
     let new_count = RwSignal::new(0u64);
 
-    // The case ids listed, in order, for the keyboard (the table renders from the pages).
-    let listed = RwSignal::new(Vec::<i64>::new());
+    // The cases listed, in order, for the keyboard (the table renders from the pages).
+    let listed = RwSignal::new(Vec::<CaseRef>::new());
     Effect::new(move |_| {
         if let Some(Ok(page)) = first.get() {
             more_rows.set(Vec::new());
-            listed.set(page.rows.iter().map(|r| r.case_id).collect());
+            listed.set(page.rows.iter().map(row_ref).collect());
             next_cursor.set(page.next_cursor.clone());
             newest.set(page.newest_case_id);
             new_count.set(0);
@@ -130,7 +134,7 @@ fn Queue() -> impl IntoView {
     });
     Effect::new(move |_| match load_more.value().get() {
         Some(Ok(page)) => {
-            listed.update(|ids| ids.extend(page.rows.iter().map(|r| r.case_id)));
+            listed.update(|ids| ids.extend(page.rows.iter().map(row_ref)));
             more_rows.update(|rows| rows.extend(page.rows));
             next_cursor.set(page.next_cursor);
         }
@@ -183,7 +187,7 @@ fn Queue() -> impl IntoView {
     let open_row = {
         let navigate = navigate.clone();
         move |index: usize| {
-            if let Some(case_id) = listed.with_untracked(|ids| ids.get(index).copied()) {
+            if let Some(CaseRef { case_id, .. }) = listed.with_untracked(|ids| ids.get(index).copied()) {
                 navigate(&format!("/cases/{case_id}?from={}", encode(&filter_to_query(&filter.get_untracked()))), NavigateOptions::default());
             }
         }
@@ -199,6 +203,13 @@ fn Queue() -> impl IntoView {
                 }
                 return false;
             }
+            if bulk_dialog.get_untracked().is_some() {
+                if key == "Escape" {
+                    bulk_dialog.set(None);
+                    return true;
+                }
+                return false;
+            }
             let count = listed.with_untracked(Vec::len);
             match key {
                 "j" | "ArrowDown" if count > 0 => focused.update(|i| *i = (*i + 1).min(count - 1)),
@@ -209,12 +220,7 @@ fn Queue() -> impl IntoView {
                 }
                 "x" => {
                     if let Some(row) = listed.with_untracked(|ids| ids.get(focused.get_untracked()).copied()) {
-                        selected.update(|s| match s.iter().position(|id| *id == row) {
-                            Some(at) => {
-                                s.remove(at);
-                            }
-                            None => s.push(row),
-                        });
+                        toggle(selected, row);
                     }
                 }
                 "/" => {
@@ -267,6 +273,10 @@ fn Queue() -> impl IntoView {
         </div>
         <StatusTabs filter=filter counts=counts />
         <Filters filter=filter search_input=search_input />
+        <BulkBar selected=selected filter=filter counts=counts dialog=bulk_dialog status_line=status_line on_done=move || {
+            first.refetch();
+            counts.refetch();
+        } />
         <p role="status" class="mt-2 min-h-5 text-sm text-slate-700" data-testid="queue-status">
             {move || status_line.get()}
         </p>
@@ -292,7 +302,7 @@ fn Queue() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match first.await {
                         Err(e) => view! { <p role="alert" class="p-4 text-sm text-rose-900">{e.to_string()}</p> }.into_any(),
-                        Ok(page) => view! { <QueueTable first_rows=page.rows more_rows=more_rows focused=focused selected=selected filter=filter /> }.into_any(),
+                        Ok(page) => view! { <QueueTable first_rows=page.rows more_rows=more_rows focused=focused selected=selected listed=listed filter=filter /> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -451,14 +461,266 @@ fn Filters(filter: Memo<QueueFilter>, search_input: NodeRef<leptos::html::Input>
     }
 }
 
+fn row_ref(row: &QueueRow) -> CaseRef {
+    CaseRef { case_id: row.case_id, version: row.version }
+}
+
+/// Adds the case to the selection, or takes it out.
+fn toggle(selected: RwSignal<Vec<CaseRef>>, case: CaseRef) {
+    selected.update(|s| match s.iter().position(|c| c.case_id == case.case_id) {
+        Some(at) => {
+            s.remove(at);
+        }
+        None => s.push(case),
+    });
+}
+
+/// Which bulk action the confirmation is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BulkKind {
+    Approve,
+    Escalate,
+    Release,
+    Assign,
+}
+
+impl BulkKind {
+    fn verb(self) -> &'static str {
+        match self {
+            BulkKind::Approve => "Approve",
+            BulkKind::Escalate => "Escalate",
+            BulkKind::Release => "Release",
+            BulkKind::Assign => "Assign",
+        }
+    }
+
+    fn past(self) -> &'static str {
+        match self {
+            BulkKind::Approve => "Approved",
+            BulkKind::Escalate => "Escalated",
+            BulkKind::Release => "Released",
+            BulkKind::Assign => "Assigned",
+        }
+    }
+}
+
+/// What a bulk action did, in one sentence a reviewer can act on.
+fn bulk_summary(kind: BulkKind, outcome: &BulkOutcome) -> String {
+    let done = outcome.applied.len();
+    let mut text = format!("{} {} case{}.", kind.past(), group_thousands(done as u64), if done == 1 { "" } else { "s" });
+    if !outcome.skipped.is_empty() {
+        let shown: Vec<String> = outcome.skipped.iter().take(5).map(|s| s.reason.clone()).collect();
+        let more = outcome.skipped.len().saturating_sub(5);
+        text.push_str(&format!(" {} left alone: {}", outcome.skipped.len(), shown.join(" ")));
+        if more > 0 {
+            text.push_str(&format!(" …and {more} more."));
+        }
+    }
+    text
+}
+
+/// The selection's actions: approve, escalate, release, assign (admins), after a confirmation that
+/// names the count. Each case is applied at the version the reviewer saw; the answer lists the
+/// cases left alone and why.
+#[component]
+fn BulkBar(
+    selected: RwSignal<Vec<CaseRef>>,
+    filter: Memo<QueueFilter>,
+    counts: Resource<Result<StatusCounts, crate::app::error::AppError>>,
+    dialog: RwSignal<Option<BulkKind>>,
+    status_line: RwSignal<String>,
+    on_done: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let admin = crate::app::use_current_user().get_untracked().is_some_and(|u| u.role == Role::Admin);
+    let note = RwSignal::new(String::new());
+    let assign_to = RwSignal::new(String::new());
+    let confirm = NodeRef::<leptos::html::Button>::new();
+    let load_assignees = Action::new(|_: &()| assignees());
+    let apply = Action::new(move |(kind, action): &(BulkKind, BulkAction)| {
+        let (kind, action, cases) = (*kind, action.clone(), selected.get_untracked());
+        async move { (kind, bulk_cases(action, cases).await) }
+    });
+    Effect::new(move |_| match apply.value().get() {
+        Some((kind, Ok(outcome))) => {
+            dialog.set(None);
+            selected.set(Vec::new());
+            note.set(String::new());
+            status_line.set(bulk_summary(kind, &outcome));
+            on_done();
+        }
+        Some((_, Err(e))) => status_line.set(e.to_string()),
+        None => {}
+    });
+    let select_all = Action::new(move |_: &()| select_matching(filter.get_untracked()));
+    Effect::new(move |_| match select_all.value().get() {
+        Some(Ok(refs)) => {
+            let n = refs.len();
+            selected.set(refs);
+            status_line.set(if n as u64 >= MAX_BULK_SELECTION {
+                format!("The first {} matching cases are selected (a bulk action takes at most that many).", group_thousands(n as u64))
+            } else {
+                format!("All {} matching cases are selected.", group_thousands(n as u64))
+            });
+        }
+        Some(Err(e)) => status_line.set(e.to_string()),
+        None => {}
+    });
+    Effect::new(move |_| {
+        if let Some(kind) = dialog.get() {
+            if kind == BulkKind::Assign && load_assignees.value().get_untracked().is_none() {
+                load_assignees.dispatch(());
+            }
+            if let Some(button) = confirm.get() {
+                let _ = button.focus();
+            }
+        }
+    });
+    let matching = move || {
+        counts.get().and_then(Result::ok).map(|c| {
+            let f = filter.get();
+            match f.status {
+                CaseStatusFilter::Open => c.open,
+                CaseStatusFilter::Claimed => c.claimed,
+                CaseStatusFilter::Escalated => c.escalated,
+                CaseStatusFilter::Resolved => c.resolved,
+                CaseStatusFilter::Unresolved => c.open + c.claimed + c.escalated,
+            }
+        })
+    };
+    let send = move || {
+        let Some(kind) = dialog.get_untracked() else { return };
+        let action = match kind {
+            BulkKind::Approve => BulkAction::Approve,
+            BulkKind::Escalate => BulkAction::Escalate { note: note.get_untracked() },
+            BulkKind::Release => BulkAction::Release,
+            BulkKind::Assign => match assign_to.get_untracked().parse::<i32>() {
+                Ok(user_id) => BulkAction::Assign { user_id },
+                Err(_) => {
+                    status_line.set("Choose whom to assign the cases to.".into());
+                    return;
+                }
+            },
+        };
+        apply.dispatch((kind, action));
+    };
+    let button = "rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600";
+    let field =
+        "mt-1 block w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600";
+    view! {
+        <Show when=move || !selected.with(Vec::is_empty)>
+            <div role="region" aria-label="Bulk actions" class="mt-3 flex flex-wrap items-center gap-2 rounded-xl border border-indigo-200 bg-indigo-50 px-4 py-2" data-testid="bulk-bar">
+                <span class="text-sm font-semibold text-indigo-950" data-testid="selected-count">
+                    {move || format!("{} selected", group_thousands(selected.with(Vec::len) as u64))}
+                </span>
+                {move || {
+                    matching()
+                        .filter(|n| *n > selected.with(Vec::len) as u64 && filter.get().q.is_none())
+                        .map(|n| {
+                            view! {
+                                <button type="button" class="text-sm text-indigo-800 underline" on:click=move |_| {
+                                    select_all.dispatch(());
+                                } data-testid="select-all-matching">
+                                    {format!("Select all {} matching", group_thousands(n.min(MAX_BULK_SELECTION)))}
+                                </button>
+                            }
+                        })
+                }}
+                <span class="ml-auto flex flex-wrap gap-2">
+                    <button type="button" class=button on:click=move |_| dialog.set(Some(BulkKind::Approve)) data-testid="bulk-approve">"Approve"</button>
+                    <button type="button" class=button on:click=move |_| dialog.set(Some(BulkKind::Escalate)) data-testid="bulk-escalate">"Escalate"</button>
+                    <button type="button" class=button on:click=move |_| dialog.set(Some(BulkKind::Release)) data-testid="bulk-release">"Release"</button>
+                    {admin.then(|| view! { <button type="button" class=button on:click=move |_| dialog.set(Some(BulkKind::Assign)) data-testid="bulk-assign">"Assign…"</button> })}
+                    <button type="button" class="rounded-md px-3 py-1.5 text-sm text-indigo-800 hover:bg-indigo-100" on:click=move |_| selected.set(Vec::new())>"Clear"</button>
+                </span>
+            </div>
+        </Show>
+        <Show when=move || dialog.get().is_some()>
+            <div class="fixed inset-0 z-30 flex items-start justify-center bg-slate-900/40 p-4 pt-16">
+                <form
+                    role="dialog"
+                    aria-modal="true"
+                    aria-labelledby="bulk-title"
+                    class="w-full max-w-md rounded-xl bg-white p-6 shadow-xl"
+                    on:submit=move |ev| {
+                        ev.prevent_default();
+                        send();
+                    }
+                    data-testid="bulk-dialog"
+                >
+                    <h2 id="bulk-title" class="text-lg font-semibold">
+                        {move || {
+                            let n = selected.with(Vec::len);
+                            format!("{} {} case{}?", dialog.get().map_or("", BulkKind::verb), group_thousands(n as u64), if n == 1 { "" } else { "s" })
+                        }}
+                    </h2>
+                    <p class="mt-2 text-sm text-slate-700">
+                        {move || match dialog.get() {
+                            Some(BulkKind::Approve) => "Each is resolved as a false positive and its payment goes through.",
+                            Some(BulkKind::Escalate) => "Each goes to the admins with this note.",
+                            Some(BulkKind::Release) => "Each claim ends; the cases go back to the queue.",
+                            Some(BulkKind::Assign) => "Each is claimed for the person you choose.",
+                            None => "",
+                        }}
+                        " A case that changed since you saw it is left alone and named."
+                    </p>
+                    <Show when=move || dialog.get() == Some(BulkKind::Escalate)>
+                        <label class="mt-3 block text-sm font-medium text-slate-900">
+                            "Note (required)"
+                            <textarea class=field rows="3" maxlength="2000" prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev)) data-testid="bulk-note"></textarea>
+                        </label>
+                    </Show>
+                    <Show when=move || dialog.get() == Some(BulkKind::Assign)>
+                        <label class="mt-3 block text-sm font-medium text-slate-900">
+                            "Assign to"
+                            <select class=field on:change=move |ev| assign_to.set(event_target_value(&ev)) data-testid="bulk-assign-to">
+                                <option value="">"Choose a person…"</option>
+                                {move || match load_assignees.value().get() {
+                                    Some(Ok(people)) => people
+                                        .into_iter()
+                                        .map(|p| {
+                                            let label = if p.admin { format!("{} (admin)", p.name) } else { p.name };
+                                            view! { <option value=p.user_id.to_string()>{label}</option> }
+                                        })
+                                        .collect_view()
+                                        .into_any(),
+                                    Some(Err(e)) => view! { <option value="" disabled=true>{e.to_string()}</option> }.into_any(),
+                                    None => view! { <option value="" disabled=true>"Loading…"</option> }.into_any(),
+                                }}
+                            </select>
+                        </label>
+                    </Show>
+                    <div class="mt-4 flex justify-end gap-2">
+                        <button type="button" class="rounded-md px-3 py-2 text-sm text-slate-800 hover:bg-slate-100" on:click=move |_| dialog.set(None)>"Cancel"</button>
+                        <button
+                            node_ref=confirm
+                            type="submit"
+                            disabled=move || apply.pending().get()
+                            class="rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white hover:bg-indigo-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 focus-visible:ring-offset-2 disabled:opacity-50"
+                            data-testid="bulk-confirm"
+                        >
+                            {move || format!("{} {}", dialog.get().map_or("", BulkKind::verb), group_thousands(selected.with(Vec::len) as u64))}
+                        </button>
+                    </div>
+                </form>
+            </div>
+        </Show>
+    }
+}
+
+/// "Select all N matching" takes at most this many (the server's bulk limit).
+const MAX_BULK_SELECTION: u64 = 1_000;
+
 #[component]
 fn QueueTable(
     first_rows: Vec<QueueRow>,
     more_rows: RwSignal<Vec<QueueRow>>,
     focused: RwSignal<usize>,
-    selected: RwSignal<Vec<i64>>,
+    selected: RwSignal<Vec<CaseRef>>,
+    listed: RwSignal<Vec<CaseRef>>,
     filter: Memo<QueueFilter>,
 ) -> impl IntoView {
+    // Where the last click on a checkbox was: a shift-click selects from there.
+    let anchor = RwSignal::new(None::<usize>);
     let th = "sticky top-0 bg-slate-50 px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-700";
     if first_rows.is_empty() {
         return view! {
@@ -491,10 +753,10 @@ fn QueueTable(
                     {first_rows
                         .into_iter()
                         .enumerate()
-                        .map(|(index, row)| view! { <QueueLine index=index row=row focused=focused selected=selected filter=filter /> })
+                        .map(|(index, row)| view! { <QueueLine index=index row=row focused=focused selected=selected listed=listed anchor=anchor filter=filter /> })
                         .collect_view()}
                     <For each=move || more_rows.get().into_iter().enumerate() key=|(i, row)| (*i, row.case_id) let:item>
-                        <QueueLine index=offset + item.0 row=item.1 focused=focused selected=selected filter=filter />
+                        <QueueLine index=offset + item.0 row=item.1 focused=focused selected=selected listed=listed anchor=anchor filter=filter />
                     </For>
                 </tbody>
             </table>
@@ -504,9 +766,36 @@ fn QueueTable(
 }
 
 #[component]
-fn QueueLine(index: usize, row: QueueRow, focused: RwSignal<usize>, selected: RwSignal<Vec<i64>>, filter: Memo<QueueFilter>) -> impl IntoView {
+fn QueueLine(
+    index: usize,
+    row: QueueRow,
+    focused: RwSignal<usize>,
+    selected: RwSignal<Vec<CaseRef>>,
+    listed: RwSignal<Vec<CaseRef>>,
+    anchor: RwSignal<Option<usize>>,
+    filter: Memo<QueueFilter>,
+) -> impl IntoView {
     let case_id = row.case_id;
-    let is_selected = move || selected.with(|s| s.contains(&case_id));
+    let this = row_ref(&row);
+    let is_selected = move || selected.with(|s| s.iter().any(|c| c.case_id == case_id));
+    // A shift-click sets every row between the last clicked one and this one as this one becomes.
+    let click = move |ev: leptos::ev::MouseEvent| {
+        let from = anchor.get_untracked();
+        anchor.set(Some(index));
+        match from.filter(|_| ev.shift_key()) {
+            Some(from) => {
+                let select = !is_selected();
+                let range = listed.with_untracked(|ids| ids.get(from.min(index)..=from.max(index)).map(<[CaseRef]>::to_vec).unwrap_or_default());
+                selected.update(|s| {
+                    s.retain(|c| !range.iter().any(|r| r.case_id == c.case_id));
+                    if select {
+                        s.extend(range);
+                    }
+                });
+            }
+            None => toggle(selected, this),
+        }
+    };
     let href = move || format!("/cases/{case_id}?from={}", encode(&filter_to_query(&filter.get())));
     let td = "px-3 py-2 align-top";
     view! {
@@ -523,12 +812,8 @@ fn QueueLine(index: usize, row: QueueRow, focused: RwSignal<usize>, selected: Rw
                     type="checkbox"
                     aria-label=format!("Select case {case_id}")
                     prop:checked=is_selected
-                    on:change=move |_| selected.update(|s| match s.iter().position(|id| *id == case_id) {
-                        Some(at) => {
-                            s.remove(at);
-                        }
-                        None => s.push(case_id),
-                    })
+                    on:click=click
+                    data-testid="select-case"
                 />
             </td>
             <td class=td>

@@ -119,6 +119,7 @@ pub fn payment(input: &TransactionInput) -> Payment {
 /// What the rules see; `velocity` is None when the velocity store did not answer.
 pub fn facts(input: &TransactionInput, merchant: MerchantFacts, velocity: Option<Counts>) -> Facts {
     Facts {
+        merchant_id: input.merchant_id,
         transaction: TransactionFacts {
             amount: currency::to_major(input.amount, &input.currency),
             currency: input.currency.clone(),

@@ -7,8 +7,8 @@ use crate::app::dto::{ListKind, RuleEffectSpec, RuleModeSpec, RuleSpec, RulesetD
 const RULES: &[(&str, &str, &str, RuleEffectSpec, RuleModeSpec)] = &[
     (
         "Trusted buyer",
-        "The buyer's email is on the trusted list",
-        "in_list('trusted_emails', transaction.buyer_email)",
+        "The buyer's email or card is trusted, everywhere or at this merchant",
+        "in_list('trusted_emails', transaction.buyer_email) || in_list('trusted_cards', transaction.card_fingerprint)",
         RuleEffectSpec::Allow,
         RuleModeSpec::Live,
     ),
@@ -137,6 +137,7 @@ pub fn ruleset() -> RulesetDraft {
 /// (name, kind, description, entries as (value, reason))
 pub const LISTS: &[(&str, ListKind, &str, &[(&str, &str)])] = &[
     ("trusted_emails", ListKind::Email, "Buyers vouched for by support", &[("vip.buyer@example.com", "long-standing customer")]),
+    ("trusted_cards", ListKind::CardFingerprint, "Cards vouched for by a reviewer, at one merchant or all", &[]),
     ("blocked_emails", ListKind::Email, "Buyers who committed fraud", &[("fraudster@example.net", "chargeback fraud, case 1042")]),
     ("blocked_cards", ListKind::CardFingerprint, "Cards reported stolen", &[("fp_stolen_0001", "reported stolen by issuer")]),
     ("blocked_ips", ListKind::Ip, "Addresses and ranges of known abuse", &[("203.0.113.0/24", "card-testing botnet range")]),

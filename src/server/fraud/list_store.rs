@@ -66,9 +66,11 @@ pub async fn add_entry_in(txn: &impl ConnectionTrait, list: &str, raw_value: &st
     fraud_list_entry::Entity::delete_many()
         .filter(fraud_list_entry::Column::ListName.eq(list))
         .filter(fraud_list_entry::Column::Value.eq(&value))
+        .filter(same_scope(entry.merchant_id))
         .exec(txn)
         .await?;
     fraud_list_entry::Entity::insert(fraud_list_entry::ActiveModel {
+        merchant_id: Set(entry.merchant_id),
         list_name: Set(list.to_string()),
         value: Set(value.clone()),
         reason: Set(entry.reason.trim().to_string()),
@@ -83,8 +85,17 @@ pub async fn add_entry_in(txn: &impl ConnectionTrait, list: &str, raw_value: &st
     Ok(value)
 }
 
-/// Removes an entry; false when the list did not hold it.
-pub async fn remove_entry(db: &DatabaseConnection, list: &str, raw_value: &str) -> Result<bool, ListStoreError> {
+/// The entries of one scope: every merchant's (None), or one merchant's.
+fn same_scope(merchant_id: Option<i32>) -> sea_orm::Condition {
+    match merchant_id {
+        Some(id) => sea_orm::Condition::all().add(fraud_list_entry::Column::MerchantId.eq(id)),
+        None => sea_orm::Condition::all().add(fraud_list_entry::Column::MerchantId.is_null()),
+    }
+}
+
+/// Removes the entry for every merchant (`merchant_id` None) or for one; false when the list did
+/// not hold it.
+pub async fn remove_entry(db: &DatabaseConnection, list: &str, raw_value: &str, merchant_id: Option<i32>) -> Result<bool, ListStoreError> {
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
     super::generation::bump(&txn).await?;
@@ -94,6 +105,7 @@ pub async fn remove_entry(db: &DatabaseConnection, list: &str, raw_value: &str) 
     let removed = fraud_list_entry::Entity::delete_many()
         .filter(fraud_list_entry::Column::ListName.eq(list))
         .filter(fraud_list_entry::Column::Value.eq(&value))
+        .filter(same_scope(merchant_id))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -113,7 +125,14 @@ pub async fn load(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Lists
     let live =
         fraud_list_entry::Entity::find().filter(fraud_list_entry::Column::ExpiresAt.is_null().or(fraud_list_entry::Column::ExpiresAt.gt(now))).all(db).await?;
     for row in live {
-        let entry = ListEntry { value: row.value.clone(), reason: row.reason, expires_at: row.expires_at, added_by: row.added_by, source: row.source };
+        let entry = ListEntry {
+            value: row.value.clone(),
+            reason: row.reason,
+            expires_at: row.expires_at,
+            added_by: row.added_by,
+            source: row.source,
+            merchant_id: row.merchant_id,
+        };
         // Stored values were validated when added.
         let _ = lists.add(&row.list_name, &row.value, entry, now);
     }
@@ -143,6 +162,7 @@ pub async fn entries(db: &impl ConnectionTrait, list: &str) -> Result<Vec<ListEn
             source: r.source,
             expires_at: r.expires_at.map(|t| t.to_rfc3339()),
             created_at: r.created_at.to_rfc3339(),
+            merchant_id: r.merchant_id,
         })
         .collect())
 }
@@ -155,7 +175,14 @@ pub async fn seed_defaults(db: &DatabaseConnection, now: DateTime<Utc>) -> Resul
         }
         create_list(db, name, *kind, description, now).await?;
         for (value, reason) in *entries {
-            let entry = ListEntry { value: String::new(), reason: reason.to_string(), expires_at: None, added_by: "seed".into(), source: "import".into() };
+            let entry = ListEntry {
+                value: String::new(),
+                reason: reason.to_string(),
+                expires_at: None,
+                added_by: "seed".into(),
+                source: "import".into(),
+                merchant_id: None,
+            };
             add_entry(db, name, value, entry, now).await?;
         }
     }

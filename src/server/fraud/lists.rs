@@ -4,7 +4,9 @@
 //! optional expiry, and are looked up in memory: a hash set per list; an IP list's addresses and
 //! CIDR ranges grouped by prefix length (an address is a range of one), so an address is one
 //! lookup per length in use rather than a scan of every range. Expired entries stop matching at
-//! once. Persistence is `list_store`; every instance reloads on change (`engine::spawn_refresher`).
+//! once. An entry may be scoped to one merchant (a buyer a reviewer trusted at that merchant after
+//! a false positive): it matches only that merchant's transactions. Persistence is `list_store`;
+//! every instance reloads on change (`engine::spawn_refresher`).
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -23,8 +25,11 @@ pub struct ListEntry {
     pub reason: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub added_by: String,
-    /// Where it came from: "admin", "reviewer", "chargeback", "import", …
+    /// Where it came from: "admin", "case:42", "chargeback", "import", …
     pub source: String,
+    /// Only this merchant's transactions match it; None: every merchant's.
+    #[serde(default)]
+    pub merchant_id: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +44,8 @@ pub enum ListError {
     MissingReason,
     #[error("the expiry is in the past")]
     ExpiredOnArrival,
+    #[error("an entry for one merchant must be an exact value: IP lists hold ranges")]
+    ScopedRange,
 }
 
 impl ListKind {
@@ -130,6 +137,8 @@ struct List {
     /// An IP list's entries, by prefix length (an address is the range of itself): the address
     /// looked up, cut to each length, is a key.
     ranges: BTreeMap<u8, HashMap<IpNet, ListEntry>>,
+    /// Entries for one merchant, by (merchant, normalised value); every kind but IP.
+    scoped: HashMap<(i32, String), ListEntry>,
 }
 
 /// Every list, in memory.
@@ -143,7 +152,7 @@ impl Lists {
         if self.lists.contains_key(name) {
             return Err(ListError::DuplicateList(name.to_string()));
         }
-        self.lists.insert(name.to_string(), List { kind, exact: HashMap::new(), ranges: BTreeMap::new() });
+        self.lists.insert(name.to_string(), List { kind, exact: HashMap::new(), ranges: BTreeMap::new(), scoped: HashMap::new() });
         Ok(())
     }
 
@@ -158,6 +167,13 @@ impl Lists {
             return Err(ListError::ExpiredOnArrival);
         }
         let entry = ListEntry { value: value.clone(), ..entry };
+        if let Some(merchant_id) = entry.merchant_id {
+            if list.kind == ListKind::Ip {
+                return Err(ListError::ScopedRange);
+            }
+            list.scoped.insert((merchant_id, value.clone()), entry);
+            return Ok(value);
+        }
         match ip_range(list.kind, &value) {
             Some(net) => {
                 list.ranges.entry(net.prefix_len()).or_default().insert(net, entry);
@@ -169,9 +185,13 @@ impl Lists {
         Ok(value)
     }
 
-    pub fn remove(&mut self, name: &str, raw_value: &str) -> Result<bool, ListError> {
+    /// Removes the entry for every merchant (`merchant_id` None) or the one for that merchant.
+    pub fn remove(&mut self, name: &str, raw_value: &str, merchant_id: Option<i32>) -> Result<bool, ListError> {
         let list = self.lists.get_mut(name).ok_or_else(|| ListError::UnknownList(name.to_string()))?;
         let value = list.kind.normalise(raw_value)?;
+        if let Some(merchant_id) = merchant_id {
+            return Ok(list.scoped.remove(&(merchant_id, value)).is_some());
+        }
         let removed = match ip_range(list.kind, &value) {
             Some(net) => {
                 let same_length = list.ranges.get_mut(&net.prefix_len());
@@ -190,12 +210,19 @@ impl Lists {
     /// Rules call this for every transaction, so the value is not validated as entries are (it
     /// matches no entry if it is not of the kind) and is copied only when its case is not the
     /// list's: the entry it finds is the one `normalise` would have led to.
-    pub fn find(&self, name: &str, value: &str, now: DateTime<Utc>) -> Option<&ListEntry> {
+    ///
+    /// `merchant_id` is the transaction's merchant: its own entries match too.
+    pub fn find(&self, name: &str, value: &str, merchant_id: Option<i32>, now: DateTime<Utc>) -> Option<&ListEntry> {
         let list = self.lists.get(name)?;
         let live = |entry: &&ListEntry| entry.expires_at.is_none_or(|at| at > now);
         let value = value.trim();
         if list.kind != ListKind::Ip {
-            return list.exact.get(list.kind.case_folded(value).as_ref()).filter(live);
+            let folded = list.kind.case_folded(value);
+            let everyone = list.exact.get(folded.as_ref()).filter(live);
+            if everyone.is_some() || list.scoped.is_empty() {
+                return everyone;
+            }
+            return merchant_id.and_then(|m| list.scoped.get(&(m, folded.into_owned()))).filter(live);
         }
         let ip = IpAddr::from_str(value).ok()?;
         // Most specific first: the address itself, then the narrowest range around it.
@@ -237,8 +264,8 @@ fn lowercase(value: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl ListLookup for Lists {
-    fn contains(&self, list: &str, value: &str, now: DateTime<Utc>) -> bool {
-        self.find(list, value, now).is_some()
+    fn contains(&self, list: &str, value: &str, merchant_id: i32, now: DateTime<Utc>) -> bool {
+        self.find(list, value, Some(merchant_id), now).is_some()
     }
 }
 
@@ -247,7 +274,14 @@ mod tests {
     use super::*;
 
     fn entry(expires_at: Option<DateTime<Utc>>) -> ListEntry {
-        ListEntry { value: String::new(), reason: "chargeback".into(), expires_at, added_by: "ada@vetted.test".into(), source: "admin".into() }
+        ListEntry {
+            value: String::new(),
+            reason: "chargeback".into(),
+            expires_at,
+            added_by: "ada@vetted.test".into(),
+            source: "admin".into(),
+            merchant_id: None,
+        }
     }
 
     #[test]
@@ -274,7 +308,7 @@ mod tests {
     }
 
     fn has(lists: &Lists, name: &str, value: &str) -> bool {
-        lists.contains(name, value, Utc::now())
+        lists.contains(name, value, 1, Utc::now())
     }
 
     /// Lookups skip validation, yet find what `normalise` would have: case, spaces, a leading
@@ -305,14 +339,14 @@ mod tests {
             ("ips", " 198.51.100.7 "),
         ] {
             let normalised = lists.lists[name].kind.normalise(raw).unwrap();
-            assert_eq!(lists.find(name, raw, now).map(|e| e.value.as_str()), Some(normalised.as_str()), "{name}: {raw:?}");
+            assert_eq!(lists.find(name, raw, None, now).map(|e| e.value.as_str()), Some(normalised.as_str()), "{name}: {raw:?}");
         }
         for (name, raw) in [("emails", "fraud"), ("cards", "FP_AB-1"), ("ips", "198.51.100.7/32x"), ("ips", "198.51.100.0/24"), ("countries", "rou")] {
-            assert!(lists.find(name, raw, now).is_none(), "{name}: {raw:?}");
+            assert!(lists.find(name, raw, None, now).is_none(), "{name}: {raw:?}");
         }
         // An address and the range of just that address are the same entry.
         lists.add("ips", "198.51.100.7/32", entry(None), now).unwrap();
-        assert!(lists.remove("ips", "198.51.100.7").unwrap());
+        assert!(lists.remove("ips", "198.51.100.7", None).unwrap());
         assert!(!has(&lists, "ips", "198.51.100.7"));
     }
 
@@ -334,10 +368,10 @@ mod tests {
         lists.add("bad_ips", "10.0.0.0/8", entry(None), now).unwrap();
         lists.add("bad_ips", "10.20.30.0/24", entry(None), now).unwrap();
         assert!(has(&lists, "bad_ips", "10.20.30.40") && has(&lists, "bad_ips", "10.99.0.1"));
-        assert!(lists.remove("bad_ips", "10.0.0.0/8").unwrap());
-        assert!(!lists.remove("bad_ips", "10.0.0.0/8").unwrap(), "already gone");
+        assert!(lists.remove("bad_ips", "10.0.0.0/8", None).unwrap());
+        assert!(!lists.remove("bad_ips", "10.0.0.0/8", None).unwrap(), "already gone");
         assert!(has(&lists, "bad_ips", "10.20.30.40") && !has(&lists, "bad_ips", "10.99.0.1"));
-        assert!(lists.remove("bad_ips", "203.0.113.9/24").unwrap(), "removal normalises the range too");
+        assert!(lists.remove("bad_ips", "203.0.113.9/24", None).unwrap(), "removal normalises the range too");
         assert!(!has(&lists, "bad_ips", "203.0.113.200"));
         assert!(!has(&lists, "no_such_list", "203.0.113.1"));
     }
@@ -348,16 +382,16 @@ mod tests {
         let mut lists = Lists::default();
         lists.create("blocked_emails", ListKind::Email).unwrap();
         lists.add("blocked_emails", "fraud@example.com", entry(Some(now + chrono::Duration::hours(1))), now).unwrap();
-        assert!(lists.find("blocked_emails", "FRAUD@example.com", now).is_some());
-        assert!(lists.find("blocked_emails", "fraud@example.com", now + chrono::Duration::hours(2)).is_none());
+        assert!(lists.find("blocked_emails", "FRAUD@example.com", None, now).is_some());
+        assert!(lists.find("blocked_emails", "fraud@example.com", None, now + chrono::Duration::hours(2)).is_none());
         assert_eq!(lists.add("blocked_emails", "x@example.com", entry(Some(now - chrono::Duration::seconds(1))), now), Err(ListError::ExpiredOnArrival));
 
         lists.create("bad_ips", ListKind::Ip).unwrap();
         lists.add("bad_ips", "10.0.0.0/8", entry(None), now).unwrap();
         lists.add("bad_ips", "10.1.0.0/16", entry(Some(now + chrono::Duration::hours(1))), now).unwrap();
-        assert_eq!(lists.find("bad_ips", "10.1.2.3", now).unwrap().value, "10.1.0.0/16", "the most specific range answers");
+        assert_eq!(lists.find("bad_ips", "10.1.2.3", None, now).unwrap().value, "10.1.0.0/16", "the most specific range answers");
         let later = now + chrono::Duration::hours(2);
-        assert_eq!(lists.find("bad_ips", "10.1.2.3", later).unwrap().value, "10.0.0.0/8", "an expired range steps aside for the live one around it");
+        assert_eq!(lists.find("bad_ips", "10.1.2.3", None, later).unwrap().value, "10.0.0.0/8", "an expired range steps aside for the live one around it");
     }
 
     #[test]
@@ -371,7 +405,7 @@ mod tests {
         assert!(!has(&lists, "bins", "424242"));
         assert_eq!(lists.add("nope", "424242", entry(None), now), Err(ListError::UnknownList("nope".into())));
         assert_eq!(lists.create("bins", ListKind::Country), Err(ListError::DuplicateList("bins".into())));
-        assert_eq!(lists.remove("bins", "424242"), Ok(false));
+        assert_eq!(lists.remove("bins", "424242", None), Ok(false));
     }
 
     #[test]
@@ -388,5 +422,26 @@ mod tests {
         assert_eq!(ruleset.evaluate(&facts, std::sync::Arc::new(lists.clone())).action, Action::Review);
         facts.transaction.email_domain = "example.com".into();
         assert_eq!(ruleset.evaluate(&facts, std::sync::Arc::new(lists)).action, Action::Allow);
+    }
+
+    #[test]
+    fn an_entry_for_one_merchant_matches_only_that_merchants_transactions() {
+        let now = Utc::now();
+        let mut lists = Lists::default();
+        lists.create("trusted_emails", ListKind::Email).unwrap();
+        let trusted_at_7 = ListEntry { merchant_id: Some(7), source: "case:42".into(), ..entry(Some(now + chrono::Duration::days(90))) };
+        lists.add("trusted_emails", "Good@Example.com", trusted_at_7.clone(), now).unwrap();
+        assert_eq!(lists.find("trusted_emails", "good@example.com", Some(7), now).map(|e| e.source.as_str()), Some("case:42"));
+        assert!(lists.find("trusted_emails", "good@example.com", Some(8), now).is_none(), "another merchant's buyer is not trusted");
+        assert!(lists.find("trusted_emails", "good@example.com", None, now).is_none());
+        assert!(lists.find("trusted_emails", "good@example.com", Some(7), now + chrono::Duration::days(91)).is_none(), "trust expires");
+        // An entry for everyone and one for a merchant live side by side; removal names which.
+        lists.add("trusted_emails", "good@example.com", entry(None), now).unwrap();
+        assert!(lists.remove("trusted_emails", "good@example.com", None).unwrap());
+        assert!(lists.find("trusted_emails", "good@example.com", Some(7), now).is_some());
+        assert!(lists.remove("trusted_emails", "good@example.com", Some(7)).unwrap());
+        assert!(lists.find("trusted_emails", "good@example.com", Some(7), now).is_none());
+        lists.create("ips", ListKind::Ip).unwrap();
+        assert_eq!(lists.add("ips", "10.0.0.1", trusted_at_7, now), Err(ListError::ScopedRange));
     }
 }

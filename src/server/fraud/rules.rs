@@ -450,6 +450,10 @@ fn inputs_of(expression: &str) -> Vec<String> {
 /// What evaluation sees of one transaction.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Facts {
+    /// Whose transaction: `in_list` also matches entries scoped to this merchant. Not a rule
+    /// variable (rules read `merchant.*`), and not in the stored record (the case has it).
+    #[serde(skip)]
+    pub merchant_id: i32,
     pub transaction: TransactionFacts,
     pub merchant: MerchantFacts,
     /// Every key of the velocity schema; missing keys read as 0. Serialised (into the decision
@@ -492,8 +496,8 @@ pub struct MerchantFacts {
 
 /// Answers `in_list(list, value)`; lists are kept in memory by their owner.
 pub trait ListLookup: Send + Sync {
-    /// Whether `value` has a live entry in `list` at `now`.
-    fn contains(&self, list: &str, value: &str, now: DateTime<Utc>) -> bool;
+    /// Whether `value` has a live entry in `list` at `now`, for everyone or for this merchant.
+    fn contains(&self, list: &str, value: &str, merchant_id: i32, now: DateTime<Utc>) -> bool;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -544,7 +548,8 @@ impl Ruleset {
         context.set_variable_resolver(facts);
         // One clock reading for the whole decision: every list is seen as of the same moment.
         let now = Utc::now();
-        let bound = context.add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value, now));
+        let merchant_id = facts.merchant_id;
+        let bound = context.add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value, merchant_id, now));
         let results = match bound {
             Ok(()) => self.rules.iter().map(|rule| run(rule, &context)).collect(),
             Err(e) => self
@@ -707,7 +712,7 @@ mod tests {
     struct Lists(HashSet<(String, String)>);
 
     impl ListLookup for Lists {
-        fn contains(&self, list: &str, value: &str, _now: DateTime<Utc>) -> bool {
+        fn contains(&self, list: &str, value: &str, _merchant_id: i32, _now: DateTime<Utc>) -> bool {
             self.0.contains(&(list.to_string(), value.to_string()))
         }
     }

@@ -114,6 +114,34 @@ pub async fn panel(
     Ok(PaypalPanel::Ready { snapshot, age_seconds, stale, failure: record.failure })
 }
 
+/// The merchant's account as the cache or the last stored snapshot knows it, for the case page.
+/// Never calls PayPal and queues nothing; a cache and database that cannot be read make this one
+/// section "unavailable", not the page.
+pub async fn last_known(db: &impl ConnectionTrait, cache: &Cache, merchant_id: i32, now: DateTime<Utc>) -> crate::app::dto::CasePaypal {
+    use crate::app::dto::CasePaypal;
+    let record = match cache.get::<PanelRecord>(&panel_key(merchant_id)).await {
+        Some(hit) => hit.value,
+        None => match load_record(db, merchant_id).await {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::warn!(error = %e, merchant_id, "reading the PayPal snapshot for a case failed");
+                return CasePaypal::Unavailable;
+            }
+        },
+    };
+    match record {
+        PanelRecord { connected: false, .. } => CasePaypal::NotConnected,
+        PanelRecord { snapshot: None, .. } => CasePaypal::NoData,
+        PanelRecord { snapshot: Some(snapshot), failure, .. } => CasePaypal::Ready {
+            age_seconds: age_of(&snapshot, now).num_seconds().max(0),
+            withheld: snapshot.balances.iter().filter(|b| b.withheld.minor > 0).map(|b| b.withheld.clone()).collect(),
+            account: snapshot.account,
+            open_disputes: snapshot.open_disputes,
+            failing: failure.map(|f| f.cause),
+        },
+    }
+}
+
 fn age_of(snapshot: &PaypalSnapshot, now: DateTime<Utc>) -> chrono::Duration {
     DateTime::parse_from_rfc3339(&snapshot.fetched_at).map(|t| now - t.with_timezone(&Utc)).unwrap_or_default()
 }

@@ -27,8 +27,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult
 
 use super::priority;
 use crate::app::dto::{
-    CaseAction, CaseClaim, CaseDetail, CaseEventView, CaseMerchant, CaseState, CaseStatusFilter, DecideCase, Disposition, Money, NextCase, QueueFilter,
-    QueuePage, QueueRow, QueueSort, RelatedTransaction, RiskState, RuleResultView, SlaState, StatusCounts, TransactionStatus,
+    Assignee, BulkAction, BulkOutcome, BulkSkip, CaseAction, CaseClaim, CaseDetail, CaseEventView, CaseMerchant, CaseRef, CaseState, CaseStatusFilter,
+    DecideCase, Disposition, DisputeView, Money, NextCase, QueueFilter, QueuePage, QueueRow, QueueSort, RelatedTransaction, RiskState, RuleResultView,
+    SlaState, StatusCounts, TransactionStatus,
 };
 use crate::server::db;
 
@@ -52,8 +53,18 @@ const SEARCH_MIN_SIMILARITY: f64 = 0.5;
 pub const RELATED_DAYS: i64 = 90;
 /// Related transactions shown on the case page, newest first.
 pub const RELATED_LIMIT: u64 = 25;
-/// How long a trusted buyer stays trusted.
+/// The merchant's latest risk-state moves on the case page (the merchant page has them all).
+pub const CASE_HISTORY_LIMIT: u64 = 10;
+/// The merchant's disputes on the case page, newest first.
+pub const CASE_DISPUTES_LIMIT: u64 = 10;
+/// How long a trusted buyer stays trusted, unless the reviewer says otherwise.
 pub const TRUST_DAYS: i64 = 90;
+/// A list entry added from a case lasts at most this many days (a block may also have no end).
+pub const MAX_LIST_DAYS: u32 = 3_650;
+/// A list entry's reason, in characters (the column's size).
+pub const MAX_LIST_REASON_CHARS: usize = 500;
+/// Cases one bulk action takes.
+pub const MAX_BULK: usize = 1_000;
 
 /// The person acting, as the service needs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -673,6 +684,7 @@ struct CaseRow {
     lease_until: Option<DateTime<Utc>>,
     holder: Option<String>,
     transaction_id: i64,
+    merchant_id: i32,
 }
 
 /// The case's current version, for a write that follows a claim without showing the case.
@@ -684,7 +696,7 @@ async fn load_case(txn: &impl ConnectionTrait, case_id: i64, lock: bool) -> Resu
     let backend = txn.get_database_backend();
     let lock = if lock && backend == DbBackend::Postgres { " FOR UPDATE OF c" } else { "" };
     let sql = format!(
-        "SELECT c.version, c.status, c.escalated, c.claimed_by, c.lease_until, c.transaction_id, u.display_name AS holder \
+        "SELECT c.version, c.status, c.escalated, c.claimed_by, c.lease_until, c.transaction_id, c.merchant_id, u.display_name AS holder \
          FROM cases c LEFT JOIN users u ON u.id = c.claimed_by WHERE c.id = ?{lock}"
     );
     let row = txn.query_one_raw(db::statement(backend, &sql, vec![case_id.into()])).await?.ok_or(CaseError::NotFound(case_id))?;
@@ -696,6 +708,7 @@ async fn load_case(txn: &impl ConnectionTrait, case_id: i64, lock: bool) -> Resu
         lease_until: row.try_get("", "lease_until")?,
         holder: row.try_get("", "holder")?,
         transaction_id: row.try_get("", "transaction_id")?,
+        merchant_id: row.try_get("", "merchant_id")?,
     })
 }
 
@@ -839,49 +852,100 @@ pub async fn decide(db: &DatabaseConnection, decision: &DecideCase, who: &Review
     let now = now.trunc_subsecs(6);
     let case_id = decision.case_id;
     let note = checked_note(&decision.note, decision.action == CaseAction::Escalate)?;
+    let list_options = checked_list_options(decision)?;
     let txn = begin_write(db).await?;
     let case = check_holder(&txn, case_id, decision.version, who, now).await?;
-    let backend = txn.get_database_backend();
     let mut decided = Decided::default();
     match decision.action {
-        CaseAction::Escalate => {
-            if case.escalated {
-                return Err(CaseError::Invalid(format!("Case {case_id} is already escalated.")));
-            }
-            let set = "status = 'open', escalated = ?, priority = priority + ?, claimed_by = NULL, lease_until = NULL, updated_at = ?";
-            update_held(&txn, case_id, decision.version, set, vec![true.into(), priority::ESCALATION_BOOST.into(), now.into()]).await?;
-            add_event(&txn, case_id, EventKind::Escalated, Some(who), note.as_deref(), now).await?;
-        }
+        CaseAction::Escalate => escalate_in(&txn, case_id, decision.version, &case, note.as_deref(), who, now).await?,
         CaseAction::Resolve(disposition) => {
-            let set = "status = 'closed', disposition = ?, resolved_by = ?, resolved_at = ?, claimed_by = NULL, lease_until = NULL, updated_at = ?";
-            update_held(&txn, case_id, decision.version, set, vec![disposition.as_str().into(), who.user_id.into(), now.into(), now.into()]).await?;
-            let detail = match &note {
-                Some(note) => format!("{}: {note}", disposition.label()),
-                None => disposition.label().to_string(),
-            };
-            add_event(&txn, case_id, EventKind::Resolved, Some(who), Some(&detail), now).await?;
-            // The payment follows the decision: it goes through, is refunded, or stays stopped.
-            let status = match disposition {
-                Disposition::Approved => TransactionStatus::Succeeded,
-                Disposition::Refunded | Disposition::RefundedAsFraud => TransactionStatus::Refunded,
-                Disposition::ConfirmedFraud => TransactionStatus::Blocked,
-            };
-            let sql = "UPDATE transactions SET status = ? WHERE id = ?";
-            txn.execute_raw(db::statement(backend, sql, vec![status.as_str().into(), case.transaction_id.into()])).await?;
-            decided.list_entries = add_list_entries(&txn, case_id, &case, decision, disposition, who, now).await?;
+            resolve_in(&txn, case_id, decision.version, &case, disposition, note.as_deref(), who, now).await?;
+            decided.list_entries = add_list_entries(&txn, case_id, &case, decision, &list_options, disposition, who, now).await?;
         }
     }
     txn.commit().await?;
     Ok(decided)
 }
 
-/// The block-list entries a fraud disposition asked for, or the trusted-buyer entry of an approval,
-/// each with this case as its source and a `list_entry_added` event.
+/// Sends a case to the admins: open again, escalated, its priority raised above every other.
+async fn escalate_in(
+    txn: &impl ConnectionTrait,
+    case_id: i64,
+    version: i32,
+    case: &CaseRow,
+    note: Option<&str>,
+    who: &Reviewer,
+    now: DateTime<Utc>,
+) -> Result<(), CaseError> {
+    if case.escalated {
+        return Err(CaseError::Invalid(format!("Case {case_id} is already escalated.")));
+    }
+    let set = "status = 'open', escalated = ?, priority = priority + ?, claimed_by = NULL, lease_until = NULL, updated_at = ?";
+    update_held(txn, case_id, version, set, vec![true.into(), priority::ESCALATION_BOOST.into(), now.into()]).await?;
+    add_event(txn, case_id, EventKind::Escalated, Some(who), note, now).await?;
+    Ok(())
+}
+
+/// Closes a case with a disposition; the payment follows it.
+#[allow(clippy::too_many_arguments)]
+async fn resolve_in(
+    txn: &impl ConnectionTrait,
+    case_id: i64,
+    version: i32,
+    case: &CaseRow,
+    disposition: Disposition,
+    note: Option<&str>,
+    who: &Reviewer,
+    now: DateTime<Utc>,
+) -> Result<(), CaseError> {
+    let set = "status = 'closed', disposition = ?, resolved_by = ?, resolved_at = ?, claimed_by = NULL, lease_until = NULL, updated_at = ?";
+    update_held(txn, case_id, version, set, vec![disposition.as_str().into(), who.user_id.into(), now.into(), now.into()]).await?;
+    let detail = match note {
+        Some(note) => format!("{}: {note}", disposition.label()),
+        None => disposition.label().to_string(),
+    };
+    add_event(txn, case_id, EventKind::Resolved, Some(who), Some(&detail), now).await?;
+    // The payment follows the decision: it goes through, is refunded, or stays stopped.
+    let status = match disposition {
+        Disposition::Approved => TransactionStatus::Succeeded,
+        Disposition::Refunded | Disposition::RefundedAsFraud => TransactionStatus::Refunded,
+        Disposition::ConfirmedFraud => TransactionStatus::Blocked,
+    };
+    let sql = "UPDATE transactions SET status = ? WHERE id = ?";
+    txn.execute_raw(db::statement(txn.get_database_backend(), sql, vec![status.as_str().into(), case.transaction_id.into()])).await?;
+    Ok(())
+}
+
+/// The reason and lifetime a decision gives the list entries it adds, checked before any write.
+struct ListOptions {
+    reason: Option<String>,
+    expiry_days: Option<u32>,
+}
+
+fn checked_list_options(decision: &DecideCase) -> Result<ListOptions, CaseError> {
+    let reason = decision.list_reason.trim();
+    let n = reason.chars().count();
+    if n > MAX_LIST_REASON_CHARS {
+        return Err(CaseError::Invalid(format!("A list entry's reason is at most {MAX_LIST_REASON_CHARS} characters; this one has {n}.")));
+    }
+    if let Some(days) = decision.list_expiry_days {
+        if !(1..=MAX_LIST_DAYS).contains(&days) {
+            return Err(CaseError::Invalid(format!("List entries last 1 to {MAX_LIST_DAYS} days (or, for blocks, no end); {days} is outside.")));
+        }
+    }
+    Ok(ListOptions { reason: (!reason.is_empty()).then(|| reason.to_string()), expiry_days: decision.list_expiry_days })
+}
+
+/// The block-list entries a fraud disposition asked for, or the trusted-buyer entries of an
+/// approval (for this merchant only), each with this case as its source and a `list_entry_added`
+/// event.
+#[allow(clippy::too_many_arguments)]
 async fn add_list_entries(
     txn: &impl ConnectionTrait,
     case_id: i64,
     case: &CaseRow,
     decision: &DecideCase,
+    options: &ListOptions,
     disposition: Disposition,
     who: &Reviewer,
     now: DateTime<Utc>,
@@ -890,34 +954,198 @@ async fn add_list_entries(
     let sql = "SELECT buyer_email, card_fingerprint FROM transactions WHERE id = ?";
     let row = txn.query_one_raw(db::statement(txn.get_database_backend(), sql, vec![case.transaction_id.into()])).await?.ok_or(CaseError::NotFound(case_id))?;
     let (email, card): (String, String) = (row.try_get("", "buyer_email")?, row.try_get("", "card_fingerprint")?);
+    let days = |default: Option<i64>| options.expiry_days.map(i64::from).or(default).map(|d| now + Duration::days(d));
+    // (list, value, expiry, merchant scope)
     let mut wanted = Vec::new();
     if disposition.is_fraud() {
         if decision.block_card {
-            wanted.push(("blocked_cards", card, None));
+            wanted.push(("blocked_cards", card, days(None), None));
         }
         if decision.block_email {
-            wanted.push(("blocked_emails", email.clone(), None));
+            wanted.push(("blocked_emails", email, days(None), None));
         }
-    } else if disposition == Disposition::Approved && decision.trust_buyer {
-        wanted.push(("trusted_emails", email, Some(now + Duration::days(TRUST_DAYS))));
+    } else if disposition == Disposition::Approved {
+        if decision.trust_buyer {
+            wanted.push(("trusted_emails", email, days(Some(TRUST_DAYS)), Some(case.merchant_id)));
+        }
+        if decision.trust_card {
+            wanted.push(("trusted_cards", card, days(Some(TRUST_DAYS)), Some(case.merchant_id)));
+        }
     }
     let mut added = Vec::new();
-    for (list, value, expires_at) in wanted {
+    for (list, value, expires_at, merchant_id) in wanted {
         let entry = ListEntry {
             value: value.clone(),
-            reason: format!("{} on case {case_id}", disposition.label()),
+            reason: options.reason.clone().unwrap_or_else(|| format!("{} on case {case_id}", disposition.label())),
             expires_at,
             added_by: who.name.clone(),
             source: format!("case:{case_id}"),
+            merchant_id,
         };
         let stored = list_store::add_entry_in(txn, list, &value, entry, now).await.map_err(|e| match e {
             list_store::ListStoreError::Database(e) => CaseError::Database(e),
             other => CaseError::Invalid(format!("Could not add {value} to {list}: {other}.")),
         })?;
-        add_event(txn, case_id, EventKind::ListEntryAdded, Some(who), Some(&format!("{list}: {stored}")), now).await?;
+        let scope = if merchant_id.is_some() { " (this merchant only)" } else { "" };
+        let until = expires_at.map_or_else(|| ", no end".to_string(), |t| format!(", until {}", t.format("%Y-%m-%d")));
+        add_event(txn, case_id, EventKind::ListEntryAdded, Some(who), Some(&format!("{list}: {stored}{scope}{until}")), now).await?;
         added.push((list.to_string(), stored));
     }
     Ok(added)
+}
+
+/// Applies a bulk action to each case on its own, at the version the reviewer saw: a case that
+/// changed meanwhile, or that the action does not fit, is reported by id and left alone; no case
+/// is ever half-done (each is one transaction with its event).
+pub async fn bulk(
+    db: &DatabaseConnection,
+    action: &BulkAction,
+    cases: &[CaseRef],
+    who: &Reviewer,
+    timing: ReviewTiming,
+    now: DateTime<Utc>,
+) -> Result<BulkOutcome, CaseError> {
+    let now = now.trunc_subsecs(6);
+    if cases.is_empty() {
+        return Err(CaseError::Invalid("Select at least one case first (x, or the row's checkbox).".into()));
+    }
+    if cases.len() > MAX_BULK {
+        return Err(CaseError::Invalid(format!("A bulk action takes at most {MAX_BULK} cases; {} are selected. Narrow the filters.", cases.len())));
+    }
+    let note = match action {
+        BulkAction::Escalate { note } => checked_note(note, true)?,
+        _ => None,
+    };
+    let assignee = match action {
+        BulkAction::Assign { user_id } => Some(assignee(db, *user_id, who).await?),
+        _ => None,
+    };
+    let mut outcome = BulkOutcome::default();
+    let mut seen = std::collections::HashSet::new();
+    for case in cases.iter().filter(|c| seen.insert(c.case_id)) {
+        match bulk_one(db, case, action, note.as_deref(), assignee.as_ref(), who, timing, now).await {
+            Ok(()) => outcome.applied.push(case.case_id),
+            Err(CaseError::Database(e)) => {
+                tracing::warn!(kind = db::error_kind(&e), case_id = case.case_id, "a bulk action's case failed");
+                outcome.skipped.push(BulkSkip { case_id: case.case_id, reason: "The database did not save it; nothing changed. Try again.".into() });
+            }
+            Err(e) => outcome.skipped.push(BulkSkip { case_id: case.case_id, reason: e.to_string() }),
+        }
+    }
+    Ok(outcome)
+}
+
+/// An admin gives one case to a reviewer (or another admin).
+pub async fn assign(db: &DatabaseConnection, case: CaseRef, user_id: i32, who: &Reviewer, timing: ReviewTiming, now: DateTime<Utc>) -> Result<(), CaseError> {
+    let to = assignee(db, user_id, who).await?;
+    bulk_one(db, &case, &BulkAction::Assign { user_id }, None, Some(&to), who, timing, now.trunc_subsecs(6)).await
+}
+
+/// Reviewers and admins cases can be given to, by name.
+pub async fn assignees(db: &impl ConnectionTrait) -> Result<Vec<Assignee>, CaseError> {
+    let sql = "SELECT id, display_name, role FROM users WHERE role IN ('reviewer', 'admin') ORDER BY display_name, id";
+    let rows = db.query_all_raw(db::statement(db.get_database_backend(), sql, vec![])).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Assignee { user_id: row.try_get("", "id")?, name: row.try_get("", "display_name")?, admin: row.try_get::<String>("", "role")? == "admin" })
+        })
+        .collect()
+}
+
+async fn assignee(db: &impl ConnectionTrait, user_id: i32, who: &Reviewer) -> Result<Assignee, CaseError> {
+    if !who.admin {
+        return Err(CaseError::Invalid("Only admins assign cases to others.".into()));
+    }
+    let sql = "SELECT id, display_name, role FROM users WHERE id = ? AND role IN ('reviewer', 'admin')";
+    let row = db.query_one_raw(db::statement(db.get_database_backend(), sql, vec![user_id.into()])).await?;
+    let row = row.ok_or_else(|| CaseError::Invalid(format!("There is no reviewer or admin with id {user_id}.")))?;
+    Ok(Assignee { user_id, name: row.try_get("", "display_name")?, admin: row.try_get::<String>("", "role")? == "admin" })
+}
+
+/// One case of a bulk action, in its own transaction.
+#[allow(clippy::too_many_arguments)]
+async fn bulk_one(
+    db: &DatabaseConnection,
+    seen: &CaseRef,
+    action: &BulkAction,
+    note: Option<&str>,
+    assignee: Option<&Assignee>,
+    who: &Reviewer,
+    timing: ReviewTiming,
+    now: DateTime<Utc>,
+) -> Result<(), CaseError> {
+    let case_id = seen.case_id;
+    let txn = begin_write(db).await?;
+    let case = load_case(&txn, case_id, true).await?;
+    if case.version != seen.version {
+        let (by, at) = last_change(&txn, case_id).await?;
+        return Err(CaseError::Stale { case_id, by, at });
+    }
+    if case.status == "closed" {
+        return Err(CaseError::Invalid(format!("Case {case_id} is already resolved.")));
+    }
+    let lease_live = case.lease_until.is_some_and(|until| until > now);
+    match action {
+        BulkAction::Approve | BulkAction::Escalate { .. } => {
+            if case.held_by_other(who, now) {
+                return Err(case.held_error(case_id));
+            }
+            if case.escalated && !who.admin {
+                return Err(CaseError::Invalid(format!("Case {case_id} is escalated to the admins.")));
+            }
+            if matches!(action, BulkAction::Approve) {
+                resolve_in(&txn, case_id, seen.version, &case, Disposition::Approved, Some("bulk approval"), who, now).await?;
+            } else {
+                escalate_in(&txn, case_id, seen.version, &case, note, who, now).await?;
+            }
+        }
+        BulkAction::Release => {
+            if case.status != "claimed" {
+                return Err(CaseError::Invalid(format!("Case {case_id} is not claimed; there is nothing to release.")));
+            }
+            if case.claimed_by != Some(who.user_id) && !who.admin && lease_live {
+                return Err(case.held_error(case_id));
+            }
+            let set = "status = 'open', claimed_by = NULL, lease_until = NULL, updated_at = ?";
+            update_held(&txn, case_id, seen.version, set, vec![now.into()]).await?;
+            let detail = (case.claimed_by != Some(who.user_id)).then(|| format!("{}'s claim", case.holder.as_deref().unwrap_or("a former user")));
+            add_event(&txn, case_id, EventKind::Released, Some(who), detail.as_deref(), now).await?;
+        }
+        BulkAction::Assign { .. } => {
+            let to = assignee.ok_or_else(|| CaseError::Invalid("Choose whom to assign the cases to.".into()))?;
+            if case.escalated && !to.admin {
+                return Err(CaseError::Invalid(format!("Case {case_id} is escalated: assign it to an admin.")));
+            }
+            if case.status == "claimed" && case.claimed_by == Some(to.user_id) && lease_live {
+                return Err(CaseError::Invalid(format!("{} already holds case {case_id}.", to.name)));
+            }
+            let set = "status = 'claimed', claimed_by = ?, lease_until = ?, updated_at = ?";
+            update_held(&txn, case_id, seen.version, set, vec![to.user_id.into(), (now + timing.lease).into(), now.into()]).await?;
+            let detail = match (&case.holder, case.status.as_str()) {
+                (Some(from), "claimed") => format!("from {from} to {}", to.name),
+                _ => format!("to {}", to.name),
+            };
+            add_event(&txn, case_id, EventKind::Reassigned, Some(who), Some(&detail), now).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The `(id, version)` of every case matching the filters, up to [`MAX_BULK`]: "select all N
+/// matching" on the queue. The bulk action then applies to exactly these versions.
+pub async fn matching_refs(db: &impl ConnectionTrait, filter: &QueueFilter, who: &Reviewer, now: DateTime<Utc>) -> Result<Vec<CaseRef>, CaseError> {
+    check_filter(filter)?;
+    if filter.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
+        return Err(CaseError::Invalid("Select the search's results one by one (x): \"all matching\" works on filters, not on a search.".into()));
+    }
+    let backend = db.get_database_backend();
+    let sort = effective_sort(filter);
+    let (mut terms, values) = filter_terms(backend, filter, who, now);
+    terms.insert(0, status_term(filter.status).to_string());
+    let sql = format!("SELECT c.id, c.version FROM cases c WHERE {} ORDER BY {} LIMIT {}", terms.join(" AND "), order_by(sort), MAX_BULK);
+    let rows = db.query_all_raw(db::statement(backend, &sql, values)).await?;
+    rows.iter().map(|row| Ok(CaseRef { case_id: row.try_get("", "id")?, version: row.try_get("", "version")? })).collect()
 }
 
 /// A merchant move made from a case: the move ([`super::merchant_actions::apply`]) and the case's
@@ -962,7 +1190,14 @@ pub async fn expire_leases(db: &DatabaseConnection, now: DateTime<Utc>) -> Resul
 }
 
 /// Everything the case page shows.
-pub async fn detail(db: &impl ConnectionTrait, case_id: i64, who: &Reviewer, timing: ReviewTiming, now: DateTime<Utc>) -> Result<CaseDetail, CaseError> {
+pub async fn detail(
+    db: &impl ConnectionTrait,
+    cache: &crate::server::cache::Cache,
+    case_id: i64,
+    who: &Reviewer,
+    timing: ReviewTiming,
+    now: DateTime<Utc>,
+) -> Result<CaseDetail, CaseError> {
     let backend = db.get_database_backend();
     let sql = "SELECT c.id, c.version, c.created_at, c.priority, c.score, c.amount_usd_cents, c.escalated, c.status, c.claimed_by, c.lease_until, \
                c.disposition, c.merchant_id, c.transaction_id, u.display_name AS holder, t.external_id, t.amount_minor, t.currency, t.buyer_email, \
@@ -1007,6 +1242,9 @@ pub async fn detail(db: &impl ConnectionTrait, case_id: i64, who: &Reviewer, tim
         rules,
         facts,
         merchant: merchant(db, merchant_id, now).await?,
+        merchant_history: risk_history(db, merchant_id, Some(CASE_HISTORY_LIMIT)).await?,
+        paypal: crate::server::paypal::last_known(db, cache, merchant_id, now).await,
+        disputes: disputes(db, merchant_id, now).await?,
         related: related(db, transaction_id, &email, &ip, &card, now).await?,
         timeline: timeline(db, case_id, created_at, ruleset_version).await?,
         buyer_email: email,
@@ -1051,13 +1289,21 @@ fn decision_record(json: &str) -> (Vec<RuleResultView>, String) {
 
 /// The merchant page: facts, every move of the risk state (newest first), unresolved cases.
 pub async fn merchant_page(db: &impl ConnectionTrait, merchant_id: i32, now: DateTime<Utc>) -> Result<crate::app::dto::MerchantPage, CaseError> {
-    use super::merchant_state::Actor;
     let exists = db.query_one_raw(db::statement(db.get_database_backend(), "SELECT id FROM merchants WHERE id = ?", vec![merchant_id.into()])).await?;
     if exists.is_none() {
         return Err(CaseError::UnknownMerchant(merchant_id));
     }
-    let history = super::merchant_actions::history(db, merchant_id)
-        .await?
+    let history = risk_history(db, merchant_id, None).await?;
+    let terms = vec!["c.status <> 'closed'".to_string(), "c.merchant_id = ?".to_string()];
+    let unresolved_cases = capped_count(db, &terms, vec![merchant_id.into()]).await?;
+    Ok(crate::app::dto::MerchantPage { merchant: merchant(db, merchant_id, now).await?, history, unresolved_cases })
+}
+
+/// The merchant's risk-state moves, newest first; `limit` of them, or all.
+async fn risk_history(db: &impl ConnectionTrait, merchant_id: i32, limit: Option<u64>) -> Result<Vec<crate::app::dto::RiskEventView>, CaseError> {
+    use super::merchant_state::Actor;
+    let history = super::merchant_actions::history(db, merchant_id, limit).await?;
+    Ok(history
         .into_iter()
         .map(|t| crate::app::dto::RiskEventView {
             from: t.from,
@@ -1071,10 +1317,28 @@ pub async fn merchant_page(db: &impl ConnectionTrait, merchant_id: i32, now: Dat
             reason: t.reason,
             at: t.at.to_rfc3339(),
         })
-        .collect();
-    let terms = vec!["c.status <> 'closed'".to_string(), "c.merchant_id = ?".to_string()];
-    let unresolved_cases = capped_count(db, &terms, vec![merchant_id.into()]).await?;
-    Ok(crate::app::dto::MerchantPage { merchant: merchant(db, merchant_id, now).await?, history, unresolved_cases })
+        .collect())
+}
+
+/// The merchant's PayPal disputes of the last 90 days, newest first.
+async fn disputes(db: &impl ConnectionTrait, merchant_id: i32, now: DateTime<Utc>) -> Result<Vec<DisputeView>, CaseError> {
+    let sql = format!(
+        "SELECT paypal_dispute_id, reason, status, amount_minor, currency, opened_at FROM disputes WHERE merchant_id = ? AND opened_at >= ? \
+         ORDER BY opened_at DESC LIMIT {CASE_DISPUTES_LIMIT}"
+    );
+    let since = now - Duration::days(RELATED_DAYS);
+    let rows = db.query_all_raw(db::statement(db.get_database_backend(), &sql, vec![merchant_id.into(), since.into()])).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DisputeView {
+                paypal_id: row.try_get("", "paypal_dispute_id")?,
+                reason: row.try_get("", "reason")?,
+                status: row.try_get("", "status")?,
+                amount: Money { minor: row.try_get("", "amount_minor")?, currency: row.try_get("", "currency")? },
+                opened_at: row.try_get::<DateTime<Utc>>("", "opened_at")?.to_rfc3339(),
+            })
+        })
+        .collect()
 }
 
 async fn merchant(db: &impl ConnectionTrait, merchant_id: i32, now: DateTime<Utc>) -> Result<CaseMerchant, CaseError> {

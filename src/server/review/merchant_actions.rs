@@ -36,8 +36,8 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr, SqliteTransactionMode, TransactionOptions,
-    TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionSession, TransactionTrait,
 };
 
 use super::merchant_state::{self, decide, Actor, ActorKind, MerchantEvent, RiskState, TransitionContext, TransitionError};
@@ -181,10 +181,12 @@ fn context(merchant: &merchant::Model, current: RiskState, latest: Option<&merch
 }
 
 /// A merchant's moves, newest first.
-pub async fn history(db: &impl ConnectionTrait, merchant_id: i32) -> Result<Vec<Transition>, DbErr> {
+/// The merchant's moves, newest first: the latest `limit`, or all.
+pub async fn history(db: &impl ConnectionTrait, merchant_id: i32, limit: Option<u64>) -> Result<Vec<Transition>, DbErr> {
     let rows = merchant_risk_event::Entity::find()
         .filter(merchant_risk_event::Column::MerchantId.eq(merchant_id))
         .order_by_desc(merchant_risk_event::Column::Id)
+        .limit(limit)
         .all(db)
         .await?;
     rows.into_iter().map(transition_of).collect()

@@ -81,8 +81,7 @@ pub async fn seed_review_queue(state: &AppState, seed: u64, merchants: u32, unti
             }
         };
         let fraud = matches!(action, CaseAction::Resolve(d) if d.is_fraud());
-        let decision =
-            DecideCase { case_id, version, action, note: note.into(), block_card: fraud, block_email: fraud && rng.random_bool(0.5), trust_buyer: false };
+        let decision = DecideCase { block_card: fraud, block_email: fraud && rng.random_bool(0.5), ..DecideCase::plain(case_id, version, action, note.into()) };
         cases::decide(db, &decision, who, now).await.map_err(|e| e.to_string())?;
         if action == CaseAction::Escalate {
             report.escalated += 1;

@@ -11,6 +11,8 @@ pub struct Model {
     pub reason: String,
     pub added_by: String,
     pub source: String,
+    /// Only this merchant's transactions match it; None: every merchant's.
+    pub merchant_id: Option<i32>,
     pub expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
