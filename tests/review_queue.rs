@@ -587,7 +587,50 @@ async fn trust_after_a_false_positive_is_for_that_merchant_only(backend: Backend
     assert!(!matches!(detail.paypal, CasePaypal::Unavailable));
 }
 
+/// The large seed's history (`vetted seed`): the held share of the payments as cases whose state
+/// agrees with the payment's fate, each resolved one with its event, readable on the case page.
+async fn the_seeded_history_is_a_consistent_desk(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let db = app.state.db.primary();
+    let transactions = count(&app, "SELECT COUNT(*) FROM transactions").await;
+    let report = vetted::server::seed::record_history(db, &common::small_seed(), transactions as u64).await.unwrap();
+    let held = count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM transactions WHERE status = 'in_review' OR (status <> 'blocked' AND id % {} = 0)",
+            vetted::server::seed::history::HELD_ONE_IN
+        ),
+    )
+    .await;
+    assert_eq!(report.cases as i64, held);
+    assert!(report.cases as i64 >= transactions / 10, "{report:?} of {transactions}");
+    assert_eq!(report.open as i64, count(&app, "SELECT COUNT(*) FROM transactions WHERE status = 'in_review'").await);
+    // Each case agrees with its payment: still in review ⇔ open; otherwise the disposition its fate implies.
+    let disagree = "SELECT COUNT(*) FROM cases c JOIN transactions t ON t.id = c.transaction_id WHERE NOT ( \
+        (t.status = 'in_review' AND c.status = 'open' AND c.disposition IS NULL) OR \
+        (t.status = 'succeeded' AND c.status = 'closed' AND c.disposition = 'approved') OR \
+        (t.status = 'refunded' AND c.status = 'closed' AND c.disposition IN ('refunded', 'refunded_as_fraud')) OR \
+        (t.status = 'failed' AND c.status = 'closed' AND c.disposition = 'confirmed_fraud'))";
+    assert_eq!(count(&app, disagree).await, 0);
+    let closed = count(&app, "SELECT COUNT(*) FROM cases WHERE status = 'closed'").await;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM case_events e JOIN cases c ON c.id = e.case_id WHERE e.kind = 'resolved' AND e.created_at = c.resolved_at").await,
+        closed
+    );
+    // The queue and the case page read them as any other case.
+    let who = reviewer(1);
+    let resolved = QueueFilter { status: CaseStatusFilter::Resolved, ..QueueFilter::default() };
+    let page = cases::queue(db, &resolved, None, &who, ReviewTiming::default(), Utc::now()).await.unwrap();
+    assert!(!page.rows.is_empty());
+    let detail = cases::detail(db, &app.state.cache, page.rows[0].case_id, &who, ReviewTiming::default(), Utc::now()).await.unwrap();
+    assert!(matches!(detail.state, CaseState::Resolved { .. }));
+    assert_eq!(detail.rules.len(), 1);
+    assert_eq!(detail.rules[0].outcome, "matched");
+    assert_eq!(detail.timeline.last().map(|e| e.kind.as_str()), Some("resolved"));
+}
+
 on_both_databases!(
+    the_seeded_history_is_a_consistent_desk,
     a_bulk_action_leaves_a_changed_case_alone,
     trust_after_a_false_positive_is_for_that_merchant_only,
     search_finds_substrings_and_typos_through_its_index,

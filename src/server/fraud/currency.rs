@@ -42,6 +42,13 @@ pub fn to_usd(amount_minor: i64, code: &str) -> f64 {
     to_major(amount_minor, code) * rate
 }
 
+/// SQL for an amount's value in US cents at these rates, from the columns `amount_minor` and
+/// `currency` (for bulk work in the database: the seed's history).
+pub fn usd_cents_sql(amount_minor: &str, currency: &str) -> String {
+    let cases: String = CURRENCIES.iter().map(|(code, places, usd)| format!("WHEN '{code}' THEN {} ", usd * 100.0 / 10f64.powi(*places as i32))).collect();
+    format!("CAST(ROUND({amount_minor} * (CASE {currency} {cases}ELSE 1.0 END)) AS BIGINT)")
+}
+
 pub fn supported() -> impl Iterator<Item = &'static str> {
     CURRENCIES.iter().map(|(c, _, _)| *c)
 }

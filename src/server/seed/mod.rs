@@ -1,6 +1,7 @@
 //! Demo data: merchants, products and 90 days of transactions with daily and weekly seasonality,
 //! refunds, card-testing bursts and country mismatches. Deterministic for a seed and an end time;
 //! streams rows in batches so `--merchants 100000 --transactions 10000000` runs in bounded memory.
+pub mod history;
 mod names;
 pub mod review;
 
@@ -108,6 +109,25 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     create_demo_users(db).await?;
     seed_fraud_defaults(db, options.until).await?;
     Ok(SeedReport { merchants: options.merchants as u64, products: products.len() as u64, transactions })
+}
+
+/// The review desk's past (`history`): the held share of the seeded transactions as decided and
+/// open cases, resolved by the demo reviewer.
+pub async fn record_history(db: &DatabaseConnection, options: &SeedOptions, transactions: u64) -> Result<history::HistoryReport, SeedError> {
+    let row = db
+        .query_one_raw(crate::server::db::statement(
+            db.get_database_backend(),
+            "SELECT id, display_name FROM users WHERE email = ?",
+            vec![DEMO_REVIEWER.0.into()],
+        ))
+        .await?
+        .ok_or(SeedError::Database("the demo reviewer"))?;
+    let reviewer: (i32, String) = (row.try_get("", "id")?, row.try_get("", "display_name")?);
+    let progress = if options.show_progress { ProgressBar::new(transactions) } else { ProgressBar::hidden() };
+    progress.set_style(ProgressStyle::with_template("recording the review history {bar:40} {human_pos}/{human_len} ({eta})").expect("valid template"));
+    let report = history::record(db, transactions as i64, (reviewer.0, &reviewer.1), &progress).await?;
+    progress.finish_and_clear();
+    Ok(report)
 }
 
 fn progress_bar(options: &SeedOptions) -> ProgressBar {
