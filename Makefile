@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 ENV := source scripts/toolchain.sh &&
 
-.PHONY: run test deps fmt-check services build build-release test-rust test-api-fuzz test-e2e bench-dashboard bench-fraud bench-web fmt clippy clean-data
+.PHONY: run test deps fmt-check services build build-release test-rust test-api-fuzz test-e2e bench-dashboard bench-fraud bench-review bench-web fmt clippy clean-data
 
 ## Build, migrate, seed demo data on first run, serve http://127.0.0.1:3000 and print the demo logins.
 run: deps build
@@ -42,6 +42,10 @@ bench-dashboard: deps services
 ## Fraud rule evaluation throughput (seeded and 50 rules) and ingest → decision over HTTP on SQLite and PostgreSQL.
 bench-fraud: deps services
 	@$(ENV) cargo bench --features ssr --bench fraud
+
+## The review queue on over a million cases, SQLite and PostgreSQL (seeds them once, ~/.cache/vetted-bench).
+bench-review: deps services
+	@$(ENV) cargo bench --features ssr --bench review
 
 ## Lighthouse (mobile defaults) on the release build's pages, signed in: scores, LCP, CLS, TBT, console errors, wasm bytes.
 bench-web: deps

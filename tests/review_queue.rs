@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, Who};
 use sea_orm::{ConnectionTrait, Statement};
 use vetted::app::dto::{BulkAction, CaseAction, CasePaypal, CaseRef, CaseState, CaseStatusFilter, DecideCase, Disposition, NextCase, QueueFilter, QueueSort};
 use vetted::server::fraud::{api_keys, decision::Caller, ingest, input::TransactionInput};
@@ -627,6 +627,40 @@ async fn the_seeded_history_is_a_consistent_desk(backend: Backend) {
     assert_eq!(detail.rules.len(), 1);
     assert_eq!(detail.rules[0].outcome, "matched");
     assert_eq!(detail.timeline.last().map(|e| e.kind.as_str()), Some("resolved"));
+}
+
+/// Read your writes: with a replica that lags (here a copy of the primary that never catches up),
+/// a reviewer who just claimed a case sees the claim on their next queue page — their reads go to
+/// the primary — while a colleague, who wrote nothing, reads the replica.
+#[tokio::test]
+async fn a_reviewer_reads_their_own_writes_through_a_lagging_replica() {
+    use serde_json::json;
+    use vetted::app::dto::QueuePage;
+    let app = TestApp::spawn(Backend::Sqlite, &[]).await;
+    open_cases(&app, 3, "r").await;
+    let primary = app.db.url.trim_start_matches("sqlite://").split('?').next().unwrap().to_string();
+    let replica = primary.replace(".db", "-replica.db");
+    app.state.db.primary().execute_unprepared(&format!("VACUUM INTO '{replica}'")).await.unwrap();
+    let lagging = app.another_instance_with(&[("DATABASE_READ_URL", &format!("sqlite://{replica}?mode=ro"))]).await;
+    assert!(lagging.state.db.has_replica());
+    let (reviewer, admin) = (lagging.client_as(Who::Reviewer).await, lagging.client_as(Who::Admin).await);
+    let next = reviewer.post(lagging.url("/rpc/review/next_case")).json(&json!({ "filter": {} })).send().await.unwrap();
+    assert_eq!(next.status(), 200);
+    let NextCase::Claimed { case_id } = next.json().await.unwrap() else { panic!("a case to claim") };
+    let claimed = json!({ "filter": { "status": "claimed" }, "cursor": null });
+    let read = |client: reqwest::Client| {
+        let (url, body) = (lagging.url("/rpc/review/queue"), claimed.clone());
+        async move {
+            let response = client.post(url).json(&body).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<QueuePage>().await.unwrap().rows.iter().map(|r| r.case_id).collect::<Vec<_>>()
+        }
+    };
+    assert!(read(reviewer.clone()).await.contains(&case_id), "the reviewer sees their own claim at once");
+    assert!(!read(admin.clone()).await.contains(&case_id), "a colleague reads the replica, which has not caught up");
+    // When the mark is gone (its window passed), the reviewer reads the replica again.
+    lagging.state.cache.remove(&format!("review:wrote:{}", user_id(&app, "reviewer@vetted.test").await)).await;
+    assert!(!read(reviewer).await.contains(&case_id), "once the window has passed, the replica answers again");
 }
 
 on_both_databases!(

@@ -176,6 +176,15 @@ impl TestApp {
         TestApp { addr, state, db, sim: self.sim.clone(), sim_url: self.sim_url.clone(), vars: self.vars.clone() }
     }
 
+    /// [`TestApp::another_instance`] with more configuration, e.g. a read replica.
+    pub async fn another_instance_with(&self, env: &[(&str, &str)]) -> TestApp {
+        let mut vars = self.vars.clone();
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let (addr, state) = start_instance(&vars).await;
+        let db = TestDb { url: self.db.url.clone(), backend: self.db.backend };
+        TestApp { addr, state, db, sim: self.sim.clone(), sim_url: self.sim_url.clone(), vars }
+    }
+
     /// The merchant's PayPal panel, as the dashboard's server function returns it.
     pub async fn paypal_panel(&self, client: &reqwest::Client) -> vetted::app::dto::PaypalPanel {
         let response = client.post(self.url("/rpc/dashboard/paypal_panel")).send().await.unwrap();

@@ -1,7 +1,7 @@
 //! The reviewer's workbench: the queue, claims, the case page and decisions. Every function
-//! checks for the reviewer or admin role itself, then calls `server::review::cases`. Reads that
-//! follow the caller's own writes (the case they just claimed or decided) go to the primary;
-//! the queue's lists read the replica when `DATABASE_READ_URL` is set.
+//! checks for the reviewer or admin role itself, then calls `server::review::cases`. The case page
+//! and every write use the primary; the queue's lists read the replica when `DATABASE_READ_URL` is
+//! set, except for 30 s after the caller's own write (`review::read_your_writes`).
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
@@ -24,12 +24,17 @@ mod guard {
 /// One page of the queue (50 rows) under the filters, after `cursor`.
 #[server(prefix = "/rpc", endpoint = "review/queue", input = Json)]
 pub async fn queue_page(filter: dto::QueueFilter, cursor: Option<String>) -> Result<dto::QueuePage, AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
-            Ok(cases::queue(state.db.read(), &filter, cursor.as_deref(), &who, state.config.review, chrono::Utc::now()).await?)
+            let db = read_your_writes::reads(&state, who.user_id).await;
+            Ok(cases::queue(db, &filter, cursor.as_deref(), &who, state.config.review, chrono::Utc::now()).await?)
         }
         .await,
     )
@@ -38,12 +43,17 @@ pub async fn queue_page(filter: dto::QueueFilter, cursor: Option<String>) -> Res
 /// Cases per status under the filters (each count stops at 10,000).
 #[server(prefix = "/rpc", endpoint = "review/counts", input = Json)]
 pub async fn queue_counts(filter: dto::QueueFilter) -> Result<dto::StatusCounts, AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
-            Ok(cases::status_counts(state.db.read(), &filter, &who, chrono::Utc::now()).await?)
+            let db = read_your_writes::reads(&state, who.user_id).await;
+            Ok(cases::status_counts(db, &filter, &who, chrono::Utc::now()).await?)
         }
         .await,
     )
@@ -52,12 +62,17 @@ pub async fn queue_counts(filter: dto::QueueFilter) -> Result<dto::StatusCounts,
 /// Cases matching the filters that arrived after `after_id`: the queue's "N new cases" pill.
 #[server(prefix = "/rpc", endpoint = "review/new_cases", input = Json)]
 pub async fn new_cases(filter: dto::QueueFilter, after_id: i64) -> Result<u64, AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
-            Ok(cases::new_since(state.db.read(), &filter, after_id, &who, chrono::Utc::now()).await?)
+            let db = read_your_writes::reads(&state, who.user_id).await;
+            Ok(cases::new_since(db, &filter, after_id, &who, chrono::Utc::now()).await?)
         }
         .await,
     )
@@ -66,12 +81,18 @@ pub async fn new_cases(filter: dto::QueueFilter, after_id: i64) -> Result<u64, A
 /// "Next case": claims the highest-priority unclaimed case matching the filters.
 #[server(prefix = "/rpc", endpoint = "review/next_case", input = Json)]
 pub async fn next_case(filter: dto::QueueFilter) -> Result<dto::NextCase, AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
-            Ok(cases::claim_next(state.db.primary(), &filter, &who, state.config.review, chrono::Utc::now()).await?)
+            let next = cases::claim_next(state.db.primary(), &filter, &who, state.config.review, chrono::Utc::now()).await?;
+            read_your_writes::wrote(&state, who.user_id).await;
+            Ok(next)
         }
         .await,
     )
@@ -82,14 +103,15 @@ pub async fn next_case(filter: dto::QueueFilter) -> Result<dto::NextCase, AppErr
 #[server(prefix = "/rpc", endpoint = "review/open_case", input = Json)]
 pub async fn open_case(case_id: i64) -> Result<dto::CaseDetail, AppError> {
     use crate::server::review::cases::{self, CaseError};
-    use crate::server::{error::reply, AppState};
+    use crate::server::{error::reply, review::read_your_writes, AppState};
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
             let now = chrono::Utc::now();
             match cases::claim(state.db.primary(), case_id, &who, state.config.review, now).await {
-                Ok(_) | Err(CaseError::HeldByOther { .. } | CaseError::Invalid(_)) => {}
+                Ok(_) => read_your_writes::wrote(&state, who.user_id).await,
+                Err(CaseError::HeldByOther { .. } | CaseError::Invalid(_)) => {}
                 Err(e) => return Err(e.into()),
             }
             Ok(cases::detail(state.db.primary(), &state.cache, case_id, &who, state.config.review, now).await?)
@@ -101,7 +123,11 @@ pub async fn open_case(case_id: i64) -> Result<dto::CaseDetail, AppError> {
 /// Keeps the caller's claim alive while the case page is open; false when it is gone.
 #[server(prefix = "/rpc", endpoint = "review/renew_claim", input = Json)]
 pub async fn renew_claim(case_id: i64) -> Result<bool, AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
@@ -115,12 +141,18 @@ pub async fn renew_claim(case_id: i64) -> Result<bool, AppError> {
 /// Gives a held case back to the queue.
 #[server(prefix = "/rpc", endpoint = "review/release_case", input = Json)]
 pub async fn release_case(case_id: i64, version: i32) -> Result<(), AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
-            Ok(cases::release(state.db.primary(), case_id, version, &who, chrono::Utc::now()).await?)
+            cases::release(state.db.primary(), case_id, version, &who, chrono::Utc::now()).await?;
+            read_your_writes::wrote(&state, who.user_id).await;
+            Ok(())
         }
         .await,
     )
@@ -131,13 +163,18 @@ pub async fn release_case(case_id: i64, version: i32) -> Result<(), AppError> {
 /// page shows it at once (submit & next).
 #[server(prefix = "/rpc", endpoint = "review/decide_case", input = Json)]
 pub async fn decide_case(decision: dto::DecideCase, next: Option<dto::QueueFilter>) -> Result<dto::Decided, AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
             let now = chrono::Utc::now();
             let decided = cases::decide(state.db.primary(), &decision, &who, now).await?;
+            read_your_writes::wrote(&state, who.user_id).await;
             if !decided.list_entries.is_empty() {
                 // The other instances reload within a second (the generation was bumped).
                 if let Err(e) = state.fraud.refresh().await {
@@ -160,12 +197,18 @@ pub async fn decide_case(decision: dto::DecideCase, next: Option<dto::QueueFilte
 /// or that the action does not fit are reported by id and left alone.
 #[server(prefix = "/rpc", endpoint = "review/bulk", input = Json)]
 pub async fn bulk_cases(action: dto::BulkAction, cases: Vec<dto::CaseRef>) -> Result<dto::BulkOutcome, AppError> {
-    use crate::server::{error::reply, review::cases as service, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases as service, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
             let state = AppState::from_context()?;
-            Ok(service::bulk(state.db.primary(), &action, &cases, &who, state.config.review, chrono::Utc::now()).await?)
+            let outcome = service::bulk(state.db.primary(), &action, &cases, &who, state.config.review, chrono::Utc::now()).await?;
+            read_your_writes::wrote(&state, who.user_id).await;
+            Ok(outcome)
         }
         .await,
     )
@@ -174,7 +217,11 @@ pub async fn bulk_cases(action: dto::BulkAction, cases: Vec<dto::CaseRef>) -> Re
 /// Every case matching the filters (at most 1,000), as `(id, version)`: "select all N matching".
 #[server(prefix = "/rpc", endpoint = "review/select_matching", input = Json)]
 pub async fn select_matching(filter: dto::QueueFilter) -> Result<Vec<dto::CaseRef>, AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
@@ -203,7 +250,11 @@ pub async fn assignees() -> Result<Vec<dto::Assignee>, AppError> {
 /// An admin gives a case to a reviewer (or takes it from one).
 #[server(prefix = "/rpc", endpoint = "review/assign_case", input = Json)]
 pub async fn assign_case(case: dto::CaseRef, user_id: i32) -> Result<(), AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
@@ -211,7 +262,9 @@ pub async fn assign_case(case: dto::CaseRef, user_id: i32) -> Result<(), AppErro
                 return Err(AppError::Forbidden);
             }
             let state = AppState::from_context()?;
-            Ok(cases::assign(state.db.primary(), case, user_id, &who, state.config.review, chrono::Utc::now()).await?)
+            cases::assign(state.db.primary(), case, user_id, &who, state.config.review, chrono::Utc::now()).await?;
+            read_your_writes::wrote(&state, who.user_id).await;
+            Ok(())
         }
         .await,
     )
@@ -220,7 +273,11 @@ pub async fn assign_case(case: dto::CaseRef, user_id: i32) -> Result<(), AppErro
 /// A note on the case's timeline.
 #[server(prefix = "/rpc", endpoint = "review/add_note", input = Json)]
 pub async fn add_note(case_id: i64, note: String) -> Result<(), AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
@@ -243,7 +300,11 @@ pub async fn merchant_action(
 ) -> Result<dto::RiskState, AppError> {
     use crate::server::review::merchant_actions::MerchantAction;
     use crate::server::review::merchant_state::{Actor, MerchantEvent};
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
             let who = guard::reviewer()?;
@@ -257,6 +318,7 @@ pub async fn merchant_action(
                 seen_state: Some(seen_state),
             };
             let done = cases::merchant_transition(state.db.primary(), &state.cache, &action, case_id, &who, chrono::Utc::now()).await?;
+            read_your_writes::wrote(&state, who.user_id).await;
             Ok(done.to)
         }
         .await,
@@ -266,12 +328,17 @@ pub async fn merchant_action(
 /// The merchant page: facts, risk history and unresolved cases.
 #[server(prefix = "/rpc", endpoint = "review/merchant", input = Json)]
 pub async fn merchant_page(merchant_id: i32) -> Result<dto::MerchantPage, AppError> {
-    use crate::server::{error::reply, review::cases, AppState};
+    use crate::server::{
+        error::reply,
+        review::{cases, read_your_writes},
+        AppState,
+    };
     reply(
         async {
-            guard::reviewer()?;
+            let who = guard::reviewer()?;
             let state = AppState::from_context()?;
-            Ok(cases::merchant_page(state.db.read(), merchant_id, chrono::Utc::now()).await?)
+            let db = read_your_writes::reads(&state, who.user_id).await;
+            Ok(cases::merchant_page(db, merchant_id, chrono::Utc::now()).await?)
         }
         .await,
     )

@@ -683,7 +683,7 @@ fn CaseBody(case: CaseDetail) -> impl IntoView {
                 </dl>
                 <h3 class="mt-4 text-sm font-semibold text-slate-900">"Risk history"</h3>
                 {if case.merchant_history.is_empty() {
-                    view! { <p class="mt-1 text-sm text-slate-700">"No move yet: compliant since sign-up."</p> }.into_any()
+                    view! { <p class="mt-1 text-sm text-slate-700">{format!("No move yet: {} since sign-up.", m.risk_state.label().to_lowercase())}</p> }.into_any()
                 } else {
                     view! {
                         <ol class="mt-1 space-y-1 text-sm" data-testid="risk-history">

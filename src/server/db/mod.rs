@@ -55,6 +55,11 @@ impl Db {
         self.replica.as_ref().unwrap_or(&self.primary)
     }
 
+    /// Whether reads go to a replica (which may lag behind the primary).
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
     /// The ingest writer's connections to the primary on PostgreSQL, used by nothing else: a
     /// batch never waits for a connection behind request-path reads, and the writer's
     /// statements stay prepared. On SQLite, the primary (see [`Db::sqlite_file`]).

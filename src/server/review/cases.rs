@@ -427,9 +427,9 @@ pub async fn queue<C: ConnectionTrait + TransactionTrait>(
     Ok(QueuePage { rows, next_cursor, newest_case_id })
 }
 
-/// The 50 cases that best match `q` under the other filters: substring matches first (newest
-/// first), then, when there are fewer than 50, near matches (typos) by the share of the query's
-/// trigrams they contain. Both lookups go through the search index (an FTS5 trigram table on
+/// The 50 cases that best match `q` under the other filters: substring matches (newest first),
+/// or, when there are none, near matches (typos) by the share of the query's trigrams they
+/// contain. Both lookups go through the search index (an FTS5 trigram table on
 /// SQLite, a `pg_trgm` GIN index on PostgreSQL) and weigh at most 1,000 candidates.
 async fn search<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -453,7 +453,9 @@ async fn search<C: ConnectionTrait + TransactionTrait>(
     // Newest first.
     ranked.sort_unstable_by(|a, b| b.cmp(a));
     let mut found = fetch_rows(db, &ranked, filter, who, now).await?;
-    if found.len() < PAGE_SIZE {
+    // Near matches only when nothing matches as typed: a typo finds its case, and a search that
+    // already found its cases does not pay for a second, wider lookup.
+    if found.is_empty() {
         let fuzzy = match backend {
             DbBackend::Postgres => Value::from(q.clone()),
             // Any of the query's trigrams; the similarity below keeps the near ones.
