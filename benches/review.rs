@@ -255,6 +255,7 @@ async fn next_case(state: &AppState, timing: ReviewTiming, pace: Option<Duration
     let db = state.db.primary();
     let before = count(state, "SELECT COUNT(*) FROM cases WHERE status = 'claimed'").await;
     let started = Instant::now();
+    let failures = &std::sync::atomic::AtomicUsize::new(0);
     let claims = futures::future::join_all(people.iter().map(|who| async move {
         let mut mine = Vec::new();
         let start = Instant::now();
@@ -265,11 +266,15 @@ async fn next_case(state: &AppState, timing: ReviewTiming, pace: Option<Duration
                 tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
             }
             let at = Instant::now();
-            let got = cases::claim_next(db, &QueueFilter::default(), who, timing, Utc::now()).await.unwrap();
+            let got = cases::claim_next(db, &QueueFilter::default(), who, timing, Utc::now()).await;
             let took = at.elapsed();
             match got {
-                NextCase::Claimed { case_id } => mine.push((case_id, took)),
-                NextCase::Empty => break,
+                Ok(NextCase::Claimed { case_id }) => mine.push((case_id, took)),
+                Ok(NextCase::Empty) => break,
+                Err(e) => {
+                    eprintln!("next case failed after {took:?}: {e:?}");
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
         mine
@@ -295,7 +300,12 @@ async fn next_case(state: &AppState, timing: ReviewTiming, pace: Option<Duration
         },
         samples: all.iter().map(|(_, took)| *took).collect(),
         target_ms: 10.0,
-        note: format!("{} claims in {:.2} s, each case once (checked)", all.len(), wall.as_secs_f64()),
+        note: format!(
+            "{} claims in {:.2} s, each case once (checked); {} failed",
+            all.len(),
+            wall.as_secs_f64(),
+            failures.load(std::sync::atomic::Ordering::Relaxed)
+        ),
     }
 }
 

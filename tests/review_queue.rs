@@ -641,7 +641,7 @@ async fn a_reviewer_reads_their_own_writes_through_a_lagging_replica() {
     let primary = app.db.url.trim_start_matches("sqlite://").split('?').next().unwrap().to_string();
     let replica = primary.replace(".db", "-replica.db");
     app.state.db.primary().execute_unprepared(&format!("VACUUM INTO '{replica}'")).await.unwrap();
-    let lagging = app.another_instance_with(&[("DATABASE_READ_URL", &format!("sqlite://{replica}?mode=ro"))]).await;
+    let lagging = app.another_instance_with(&[("DATABASE_READ_URL", &format!("sqlite://{replica}?mode=rw"))]).await;
     assert!(lagging.state.db.has_replica());
     let (reviewer, admin) = (lagging.client_as(Who::Reviewer).await, lagging.client_as(Who::Admin).await);
     let next = reviewer.post(lagging.url("/rpc/review/next_case")).json(&json!({ "filter": {} })).send().await.unwrap();
