@@ -84,3 +84,19 @@ mod tests {
         assert_eq!(age_text(48 * 60), "2 d");
     }
 }
+
+/// The options of an "Assign to" select, from what the assignees server function answered.
+pub fn assignee_options(people: Option<Result<Vec<crate::app::dto::Assignee>, crate::app::error::AppError>>) -> AnyView {
+    match people {
+        Some(Ok(people)) => people
+            .into_iter()
+            .map(|p| {
+                let label = if p.admin { format!("{} (admin)", p.name) } else { p.name };
+                view! { <option value=p.user_id.to_string()>{label}</option> }
+            })
+            .collect_view()
+            .into_any(),
+        Some(Err(e)) => view! { <option value="" disabled=true>{e.to_string()}</option> }.into_any(),
+        None => view! { <option value="" disabled=true>"Loading…"</option> }.into_any(),
+    }
+}

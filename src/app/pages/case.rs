@@ -11,7 +11,7 @@ use leptos_router::NavigateOptions;
 use crate::app::api::review::{add_note, assign_case, assignees, decide_case, merchant_action, next_case, open_case, release_case, renew_claim};
 use crate::app::components::keys::{use_shortcuts, HelpOverlay, Kbd};
 use crate::app::components::layout::RequireRole;
-use crate::app::components::review::{risk_badge, sla_class, sla_label, state_badge, MERCHANT_ACTIONS};
+use crate::app::components::review::{assignee_options, risk_badge, sla_class, sla_label, state_badge, MERCHANT_ACTIONS};
 use crate::app::dto::{
     describe_age, group_thousands, CaseAction, CaseDetail, CasePaypal, CaseRef, CaseState, DecideCase, Decided, Disposition, NextCase, Role,
 };
@@ -544,18 +544,7 @@ fn DecisionDialog(
                     "Assign to"
                     <select node_ref=first_select class=field on:change=move |ev| assign_to.set(event_target_value(&ev)) data-testid="assign-to">
                         <option value="">"Choose a person…"</option>
-                        {move || match load_assignees.value().get() {
-                            Some(Ok(people)) => people
-                                .into_iter()
-                                .map(|p| {
-                                    let label = if p.admin { format!("{} (admin)", p.name) } else { p.name };
-                                    view! { <option value=p.user_id.to_string()>{label}</option> }
-                                })
-                                .collect_view()
-                                .into_any(),
-                            Some(Err(e)) => view! { <option value="" disabled=true>{e.to_string()}</option> }.into_any(),
-                            None => view! { <option value="" disabled=true>"Loading…"</option> }.into_any(),
-                        }}
+                        {move || assignee_options(load_assignees.value().get())}
                     </select>
                 </label>
             }

@@ -10,7 +10,7 @@ use leptos_router::NavigateOptions;
 use crate::app::api::review::{assignees, bulk_cases, new_cases, next_case, queue_counts, queue_page, select_matching};
 use crate::app::components::keys::{use_shortcuts, HelpOverlay, Kbd};
 use crate::app::components::layout::RequireRole;
-use crate::app::components::review::{age_text, risk_badge, sla_class, state_badge};
+use crate::app::components::review::{age_text, assignee_options, risk_badge, sla_class, state_badge};
 use crate::app::dto::{
     group_thousands, BulkAction, BulkOutcome, CaseRef, CaseStatusFilter, NextCase, QueueFilter, QueueRow, QueueSort, RiskState, Role, StatusCounts,
 };
@@ -674,18 +674,7 @@ fn BulkBar(
                             "Assign to"
                             <select class=field on:change=move |ev| assign_to.set(event_target_value(&ev)) data-testid="bulk-assign-to">
                                 <option value="">"Choose a person…"</option>
-                                {move || match load_assignees.value().get() {
-                                    Some(Ok(people)) => people
-                                        .into_iter()
-                                        .map(|p| {
-                                            let label = if p.admin { format!("{} (admin)", p.name) } else { p.name };
-                                            view! { <option value=p.user_id.to_string()>{label}</option> }
-                                        })
-                                        .collect_view()
-                                        .into_any(),
-                                    Some(Err(e)) => view! { <option value="" disabled=true>{e.to_string()}</option> }.into_any(),
-                                    None => view! { <option value="" disabled=true>"Loading…"</option> }.into_any(),
-                                }}
+                                {move || assignee_options(load_assignees.value().get())}
                             </select>
                         </label>
                     </Show>

@@ -274,6 +274,24 @@ fn order_by(sort: QueueSort) -> &'static str {
     }
 }
 
+/// The index a SQLite queue read walks. SQLite 3.46's planner reads the unresolved cases through
+/// `idx_cases_status_created` and sorts them (10,735 rows at 1.1 million cases: 70–150 ms), where
+/// walking the partial index in the queue's order stops after 51 rows (1–3 ms); so the read names
+/// its index. With a merchant filter, the merchant's index is the better walk and is left to the
+/// planner; PostgreSQL chooses well by itself.
+fn sqlite_index(backend: DbBackend, filter: &QueueFilter, sort: QueueSort) -> &'static str {
+    if backend != DbBackend::Sqlite || filter.merchant_id.is_some() {
+        return "";
+    }
+    match (filter.status, sort) {
+        (CaseStatusFilter::Resolved, _) => "",
+        (CaseStatusFilter::Open, QueueSort::Priority) => " INDEXED BY idx_cases_next",
+        (_, QueueSort::Priority) => " INDEXED BY idx_cases_queue_priority",
+        (_, QueueSort::Amount) => " INDEXED BY idx_cases_queue_amount",
+        (_, QueueSort::Oldest | QueueSort::Newest) => " INDEXED BY idx_cases_queue_id",
+    }
+}
+
 fn after_cursor(sort: QueueSort, cursor: &str) -> Result<(String, Vec<Value>), CaseError> {
     let bad = || CaseError::Invalid("That page link is not valid any more: go back to the first page.".into());
     if cursor.len() > MAX_CURSOR_CHARS {
@@ -408,8 +426,9 @@ pub async fn queue<C: ConnectionTrait + TransactionTrait>(
         values.extend(cursor_values);
     }
     let sql = format!(
-        "SELECT {ROW_COLUMNS} FROM cases c JOIN transactions t ON t.id = c.transaction_id JOIN merchants m ON m.id = c.merchant_id \
+        "SELECT {ROW_COLUMNS} FROM cases c{} JOIN transactions t ON t.id = c.transaction_id JOIN merchants m ON m.id = c.merchant_id \
          LEFT JOIN users u ON u.id = c.claimed_by WHERE {} ORDER BY {} LIMIT {}",
+        sqlite_index(backend, filter, sort),
         terms.join(" AND "),
         order_by(sort),
         PAGE_SIZE + 1
@@ -658,9 +677,11 @@ pub async fn claim_next(
     // The words of the partial index `idx_cases_next` (or, for escalated cases, a plain filter).
     terms.insert(0, if escalated { "c.status = 'open' AND c.escalated".into() } else { "c.status = 'open' AND NOT c.escalated".into() });
     let lock = if backend == DbBackend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    // The open cases' own index, in priority order (see `sqlite_index`).
+    let index = if escalated { "" } else { sqlite_index(backend, &QueueFilter { status: CaseStatusFilter::Open, ..filter.clone() }, QueueSort::Priority) };
     let sql = format!(
         "UPDATE cases SET status = 'claimed', claimed_by = ?, lease_until = ?, version = version + 1, updated_at = ? \
-         WHERE status = 'open' AND id = (SELECT c.id FROM cases c WHERE {} ORDER BY c.priority DESC, c.id DESC LIMIT 1{lock}) RETURNING id",
+         WHERE status = 'open' AND id = (SELECT c.id FROM cases c{index} WHERE {} ORDER BY c.priority DESC, c.id DESC LIMIT 1{lock}) RETURNING id",
         terms.join(" AND ")
     );
     let mut all = vec![who.user_id.into(), (now + timing.lease).into(), now.into()];
@@ -1145,7 +1166,13 @@ pub async fn matching_refs(db: &impl ConnectionTrait, filter: &QueueFilter, who:
     let sort = effective_sort(filter);
     let (mut terms, values) = filter_terms(backend, filter, who, now);
     terms.insert(0, status_term(filter.status).to_string());
-    let sql = format!("SELECT c.id, c.version FROM cases c WHERE {} ORDER BY {} LIMIT {}", terms.join(" AND "), order_by(sort), MAX_BULK);
+    let sql = format!(
+        "SELECT c.id, c.version FROM cases c{} WHERE {} ORDER BY {} LIMIT {}",
+        sqlite_index(backend, filter, sort),
+        terms.join(" AND "),
+        order_by(sort),
+        MAX_BULK
+    );
     let rows = db.query_all_raw(db::statement(backend, &sql, values)).await?;
     rows.iter().map(|row| Ok(CaseRef { case_id: row.try_get("", "id")?, version: row.try_get("", "version")? })).collect()
 }
