@@ -123,11 +123,7 @@ pub async fn open_case(case_id: i64) -> Result<dto::CaseDetail, AppError> {
 /// Keeps the caller's claim alive while the case page is open; false when it is gone.
 #[server(prefix = "/rpc", endpoint = "review/renew_claim", input = Json)]
 pub async fn renew_claim(case_id: i64) -> Result<bool, AppError> {
-    use crate::server::{
-        error::reply,
-        review::{cases, read_your_writes},
-        AppState,
-    };
+    use crate::server::{error::reply, review::cases, AppState};
     reply(
         async {
             let who = guard::reviewer()?;
@@ -217,11 +213,7 @@ pub async fn bulk_cases(action: dto::BulkAction, cases: Vec<dto::CaseRef>) -> Re
 /// Every case matching the filters (at most 1,000), as `(id, version)`: "select all N matching".
 #[server(prefix = "/rpc", endpoint = "review/select_matching", input = Json)]
 pub async fn select_matching(filter: dto::QueueFilter) -> Result<Vec<dto::CaseRef>, AppError> {
-    use crate::server::{
-        error::reply,
-        review::{cases, read_your_writes},
-        AppState,
-    };
+    use crate::server::{error::reply, review::cases, AppState};
     reply(
         async {
             let who = guard::reviewer()?;
@@ -273,11 +265,7 @@ pub async fn assign_case(case: dto::CaseRef, user_id: i32) -> Result<(), AppErro
 /// A note on the case's timeline.
 #[server(prefix = "/rpc", endpoint = "review/add_note", input = Json)]
 pub async fn add_note(case_id: i64, note: String) -> Result<(), AppError> {
-    use crate::server::{
-        error::reply,
-        review::{cases, read_your_writes},
-        AppState,
-    };
+    use crate::server::{error::reply, review::cases, AppState};
     reply(
         async {
             let who = guard::reviewer()?;
