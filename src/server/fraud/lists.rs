@@ -137,8 +137,9 @@ struct List {
     /// An IP list's entries, by prefix length (an address is the range of itself): the address
     /// looked up, cut to each length, is a key.
     ranges: BTreeMap<u8, HashMap<IpNet, ListEntry>>,
-    /// Entries for one merchant, by (merchant, normalised value); every kind but IP.
-    scoped: HashMap<(i32, String), ListEntry>,
+    /// Entries for one merchant: merchant → normalised value → entry; every kind but IP. Keyed
+    /// merchant first so that a lookup borrows the value instead of building a key.
+    scoped: HashMap<i32, HashMap<String, ListEntry>>,
 }
 
 /// Every list, in memory.
@@ -171,7 +172,7 @@ impl Lists {
             if list.kind == ListKind::Ip {
                 return Err(ListError::ScopedRange);
             }
-            list.scoped.insert((merchant_id, value.clone()), entry);
+            list.scoped.entry(merchant_id).or_default().insert(value.clone(), entry);
             return Ok(value);
         }
         match ip_range(list.kind, &value) {
@@ -190,7 +191,12 @@ impl Lists {
         let list = self.lists.get_mut(name).ok_or_else(|| ListError::UnknownList(name.to_string()))?;
         let value = list.kind.normalise(raw_value)?;
         if let Some(merchant_id) = merchant_id {
-            return Ok(list.scoped.remove(&(merchant_id, value)).is_some());
+            let Some(entries) = list.scoped.get_mut(&merchant_id) else { return Ok(false) };
+            let removed = entries.remove(&value).is_some();
+            if entries.is_empty() {
+                list.scoped.remove(&merchant_id);
+            }
+            return Ok(removed);
         }
         let removed = match ip_range(list.kind, &value) {
             Some(net) => {
@@ -222,7 +228,7 @@ impl Lists {
             if everyone.is_some() || list.scoped.is_empty() {
                 return everyone;
             }
-            return merchant_id.and_then(|m| list.scoped.get(&(m, folded.into_owned()))).filter(live);
+            return merchant_id.and_then(|m| list.scoped.get(&m)).and_then(|entries| entries.get(folded.as_ref())).filter(live);
         }
         let ip = IpAddr::from_str(value).ok()?;
         // Most specific first: the address itself, then the narrowest range around it.
