@@ -25,8 +25,12 @@ fn allowed(path: &str) -> Option<(&'static [Who], Option<serde_json::Value>, u16
         | "/rpc/dashboard/request_paypal_refresh" => Some((&[Who::Merchant], None, 200)),
         "/rpc/admin/validate_ruleset" | "/rpc/admin/save_ruleset_draft" => Some((admin, Some(json!({ "draft": draft() })), 200)),
         // Version 999 does not exist; only version 1 was ever published.
-        "/rpc/admin/publish_ruleset" => Some((admin, Some(json!({ "version": 999 })), 422)),
-        "/rpc/admin/rollback_ruleset" => Some((admin, Some(json!({})), 422)),
+        "/rpc/admin/publish_ruleset" => Some((admin, Some(json!({ "version": 999, "note": "access test" })), 422)),
+        "/rpc/admin/rollback_ruleset" => Some((admin, Some(json!({ "reason": "access test" })), 422)),
+        "/rpc/admin/check_expression" => Some((admin, Some(json!({ "expression": "transaction.amount > 1" })), 200)),
+        "/rpc/admin/rule_schema" | "/rpc/admin/ruleset_history" => Some((admin, Some(json!({})), 200)),
+        // Transaction 999999 does not exist.
+        "/rpc/admin/test_rules" => Some((admin, Some(json!({ "draft": draft(), "subject": { "transaction_id": 999999 } })), 422)),
         "/rpc/admin/ruleset_versions" | "/rpc/admin/fraud_lists" | "/rpc/admin/api_keys" => Some((admin, Some(json!({})), 200)),
         "/rpc/admin/add_list_entry" => {
             Some((admin, Some(json!({ "list": "blocked_emails", "value": "x@example.com", "reason": "test", "expires_at": null })), 200))

@@ -84,6 +84,7 @@ async fn the_database_keeps_one_draft_and_one_published_ruleset(backend: Backend
         created_by: Set("test".into()),
         created_at: Set(chrono::Utc::now()),
         published_at: Set(None),
+        revision: Set(1),
         ..Default::default()
     };
     for (number, status) in [(1, "retired"), (2, "retired"), (3, "published"), (4, "draft")] {
@@ -93,7 +94,7 @@ async fn the_database_keeps_one_draft_and_one_published_ruleset(backend: Backend
     assert!(version(6, "draft").insert(db.primary()).await.is_err(), "a second draft is refused");
     assert_eq!(ruleset::Entity::find().count(db.primary()).await.unwrap(), 4, "nothing was added");
 
-    vetted::server::fraud::versions::publish(db.primary(), 4, chrono::Utc::now()).await.expect("publishing retires the live version first");
+    vetted::server::fraud::versions::publish(db.primary(), 4, "test", "tests", chrono::Utc::now()).await.expect("publishing retires the live version first");
     let statuses: Vec<(i32, String)> = ruleset::Entity::find().all(db.primary()).await.unwrap().into_iter().map(|m| (m.version, m.status)).collect();
     assert!(statuses.contains(&(3, "retired".into())) && statuses.contains(&(4, "published".into())), "{statuses:?}");
 }

@@ -334,7 +334,7 @@ async fn rulesets_publish_and_roll_back_on_every_instance(backend: Backend) {
     assert_eq!((status, saved["version"].as_i64(), saved["status"].as_str()), (200, Some(2), Some("draft")), "{saved}");
     let before = ingest(&second, &key, &sale("r1", "fp_r1", 20_000)).await;
     assert_eq!(before["outcome"], "allow", "a draft decides nothing");
-    let (status, _) = rpc("/rpc/admin/publish_ruleset", json!({ "version": 2 })).await;
+    let (status, _) = rpc("/rpc/admin/publish_ruleset", json!({ "version": 2, "note": "block over $100" })).await;
     assert_eq!(status, 200);
 
     // …decides on the second instance, which reloads on its own.
@@ -343,7 +343,7 @@ async fn rulesets_publish_and_roll_back_on_every_instance(backend: Backend) {
     assert_eq!((after["outcome"].as_str(), after["ruleset_version"].as_i64()), (Some("block"), Some(2)), "{after}");
 
     // Rolling back brings version 1 back everywhere; version 2 is kept.
-    let (status, rolled) = rpc("/rpc/admin/rollback_ruleset", json!({})).await;
+    let (status, rolled) = rpc("/rpc/admin/rollback_ruleset", json!({ "reason": "too many blocks" })).await;
     assert_eq!((status, rolled["version"].as_i64()), (200, Some(1)));
     until_version(&second, 1).await;
     let again = ingest(&second, &key, &sale("r3", "fp_r3", 20_000)).await;
@@ -423,8 +423,8 @@ async fn readyz(app: &TestApp) -> (u16, Value) {
 /// Saves and publishes `draft` as the next version, and reloads `app` at once.
 async fn publish(app: &TestApp, draft: &vetted::app::dto::RulesetDraft) -> i32 {
     let db = app.state.db.primary();
-    let saved = versions::save_draft(db, draft, "tests", Utc::now()).await.unwrap();
-    versions::publish(db, saved.version, Utc::now()).await.unwrap();
+    let saved = versions::save_draft(db, draft, "tests", None, Utc::now()).await.unwrap();
+    versions::publish(db, saved.version, "test", "tests", Utc::now()).await.unwrap();
     app.state.fraud.refresh().await.unwrap();
     saved.version
 }
@@ -495,7 +495,7 @@ async fn a_published_ruleset_that_stops_compiling_leaves_the_last_good_one_decid
     assert_eq!(readyz(&fresh).await.1["fraud_rules"], "degraded");
 
     // Rolling back publishes a version that compiles: the failure is over everywhere.
-    versions::rollback(db, Utc::now()).await.unwrap();
+    versions::rollback(db, "test", "tests", Utc::now()).await.unwrap();
     app.state.fraud.refresh().await.unwrap();
     assert_eq!(readyz(&app).await.1["fraud_rules"], "ok");
     assert_eq!(metric(&metrics_text(&app).await, &failing), Some(0.0));

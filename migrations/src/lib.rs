@@ -13,6 +13,7 @@ mod m20261207_000008_merchant_risk_history;
 mod m20261207_000009_review_queue;
 mod m20261207_000010_case_search;
 mod m20261207_000011_list_entries_per_merchant;
+mod m20261207_000012_audit_log_and_draft_revisions;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_review_queue::Migration),
             Box::new(m20261207_000010_case_search::Migration),
             Box::new(m20261207_000011_list_entries_per_merchant::Migration),
+            Box::new(m20261207_000012_audit_log_and_draft_revisions::Migration),
         ]
     }
 }

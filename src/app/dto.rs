@@ -465,7 +465,77 @@ pub struct RulesetVersion {
     /// RFC 3339, UTC.
     pub created_at: String,
     pub published_at: Option<String>,
+    /// A draft's save count; what a test or backtest names to say which rules it saw.
+    pub revision: i32,
     pub draft: RulesetDraft,
+}
+
+/// One action in the admin audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventView {
+    pub id: i64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub actor: String,
+    /// `kind.verb`, e.g. `ruleset.published`.
+    pub action: String,
+    pub object_kind: String,
+    pub object_id: String,
+    pub summary: String,
+    pub reason: Option<String>,
+}
+
+/// What a rule may read and call, with types: for the editor's completion and help.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RuleSchema {
+    /// `transaction.amount` → `double`, …
+    pub fields: Vec<SchemaEntry>,
+    /// `in_list(list, value)` → `bool`, …
+    pub functions: Vec<SchemaEntry>,
+    /// List names with their kind (`email`, `card_fingerprint`, …).
+    pub lists: Vec<SchemaEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaEntry {
+    /// What is inserted: `transaction.amount`, `in_list`, `blocked_emails`.
+    pub name: String,
+    /// Its type or kind, shown beside it.
+    pub detail: String,
+    /// One line of help.
+    pub doc: String,
+}
+
+/// What a draft is tested on: a stored transaction (with the facts its decision saw) or a
+/// transaction pasted as the ingest API's JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialSubject {
+    TransactionId(i64),
+    Pasted(String),
+}
+
+/// The draft and the published rules side by side on one transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleTrial {
+    /// "Transaction 1234 (ext-991)" or "The pasted transaction".
+    pub subject: String,
+    /// The facts the rules saw, pretty-printed JSON.
+    pub facts: String,
+    /// What the reader should know about the facts (e.g. velocity not read for a pasted one).
+    pub caveat: Option<String>,
+    pub before: TrialSide,
+    pub after: TrialSide,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialSide {
+    /// "Published version 3, as decided" / "Draft version 4, revision 2".
+    pub label: String,
+    /// allow, review or block.
+    pub outcome: String,
+    pub score: f64,
+    pub rules: Vec<RuleResultView>,
 }
 
 /// An ingest API key as listed (the key itself is shown once, at creation).

@@ -6,6 +6,7 @@ pub mod dto;
 pub mod error;
 pub mod money;
 pub mod pages;
+pub mod rule_text;
 pub mod url;
 
 use leptos::prelude::*;

@@ -45,6 +45,17 @@ impl From<crate::server::fraud::versions::VersionError> for AppError {
     }
 }
 
+impl From<crate::server::fraud::trial::TrialError> for AppError {
+    fn from(err: crate::server::fraud::trial::TrialError) -> AppError {
+        use crate::server::fraud::{trial::TrialError, versions::VersionError};
+        match err {
+            TrialError::Database(e) => ServiceError::Database(e).into(),
+            TrialError::Invalid(problems) => VersionError::Invalid(problems).into(),
+            other => AppError::Invalid(capitalised(&other.to_string())),
+        }
+    }
+}
+
 impl From<crate::server::fraud::list_store::ListStoreError> for AppError {
     fn from(err: crate::server::fraud::list_store::ListStoreError) -> AppError {
         match err {

@@ -1,4 +1,5 @@
 //! Everything that only runs on the server: never compiled into the browser bundle.
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod cli;

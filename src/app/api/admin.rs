@@ -19,29 +19,78 @@ pub async fn validate_ruleset(draft: dto::RulesetDraft) -> Result<Vec<dto::RuleP
     )
 }
 
-/// Saves the draft (replacing any earlier draft) if it has no problems.
-#[server(prefix = "/rpc", endpoint = "admin/save_ruleset_draft", input = Json)]
-pub async fn save_ruleset_draft(draft: dto::RulesetDraft) -> Result<dto::RulesetVersion, AppError> {
-    use crate::server::{auth::guard::require_admin, error::reply, fraud::versions, AppState};
+/// Every problem of one rule's expression (positions in it), as the editor checks while typing.
+#[server(prefix = "/rpc", endpoint = "admin/check_expression", input = Json)]
+pub async fn check_expression(expression: String) -> Result<Vec<dto::RuleProblem>, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::versions};
     reply(
         async {
-            let admin = require_admin()?;
-            let state = AppState::from_context()?;
-            Ok(versions::save_draft(state.db.primary(), &draft, &admin.email, chrono::Utc::now()).await?)
+            require_admin()?;
+            Ok(versions::check_expression(&expression))
         }
         .await,
     )
 }
 
-/// Publishes a draft on every instance; the version that was live is kept (retired).
-#[server(prefix = "/rpc", endpoint = "admin/publish_ruleset", input = Json)]
-pub async fn publish_ruleset(version: i32) -> Result<dto::RulesetVersion, AppError> {
-    use crate::server::{auth::guard::require_admin, error::reply, fraud::versions, AppState};
+/// What rules may read and call, and the lists by name: the editor's completion.
+#[server(prefix = "/rpc", endpoint = "admin/rule_schema", input = Json)]
+pub async fn rule_schema() -> Result<dto::RuleSchema, AppError> {
+    use crate::server::{
+        auth::guard::require_admin,
+        error::{reply, ServiceError},
+        fraud::versions,
+        AppState,
+    };
     reply(
         async {
             require_admin()?;
             let state = AppState::from_context()?;
-            let published = versions::publish(state.db.primary(), version, chrono::Utc::now()).await?;
+            Ok(versions::schema(state.db.read()).await.map_err(ServiceError::from)?)
+        }
+        .await,
+    )
+}
+
+/// The rules as edited, run on one transaction beside what the published rules decided.
+#[server(prefix = "/rpc", endpoint = "admin/test_rules", input = Json)]
+pub async fn test_rules(draft: dto::RulesetDraft, subject: dto::TrialSubject) -> Result<dto::RuleTrial, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::trial, AppState};
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(trial::run(state.db.read(), &state.cache, &state.fraud, &draft, &subject).await?)
+        }
+        .await,
+    )
+}
+
+/// Saves the draft (replacing any earlier draft, as its next revision) if it has no problems.
+/// `expected_revision`: the draft revision the admin edited (0 when there was none); a draft
+/// saved by someone else since is not overwritten.
+#[server(prefix = "/rpc", endpoint = "admin/save_ruleset_draft", input = Json)]
+pub async fn save_ruleset_draft(draft: dto::RulesetDraft, expected_revision: Option<i32>) -> Result<dto::RulesetVersion, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::versions, AppState};
+    reply(
+        async {
+            let admin = require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(versions::save_draft(state.db.primary(), &draft, &admin.email, expected_revision, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
+}
+
+/// Publishes a draft on every instance, with a note saying why; the version that was live is
+/// kept (retired).
+#[server(prefix = "/rpc", endpoint = "admin/publish_ruleset", input = Json)]
+pub async fn publish_ruleset(version: i32, note: String) -> Result<dto::RulesetVersion, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::versions, AppState};
+    reply(
+        async {
+            let admin = require_admin()?;
+            let state = AppState::from_context()?;
+            let published = versions::publish(state.db.primary(), version, &note, &admin.email, chrono::Utc::now()).await?;
             state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
             Ok(published)
         }
@@ -49,15 +98,15 @@ pub async fn publish_ruleset(version: i32) -> Result<dto::RulesetVersion, AppErr
     )
 }
 
-/// Republishes the version that was live before the current one.
+/// Republishes the version that was live before the current one, with the reason.
 #[server(prefix = "/rpc", endpoint = "admin/rollback_ruleset", input = Json)]
-pub async fn rollback_ruleset() -> Result<dto::RulesetVersion, AppError> {
+pub async fn rollback_ruleset(reason: String) -> Result<dto::RulesetVersion, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::versions, AppState};
     reply(
         async {
-            require_admin()?;
+            let admin = require_admin()?;
             let state = AppState::from_context()?;
-            let published = versions::rollback(state.db.primary(), chrono::Utc::now()).await?;
+            let published = versions::rollback(state.db.primary(), &reason, &admin.email, chrono::Utc::now()).await?;
             state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
             Ok(published)
         }
@@ -79,6 +128,25 @@ pub async fn ruleset_versions() -> Result<Vec<dto::RulesetVersion>, AppError> {
             require_admin()?;
             let state = AppState::from_context()?;
             Ok(versions::list(state.db.read()).await.map_err(ServiceError::from)?)
+        }
+        .await,
+    )
+}
+
+/// Who saved, published and rolled back the ruleset, when and why: newest first, the latest 200.
+#[server(prefix = "/rpc", endpoint = "admin/ruleset_history", input = Json)]
+pub async fn ruleset_history() -> Result<Vec<dto::AuditEventView>, AppError> {
+    use crate::server::{
+        audit,
+        auth::guard::require_admin,
+        error::{reply, ServiceError},
+        AppState,
+    };
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(audit::of_kind(state.db.read(), "ruleset", 200).await.map_err(ServiceError::from)?)
         }
         .await,
     )

@@ -1,3 +1,4 @@
+pub mod cel_editor;
 pub mod chart;
 pub mod hydration;
 pub mod keys;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::currency;
+use crate::app::dto::RuleResultView;
 use super::input::TransactionInput;
 use super::lists::Lists;
 use super::rules::{Evaluation, Facts, MerchantFacts, RuleEffect, RuleMode, RuleOutcome, RuleResult, Ruleset, TransactionFacts};
@@ -192,4 +193,40 @@ pub fn decision_record(results: &[RuleResult], facts: &Facts) -> String {
         facts: &'a Facts,
     }
     serde_json::to_string(&DecisionRecord { rules: results, facts }).expect("decision records serialise")
+}
+
+/// A stored decision record ([`decision_record`]) as people read it: each rule's result, matches
+/// first, and the facts pretty-printed.
+pub fn read_record(json: &str) -> (Vec<RuleResultView>, String) {
+    let Ok(record) = serde_json::from_str::<serde_json::Value>(json) else { return (Vec::new(), String::new()) };
+    let rules = record["rules"]
+        .as_array()
+        .map(|rules| {
+            rules
+                .iter()
+                .map(|r| {
+                    let (outcome, error) = match &r["outcome"] {
+                        serde_json::Value::String(s) => (s.clone(), None),
+                        other => ("error".to_string(), other.get("error").and_then(|e| e.as_str()).map(String::from)),
+                    };
+                    RuleResultView {
+                        rule: r["rule"].as_str().unwrap_or_default().to_string(),
+                        mode: r["mode"].as_str().unwrap_or("live").to_string(),
+                        outcome,
+                        explanation: r["explanation"].as_str().map(String::from),
+                        error,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let facts = serde_json::to_string_pretty(&record["facts"]).unwrap_or_default();
+    // What decided first: matches, then errors, then the rest (each in ruleset order).
+    let mut rules: Vec<RuleResultView> = rules;
+    rules.sort_by_key(|r| match r.outcome.as_str() {
+        "matched" => 0,
+        "error" => 1,
+        _ => 2,
+    });
+    (rules, facts)
 }

@@ -36,3 +36,4 @@ pub mod ingest;
 pub mod writer;
 
 pub mod api_keys;
+pub mod trial;

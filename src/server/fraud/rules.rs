@@ -104,6 +104,29 @@ const VELOCITY: &[(&str, Ty)] = &[
 
 const ROOTS: &[(&str, Ty)] = &[("transaction", Ty::Object(TRANSACTION)), ("merchant", Ty::Object(MERCHANT)), ("velocity", Ty::Object(VELOCITY))];
 
+/// Every field a rule can read, as `root.field` with its type name, in schema order.
+pub fn schema_fields() -> Vec<(String, &'static str)> {
+    ROOTS
+        .iter()
+        .flat_map(|(root, ty)| match ty {
+            Ty::Object(fields) => fields.iter().map(|(field, ty)| (format!("{root}.{field}"), ty.name())).collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Every function the checker accepts: (name, signature, result type, help).
+pub const SCHEMA_FUNCTIONS: &[(&str, &str, &str, &str)] = &[
+    ("in_list", "in_list(list, value)", "bool", "whether a list holds the value (for every merchant, or for this one)"),
+    ("contains", "text.contains(part)", "bool", "whether the text contains the part"),
+    ("startsWith", "text.startsWith(prefix)", "bool", "whether the text starts with the prefix"),
+    ("endsWith", "text.endsWith(suffix)", "bool", "whether the text ends with the suffix"),
+    ("size", "size(text)", "int", "the length of a text or a list"),
+    ("int", "int(value)", "int", "the value as a whole number"),
+    ("double", "double(value)", "double", "the value as a number with a fraction"),
+    ("string", "string(value)", "string", "the value as text"),
+];
+
 /// A save-time problem, with where it is in the expression (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleCheckError {
@@ -447,8 +470,10 @@ fn inputs_of(expression: &str) -> Vec<String> {
     found
 }
 
-/// What evaluation sees of one transaction.
-#[derive(Debug, Clone, Default, Serialize)]
+/// What evaluation sees of one transaction. Read back from a stored decision record to evaluate
+/// other rules on the facts a decision saw (a test of a draft, a backtest).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Facts {
     /// Whose transaction: `in_list` also matches entries scoped to this merchant. Not a rule
     /// variable (rules read `merchant.*`), and not in the stored record (the case has it).
@@ -470,7 +495,8 @@ fn nonzero_velocity<S: serde::Serializer>(velocity: &BTreeMap<String, serde_json
     serializer.collect_map(velocity.iter().filter(|(_, n)| n.as_f64().is_some_and(|n| n != 0.0)))
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TransactionFacts {
     pub amount: f64,
     pub currency: String,
@@ -485,6 +511,7 @@ pub struct TransactionFacts {
 }
 
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct MerchantFacts {
     pub age_days: i64,
     pub country: String,

@@ -8,7 +8,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
 use super::rules::{self, Action, Rule, RuleEffect, RuleMode, Ruleset};
-use crate::app::dto::{RuleEffectSpec, RuleModeSpec, RuleProblem, RuleSpec, RulesetDraft, RulesetStatus, RulesetVersion};
+use crate::app::dto::{RuleEffectSpec, RuleModeSpec, RuleProblem, RuleSchema, RuleSpec, RulesetDraft, RulesetStatus, RulesetVersion, SchemaEntry};
+use crate::server::audit;
 use crate::server::db::entities::ruleset;
 
 /// Rules in one ruleset.
@@ -29,6 +30,10 @@ pub enum VersionError {
     NotADraft(i32, &'static str),
     #[error("there is no earlier published version to roll back to")]
     NothingToRollBackTo,
+    #[error("the draft was changed by {by} at {at} — reload it before saving")]
+    DraftChanged { by: String, at: String },
+    #[error("{0} needs a reason of 1 to {MAX_NOTE_CHARS} characters")]
+    ReasonRequired(&'static str),
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -86,6 +91,29 @@ fn validate_here(draft: &RulesetDraft) -> Vec<RuleProblem> {
     problems
 }
 
+/// One expression's problems, as the editor shows them while the admin types.
+pub fn check_expression(expression: &str) -> Vec<RuleProblem> {
+    match rules::check(expression) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.into_iter().map(|e| RuleProblem { rule_index: None, rule_name: String::new(), message: e.message, line: Some(e.line), column: Some(e.column) }).collect(),
+    }
+}
+
+/// What a rule may read and call, and the lists it may name.
+pub async fn schema(db: &impl ConnectionTrait) -> Result<RuleSchema, sea_orm::DbErr> {
+    let fields = rules::schema_fields().into_iter().map(|(name, ty)| SchemaEntry { name, detail: ty.to_string(), doc: String::new() }).collect();
+    let functions = rules::SCHEMA_FUNCTIONS
+        .iter()
+        .map(|(name, signature, ty, doc)| SchemaEntry { name: name.to_string(), detail: format!("{signature} → {ty}"), doc: doc.to_string() })
+        .collect();
+    let lists = super::list_store::summaries(db)
+        .await?
+        .into_iter()
+        .map(|l| SchemaEntry { name: l.name, detail: serde_json::to_value(l.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default(), doc: l.description })
+        .collect();
+    Ok(RuleSchema { fields, functions, lists })
+}
+
 /// The enabled rules of a valid draft, compiled.
 pub fn compile(draft: &RulesetDraft) -> Result<Ruleset, Vec<RuleProblem>> {
     rules::on_parser_stack(|| compile_here(draft)).unwrap_or_else(|_| Err(vec![problem(None, "", "the rules could not be compiled now; try again")]))
@@ -118,8 +146,17 @@ fn compile_here(draft: &RulesetDraft) -> Result<Ruleset, Vec<RuleProblem>> {
     Ok(Ruleset::new(rules, draft.review_score, draft.block_score))
 }
 
-/// Saves the draft (replacing the current draft, if any) after checking it.
-pub async fn save_draft(db: &DatabaseConnection, draft: &RulesetDraft, author: &str, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+/// Saves the draft (replacing the current draft, if any, as its next revision) after checking
+/// it, with its audit event. `expected_revision` is the draft revision the author edited (0: no
+/// draft existed); when given and the draft moved since, nothing is saved. None: no check (the
+/// seed, scripts).
+pub async fn save_draft(
+    db: &DatabaseConnection,
+    draft: &RulesetDraft,
+    author: &str,
+    expected_revision: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<RulesetVersion, VersionError> {
     let problems = validate(draft);
     if !problems.is_empty() {
         return Err(VersionError::Invalid(problems));
@@ -129,9 +166,21 @@ pub async fn save_draft(db: &DatabaseConnection, draft: &RulesetDraft, author: &
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
     super::generation::bump(&txn).await?;
     let existing = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Draft.as_str())).one(&txn).await?;
+    if let Some(expected) = expected_revision {
+        let current = existing.as_ref().map_or(0, |m| m.revision);
+        if current != expected {
+            return Err(match existing {
+                Some(m) => VersionError::DraftChanged { by: m.created_by, at: m.created_at.format("%Y-%m-%d %H:%M UTC").to_string() },
+                // It was published or discarded meanwhile.
+                None => VersionError::DraftChanged { by: "another admin".into(), at: "a moment ago".into() },
+            });
+        }
+    }
     let model = match existing {
         Some(model) => {
+            let revision = model.revision + 1;
             let mut active: ruleset::ActiveModel = model.into();
+            active.revision = Set(revision);
             active.review_score = Set(draft.review_score);
             active.block_score = Set(draft.block_score);
             active.rules = Set(rules_json);
@@ -152,14 +201,33 @@ pub async fn save_draft(db: &DatabaseConnection, draft: &RulesetDraft, author: &
                 created_by: Set(author.to_string()),
                 created_at: Set(now),
                 published_at: Set(None),
+                revision: Set(1),
                 ..Default::default()
             }
             .insert(&txn)
             .await?
         }
     };
+    let entry = audit::Entry {
+        actor: author,
+        action: "ruleset.draft_saved",
+        object_kind: "ruleset",
+        object_id: model.version.to_string(),
+        summary: format!("saved draft version {} (revision {}, {} rules)", model.version, model.revision, draft.rules.len()),
+        reason: Some(draft.note.trim()).filter(|n| !n.is_empty()),
+    };
+    audit::record(&txn, entry, now).await?;
     txn.commit().await?;
     Ok(to_dto(model))
+}
+
+/// A person's note or reason: trimmed, 1 to [`MAX_NOTE_CHARS`] characters.
+fn reason_of(text: &str, what: &'static str) -> Result<String, VersionError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
+        return Err(VersionError::ReasonRequired(what));
+    }
+    Ok(text.to_string())
 }
 
 async fn next_version(db: &impl ConnectionTrait) -> Result<i32, sea_orm::DbErr> {
@@ -167,8 +235,10 @@ async fn next_version(db: &impl ConnectionTrait) -> Result<i32, sea_orm::DbErr> 
     Ok(last.map_or(1, |m| m.version + 1))
 }
 
-/// Publishes a draft: the live version is retired (kept), this one goes live everywhere.
-pub async fn publish(db: &DatabaseConnection, version: i32, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+/// Publishes a draft: the live version is retired (kept), this one goes live everywhere. The
+/// note (why) becomes the version's note and the audit event's reason.
+pub async fn publish(db: &DatabaseConnection, version: i32, note: &str, publisher: &str, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+    let note = reason_of(note, "publishing")?;
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
     super::generation::bump(&txn).await?;
@@ -183,17 +253,36 @@ pub async fn publish(db: &DatabaseConnection, version: i32, now: DateTime<Utc>) 
     if !problems.is_empty() {
         return Err(VersionError::Invalid(problems));
     }
+    let was_live = live_version(&txn).await?;
     retire_published(&txn).await?;
+    let revision = target.revision;
     let mut active: ruleset::ActiveModel = target.into();
     active.status = Set(RulesetStatus::Published.as_str().into());
     active.published_at = Set(Some(now));
+    active.note = Set(note.clone());
     let model = active.update(&txn).await?;
+    let replaced = was_live.map(|v| format!(", replacing version {v}")).unwrap_or_default();
+    let entry = audit::Entry {
+        actor: publisher,
+        action: "ruleset.published",
+        object_kind: "ruleset",
+        object_id: version.to_string(),
+        summary: format!("published version {version} (revision {revision}){replaced}"),
+        reason: Some(&note),
+    };
+    audit::record(&txn, entry, now).await?;
     txn.commit().await?;
     Ok(to_dto(model))
 }
 
-/// Republishes the version that was live before the current one.
-pub async fn rollback(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+async fn live_version(db: &impl ConnectionTrait) -> Result<Option<i32>, sea_orm::DbErr> {
+    let live = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Published.as_str())).one(db).await?;
+    Ok(live.map(|m| m.version))
+}
+
+/// Republishes the version that was live before the current one, saying why.
+pub async fn rollback(db: &DatabaseConnection, reason: &str, actor: &str, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+    let reason = reason_of(reason, "rolling back")?;
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
     super::generation::bump(&txn).await?;
@@ -213,6 +302,16 @@ pub async fn rollback(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Rul
     active.status = Set(RulesetStatus::Published.as_str().into());
     active.published_at = Set(Some(now));
     let model = active.update(&txn).await?;
+    let from = current.map(|m| format!(" from version {}", m.version)).unwrap_or_default();
+    let entry = audit::Entry {
+        actor,
+        action: "ruleset.rolled_back",
+        object_kind: "ruleset",
+        object_id: model.version.to_string(),
+        summary: format!("rolled back{from} to version {}", model.version),
+        reason: Some(&reason),
+    };
+    audit::record(&txn, entry, now).await?;
     txn.commit().await?;
     Ok(to_dto(model))
 }
@@ -262,8 +361,8 @@ pub async fn publish_initial(db: &DatabaseConnection, draft: &RulesetDraft, auth
     if ruleset::Entity::find().one(db).await?.is_some() {
         return Ok(None);
     }
-    let saved = save_draft(db, draft, author, now).await?;
-    Ok(Some(publish(db, saved.version, now).await?))
+    let saved = save_draft(db, draft, author, None, now).await?;
+    Ok(Some(publish(db, saved.version, "the initial ruleset", author, now).await?))
 }
 
 fn draft_of(model: &ruleset::Model) -> RulesetDraft {
@@ -284,6 +383,7 @@ fn to_dto(model: ruleset::Model) -> RulesetVersion {
         created_by: model.created_by.clone(),
         created_at: model.created_at.to_rfc3339(),
         published_at: model.published_at.map(|t| t.to_rfc3339()),
+        revision: model.revision,
         draft: draft_of(&model),
     }
 }

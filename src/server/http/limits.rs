@@ -30,7 +30,7 @@ pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn body_limit(path: &str) -> usize {
     match path {
         "/rpc/auth/login" | "/rpc/auth/logout" => LOGIN_BODY_LIMIT,
-        "/rpc/admin/validate_ruleset" | "/rpc/admin/save_ruleset_draft" => RULESET_BODY_LIMIT,
+        "/rpc/admin/validate_ruleset" | "/rpc/admin/save_ruleset_draft" | "/rpc/admin/test_rules" => RULESET_BODY_LIMIT,
         _ => DEFAULT_BODY_LIMIT,
     }
 }

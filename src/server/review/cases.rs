@@ -28,7 +28,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult
 use super::priority;
 use crate::app::dto::{
     Assignee, BulkAction, BulkOutcome, BulkSkip, CaseAction, CaseClaim, CaseDetail, CaseEventView, CaseMerchant, CaseRef, CaseState, CaseStatusFilter,
-    DecideCase, Disposition, DisputeView, Money, NextCase, QueueFilter, QueuePage, QueueRow, QueueSort, RelatedTransaction, RiskState, RuleResultView,
+    DecideCase, Disposition, DisputeView, Money, NextCase, QueueFilter, QueuePage, QueueRow, QueueSort, RelatedTransaction, RiskState,
     SlaState, StatusCounts, TransactionStatus,
 };
 use crate::server::db;
@@ -1244,7 +1244,7 @@ pub async fn detail(
     let held_by_me = status == "claimed" && claimed_by == Some(who.user_id) && lease_until.is_some_and(|t| t > now);
     let transaction_id: i64 = row.try_get("", "transaction_id")?;
     let merchant_id: i32 = row.try_get("", "merchant_id")?;
-    let (rules, facts) = decision_record(&row.try_get::<String>("", "results")?);
+    let (rules, facts) = crate::server::fraud::decision::read_record(&row.try_get::<String>("", "results")?);
     let (email, ip, card): (String, String, String) = (row.try_get("", "buyer_email")?, row.try_get("", "buyer_ip")?, row.try_get("", "card_fingerprint")?);
     let ruleset_version: i32 = row.try_get("", "ruleset_version")?;
     Ok(CaseDetail {
@@ -1278,42 +1278,6 @@ pub async fn detail(
         timeline: timeline(db, case_id, created_at, ruleset_version).await?,
         buyer_email: email,
     })
-}
-
-/// The stored decision record (`fraud::decision::decision_record`): each rule's result, and the
-/// facts pretty-printed.
-fn decision_record(json: &str) -> (Vec<RuleResultView>, String) {
-    let Ok(record) = serde_json::from_str::<serde_json::Value>(json) else { return (Vec::new(), String::new()) };
-    let rules = record["rules"]
-        .as_array()
-        .map(|rules| {
-            rules
-                .iter()
-                .map(|r| {
-                    let (outcome, error) = match &r["outcome"] {
-                        serde_json::Value::String(s) => (s.clone(), None),
-                        other => ("error".to_string(), other.get("error").and_then(|e| e.as_str()).map(String::from)),
-                    };
-                    RuleResultView {
-                        rule: r["rule"].as_str().unwrap_or_default().to_string(),
-                        mode: r["mode"].as_str().unwrap_or("live").to_string(),
-                        outcome,
-                        explanation: r["explanation"].as_str().map(String::from),
-                        error,
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let facts = serde_json::to_string_pretty(&record["facts"]).unwrap_or_default();
-    // What decided first: matches, then errors, then the rest (each in ruleset order).
-    let mut rules: Vec<RuleResultView> = rules;
-    rules.sort_by_key(|r| match r.outcome.as_str() {
-        "matched" => 0,
-        "error" => 1,
-        _ => 2,
-    });
-    (rules, facts)
 }
 
 /// The merchant page: facts, every move of the risk state (newest first), unresolved cases.

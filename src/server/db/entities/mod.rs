@@ -1,4 +1,5 @@
 pub mod api_key;
+pub mod audit_event;
 pub mod case;
 pub mod case_event;
 pub mod decision;

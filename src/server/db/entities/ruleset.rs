@@ -16,6 +16,8 @@ pub struct Model {
     pub created_by: String,
     pub created_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
+    /// A draft's save count (1 for its first save); kept as it was once published.
+    pub revision: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,232 @@
+//! The rules console's server side: a draft tested on a stored transaction decides exactly as the
+//! engine did on the same facts (and differs only where the draft does); a pasted transaction is
+//! validated like the ingest API; drafts are revised without overwriting each other; publishing
+//! needs a note and rolling back a reason, and each step is in the append-only audit log; the
+//! editor's live check and schema.
+mod common;
+
+use chrono::Utc;
+use common::{Backend, TestApp, Who};
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+use vetted::app::dto::{RuleEffectSpec, RuleModeSpec, RuleSpec, RuleTrial, RulesetDraft, TrialSubject};
+use vetted::server::fraud::{api_keys, trial, versions};
+
+async fn ingest(app: &TestApp, key: &str, external_id: &str, card: &str, amount: i64) -> Value {
+    let body = json!({
+        "external_id": external_id, "merchant_id": 1, "amount": amount, "currency": "USD",
+        "buyer_email": format!("{external_id}@example.com"), "buyer_ip": "198.51.100.7", "ip_country": "US",
+        "card_fingerprint": card, "card_country": "US"
+    });
+    let response = reqwest::Client::new().post(app.url("/api/v1/transactions")).bearer_auth(key).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+fn rule(name: &str, expression: &str, effect: RuleEffectSpec) -> RuleSpec {
+    RuleSpec { name: name.into(), description: String::new(), expression: expression.into(), effect, enabled: true, mode: RuleModeSpec::Live }
+}
+
+async fn live_draft(app: &TestApp) -> RulesetDraft {
+    versions::published(app.state.db.primary()).await.unwrap().unwrap().1.unwrap()
+}
+
+async fn try_on(app: &TestApp, draft: &RulesetDraft, subject: TrialSubject) -> Result<RuleTrial, trial::TrialError> {
+    trial::run(app.state.db.primary(), &app.state.cache, &app.state.fraud, draft, &subject).await
+}
+
+/// The live rules, run again on each stored decision's facts, decide what the engine decided;
+/// a draft with one more rule differs exactly where that rule matches — velocity as it was.
+async fn a_test_on_stored_transactions_replays_the_decision(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let key = api_keys::create(app.state.db.primary(), "tests", "tests", Utc::now()).await.unwrap().key;
+    // Three payments on one card (its velocity grows), amounts on both sides of $300.
+    let mut decided = Vec::new();
+    for (i, (card, cents)) in [("fp_a", 1_000), ("fp_a", 40_000), ("fp_a", 2_000), ("fp_b", 50_000), ("fp_c", 500)].into_iter().enumerate() {
+        decided.push(ingest(&app, &key, &format!("trial-{i}"), card, cents).await);
+    }
+    let live = live_draft(&app).await;
+    let mut draft = live.clone();
+    draft.rules.push(rule("Card seen before, big", "velocity.card_count_1h >= 1 && transaction.amount_usd > 300.0", RuleEffectSpec::Block));
+    // Fails at run time on every transaction (no card BIN was sent): recorded as an error.
+    draft.rules.push(rule("BIN as a number", "int(transaction.card_bin) > 400000", RuleEffectSpec::Review));
+    for response in &decided {
+        let id = response["transaction_id"].as_i64().unwrap();
+        let same = try_on(&app, &live, TrialSubject::TransactionId(id)).await.unwrap();
+        assert_eq!((same.before.outcome.as_str(), same.before.score), (response["outcome"].as_str().unwrap(), response["score"].as_f64().unwrap()));
+        assert_eq!((&same.after.outcome, same.after.score), (&same.before.outcome, same.before.score), "the live rules decide again as they did");
+        assert_eq!(same.after.rules, same.before.rules, "rule by rule");
+
+        let changed = try_on(&app, &draft, TrialSubject::TransactionId(id)).await.unwrap();
+        // Only trial-1 is both on a card seen before (trial-0) and over $300.
+        let expect_block = response["external_id"] == "trial-1";
+        let new_rule = changed.after.rules.iter().find(|r| r.rule == "Card seen before, big").unwrap();
+        assert_eq!(new_rule.outcome == "matched", expect_block, "{}: {new_rule:?}", response["external_id"]);
+        if expect_block {
+            assert_eq!(changed.after.outcome, "block");
+            assert!(new_rule.explanation.as_deref().unwrap().contains("velocity.card_count_1h = 1"), "{new_rule:?}");
+        } else {
+            assert_eq!(changed.after.outcome, changed.before.outcome, "unchanged where the new rule does not match");
+        }
+        let failing = changed.after.rules.iter().find(|r| r.rule == "BIN as a number").unwrap();
+        assert_eq!(failing.outcome, "error", "{failing:?}");
+        assert!(failing.error.is_some());
+    }
+
+    // Bad subjects and bad drafts: a clear error each, nothing written.
+    assert!(matches!(try_on(&app, &live, TrialSubject::TransactionId(999_999)).await, Err(trial::TrialError::UnknownTransaction(999_999))));
+    let mut broken = live.clone();
+    broken.rules.push(rule("typo", "transaction.amout > 1.0", RuleEffectSpec::Block));
+    assert!(matches!(try_on(&app, &broken, TrialSubject::TransactionId(1)).await, Err(trial::TrialError::Invalid(p)) if p.iter().any(|p| p.message.contains("amout"))));
+}
+
+/// A pasted transaction is checked like an ingest and decided by both rulesets; nothing is stored.
+async fn a_pasted_transaction_is_validated_like_an_ingest(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let count = |app: &TestApp| {
+        let db = app.state.db.primary().clone();
+        async move {
+            let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM transactions")).await.unwrap().unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        }
+    };
+    let before = count(&app).await;
+    let mut draft = live_draft(&app).await;
+    draft.rules.push(rule("Over $300", "transaction.amount_usd > 300.0", RuleEffectSpec::Block));
+    let pasted = json!({
+        "external_id": "pasted-1", "merchant_id": 1, "amount": 45_000, "currency": "USD", "buyer_email": "someone@example.com",
+        "buyer_ip": "198.51.100.9", "card_fingerprint": "fp_pasted", "card_country": "US"
+    });
+    let trial = try_on(&app, &draft, TrialSubject::Pasted(pasted.to_string())).await.unwrap();
+    assert_eq!(trial.after.outcome, "block");
+    assert_ne!(trial.before.outcome, "block", "the live rules do not block it");
+    assert!(trial.caveat.unwrap().contains("Velocity"), "velocity is said to be 0");
+    assert_eq!(count(&app).await, before, "nothing stored");
+
+    let missing = json!({ "merchant_id": 1, "amount": 100, "currency": "USD" });
+    let Err(trial::TrialError::BadTransaction(why)) = try_on(&app, &draft, TrialSubject::Pasted(missing.to_string())).await else { panic!("refused") };
+    assert!(why.contains("external_id"), "{why}");
+    let Err(trial::TrialError::BadTransaction(why)) = try_on(&app, &draft, TrialSubject::Pasted("{".into())).await else { panic!("refused") };
+    assert!(!why.is_empty());
+    let unknown = json!({ "external_id": "x", "merchant_id": 999_999, "amount": 100, "currency": "USD", "buyer_email": "a@example.com", "buyer_ip": "198.51.100.9", "card_fingerprint": "fp", "card_country": "US" });
+    assert!(matches!(try_on(&app, &draft, TrialSubject::Pasted(unknown.to_string())).await, Err(trial::TrialError::UnknownMerchant(999_999))));
+    // At the bound and past it.
+    let padded = |len: usize| {
+        let mut text = pasted.to_string();
+        text.push_str(&" ".repeat(len - text.len()));
+        text
+    };
+    assert!(try_on(&app, &draft, TrialSubject::Pasted(padded(trial::MAX_PASTED_BYTES))).await.is_ok(), "at the bound");
+    assert!(matches!(try_on(&app, &draft, TrialSubject::Pasted(padded(trial::MAX_PASTED_BYTES + 1))).await, Err(trial::TrialError::BadTransaction(_))));
+}
+
+/// Drafts count their revisions and a stale save is refused; publish needs a note, rollback a
+/// reason; every step is in the audit log, which the database keeps append-only.
+async fn drafts_are_revised_and_every_step_is_audited(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let admin = app.client_as(Who::Admin).await;
+    let rpc = |path: &'static str, body: Value| {
+        let request = admin.post(app.url(path)).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let mut draft = live_draft(&app).await;
+    draft.rules.push(rule("Over $500", "transaction.amount_usd > 500.0", RuleEffectSpec::Review));
+    draft.note = "review big payments".into();
+    let (status, first) = rpc("/rpc/admin/save_ruleset_draft", json!({ "draft": draft, "expected_revision": 0 })).await;
+    assert_eq!((status, first["revision"].as_i64()), (200, Some(1)), "{first}");
+    let version = first["version"].as_i64().unwrap();
+    draft.review_score = 40.0;
+    let (status, second) = rpc("/rpc/admin/save_ruleset_draft", json!({ "draft": draft, "expected_revision": 1 })).await;
+    assert_eq!((status, second["revision"].as_i64(), second["version"].as_i64()), (200, Some(2), Some(version)));
+    // Someone who opened revision 1 saves: refused, named, nothing changed.
+    draft.review_score = 10.0;
+    let (status, stale) = rpc("/rpc/admin/save_ruleset_draft", json!({ "draft": draft, "expected_revision": 1 })).await;
+    assert_eq!(status, 422);
+    assert!(stale.to_string().contains("changed by admin@") && stale.to_string().contains("reload"), "{stale}");
+    let (_, all) = rpc("/rpc/admin/ruleset_versions", json!({})).await;
+    let saved = all.as_array().unwrap().iter().find(|v| v["status"] == "draft").unwrap().clone();
+    assert_eq!((saved["revision"].as_i64(), saved["draft"]["review_score"].as_f64()), (Some(2), Some(40.0)), "the stale save changed nothing");
+    // A draft "started fresh" while one exists is refused too.
+    let (status, _) = rpc("/rpc/admin/save_ruleset_draft", json!({ "draft": draft, "expected_revision": 0 })).await;
+    assert_eq!(status, 422);
+
+    // Publishing without a note, or with one past the bound: refused, still a draft.
+    for note in ["  ", &"n".repeat(versions::MAX_NOTE_CHARS + 1)] {
+        let (status, body) = rpc("/rpc/admin/publish_ruleset", json!({ "version": version, "note": note })).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body.to_string().contains("needs a reason"), "{body}");
+    }
+    let at_bound = "n".repeat(versions::MAX_NOTE_CHARS);
+    let (status, live) = rpc("/rpc/admin/publish_ruleset", json!({ "version": version, "note": at_bound })).await;
+    assert_eq!((status, live["status"].as_str(), live["note"].as_str()), (200, Some("published"), Some(at_bound.as_str())), "{live}");
+
+    let (status, body) = rpc("/rpc/admin/rollback_ruleset", json!({ "reason": "" })).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, back) = rpc("/rpc/admin/rollback_ruleset", json!({ "reason": "too many reviews" })).await;
+    assert_eq!((status, back["version"].as_i64()), (200, Some(1)));
+
+    let (status, history) = rpc("/rpc/admin/ruleset_history", json!({})).await;
+    assert_eq!(status, 200);
+    let steps: Vec<(String, String, Option<String>)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_string(), e["summary"].as_str().unwrap().to_string(), e["reason"].as_str().map(String::from)))
+        .collect();
+    let v = version;
+    assert_eq!(
+        steps[..4],
+        [
+            ("ruleset.rolled_back".to_string(), format!("rolled back from version {v} to version 1"), Some("too many reviews".to_string())),
+            ("ruleset.published".to_string(), format!("published version {v} (revision 2), replacing version 1"), Some(at_bound.clone())),
+            ("ruleset.draft_saved".to_string(), format!("saved draft version {v} (revision 2, {} rules)", draft.rules.len()), Some("review big payments".to_string())),
+            ("ruleset.draft_saved".to_string(), format!("saved draft version {v} (revision 1, {} rules)", draft.rules.len()), Some("review big payments".to_string())),
+        ],
+        "newest first, with who and why"
+    );
+    assert!(history.as_array().unwrap().iter().take(4).all(|e| e["actor"] == vetted::server::seed::DEMO_ADMIN.0), "{history}");
+
+    // The log itself refuses to be rewritten.
+    let db = app.state.db.primary();
+    let backend = db.get_database_backend();
+    for sql in ["UPDATE audit_events SET summary = 'nothing happened'", "DELETE FROM audit_events"] {
+        assert!(db.execute_raw(sea_orm::Statement::from_string(backend, sql)).await.is_err(), "{sql} is refused");
+    }
+}
+
+/// The editor's live check and its completion schema.
+async fn the_editor_checks_as_you_type_and_knows_the_schema(backend: Backend) {
+    let app = TestApp::spawn(backend, &[]).await;
+    let admin = app.client_as(Who::Admin).await;
+    let check = |expression: &str| {
+        let request = admin.post(app.url("/rpc/admin/check_expression")).json(&json!({ "expression": expression }));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(check("transaction.amount_usd > 300.0 && velocity.card_count_1h >= 2").await, json!([]));
+    let typo = check("transaction.amount_usd > 1.0 &&\n  transaction.amout > 2.0").await;
+    // Line 2, at the `.` that selects the unknown field (the editor underlines the name after it).
+    assert_eq!((typo[0]["line"].as_i64(), typo[0]["column"].as_i64()), (Some(2), Some(14)), "{typo}");
+    assert!(typo[0]["message"].as_str().unwrap().contains("amout"), "{typo}");
+    let not_boolean = check("transaction.amount_usd + 1.0").await;
+    assert!(not_boolean[0]["message"].as_str().unwrap().contains("must be true or false"), "a rule that is not true/false is refused: {not_boolean}");
+    let too_long = check(&"1 == 1 && ".repeat(2_000)).await;
+    assert!(!too_long.as_array().unwrap().is_empty(), "bounded: {too_long}");
+
+    let schema: Value = admin.post(app.url("/rpc/admin/rule_schema")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let names = |key: &str| schema[key].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(names("fields").contains(&"velocity.card_count_1h".to_string()) && names("fields").contains(&"merchant.risk_state".to_string()));
+    assert!(names("functions").contains(&"in_list".to_string()));
+    assert!(names("lists").contains(&"blocked_emails".to_string()) && names("lists").contains(&"trusted_cards".to_string()));
+    let amount = schema["fields"].as_array().unwrap().iter().find(|e| e["name"] == "transaction.amount_usd").unwrap();
+    assert_eq!(amount["detail"], "double");
+}
+
+on_both_databases!(
+    a_test_on_stored_transactions_replays_the_decision,
+    a_pasted_transaction_is_validated_like_an_ingest,
+    drafts_are_revised_and_every_step_is_audited,
+    the_editor_checks_as_you_type_and_knows_the_schema,
+);
