@@ -77,7 +77,9 @@ async fn a_test_on_stored_transactions_replays_the_decision(backend: Backend) {
     assert!(matches!(try_on(&app, &live, TrialSubject::TransactionId(999_999)).await, Err(trial::TrialError::UnknownTransaction(999_999))));
     let mut broken = live.clone();
     broken.rules.push(rule("typo", "transaction.amout > 1.0", RuleEffectSpec::Block));
-    assert!(matches!(try_on(&app, &broken, TrialSubject::TransactionId(1)).await, Err(trial::TrialError::Invalid(p)) if p.iter().any(|p| p.message.contains("amout"))));
+    assert!(
+        matches!(try_on(&app, &broken, TrialSubject::TransactionId(1)).await, Err(trial::TrialError::Invalid(p)) if p.iter().any(|p| p.message.contains("amout")))
+    );
 }
 
 /// A pasted transaction is checked like an ingest and decided by both rulesets; nothing is stored.
@@ -86,7 +88,8 @@ async fn a_pasted_transaction_is_validated_like_an_ingest(backend: Backend) {
     let count = |app: &TestApp| {
         let db = app.state.db.primary().clone();
         async move {
-            let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM transactions")).await.unwrap().unwrap();
+            let row =
+                db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM transactions")).await.unwrap().unwrap();
             row.try_get::<i64>("", "n").unwrap()
         }
     };
@@ -182,8 +185,16 @@ async fn drafts_are_revised_and_every_step_is_audited(backend: Backend) {
         [
             ("ruleset.rolled_back".to_string(), format!("rolled back from version {v} to version 1"), Some("too many reviews".to_string())),
             ("ruleset.published".to_string(), format!("published version {v} (revision 2), replacing version 1"), Some(at_bound.clone())),
-            ("ruleset.draft_saved".to_string(), format!("saved draft version {v} (revision 2, {} rules)", draft.rules.len()), Some("review big payments".to_string())),
-            ("ruleset.draft_saved".to_string(), format!("saved draft version {v} (revision 1, {} rules)", draft.rules.len()), Some("review big payments".to_string())),
+            (
+                "ruleset.draft_saved".to_string(),
+                format!("saved draft version {v} (revision 2, {} rules)", draft.rules.len()),
+                Some("review big payments".to_string())
+            ),
+            (
+                "ruleset.draft_saved".to_string(),
+                format!("saved draft version {v} (revision 1, {} rules)", draft.rules.len()),
+                Some("review big payments".to_string())
+            ),
         ],
         "newest first, with who and why"
     );

@@ -34,7 +34,7 @@ test("an admin writes a rule with a typo, fixes it by completion, tests it on a 
 
   await page.getByTestId("start-draft").click();
   await page.getByTestId("add-rule").click();
-  const name = page.getByTestId("rule-form").getByLabel("Name");
+  const name = page.getByTestId("rule-form").getByLabel("Name", { exact: true });
   await expect(name).toBeFocused();
   await name.fill("E2E rules domain");
   const editor = await expression(page);

@@ -48,9 +48,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .alter_table(Table::alter().table(Rulesets::Table).add_column(integer(Rulesets::Revision).default(1)).to_owned())
-            .await?;
+        manager.alter_table(Table::alter().table(Rulesets::Table).add_column(integer(Rulesets::Revision).default(1)).to_owned()).await?;
 
         let db = manager.get_connection();
         match manager.get_database_backend() {

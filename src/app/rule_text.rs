@@ -236,11 +236,23 @@ fn is_subsequence(needle: &str, haystack: &str) -> bool {
 /// One difference between two versions of the ruleset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleChange {
-    Added { rule: String, expression: String },
-    Removed { rule: String, expression: String },
+    Added {
+        rule: String,
+        expression: String,
+    },
+    Removed {
+        rule: String,
+        expression: String,
+    },
     /// What changed, in words ("effect: review → block"), and both expressions when they differ.
-    Changed { rule: String, what: Vec<String>, expressions: Option<(String, String)> },
-    Thresholds { what: String },
+    Changed {
+        rule: String,
+        what: Vec<String>,
+        expressions: Option<(String, String)>,
+    },
+    Thresholds {
+        what: String,
+    },
 }
 
 fn effect_label(effect: RuleEffectSpec) -> String {
@@ -390,7 +402,11 @@ mod tests {
         let old = RulesetDraft {
             review_score: 50.0,
             block_score: 90.0,
-            rules: vec![rule("Big", "transaction.amount > 100.0", RuleEffectSpec::Review), rule("Gone", "true", RuleEffectSpec::Block), rule("Same", "false", RuleEffectSpec::Allow)],
+            rules: vec![
+                rule("Big", "transaction.amount > 100.0", RuleEffectSpec::Review),
+                rule("Gone", "true", RuleEffectSpec::Block),
+                rule("Same", "false", RuleEffectSpec::Allow),
+            ],
             note: String::new(),
         };
         let mut new = old.clone();

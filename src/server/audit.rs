@@ -43,12 +43,8 @@ pub async fn record(db: &impl ConnectionTrait, entry: Entry<'_>, now: DateTime<U
 
 /// The latest `limit` events of every object of a kind, newest first.
 pub async fn of_kind(db: &impl ConnectionTrait, object_kind: &str, limit: u64) -> Result<Vec<AuditEventView>, sea_orm::DbErr> {
-    let models = audit_event::Entity::find()
-        .filter(audit_event::Column::ObjectKind.eq(object_kind))
-        .order_by_desc(audit_event::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
+    let models =
+        audit_event::Entity::find().filter(audit_event::Column::ObjectKind.eq(object_kind)).order_by_desc(audit_event::Column::Id).limit(limit).all(db).await?;
     Ok(models.into_iter().map(to_view).collect())
 }
 

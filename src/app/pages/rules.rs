@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::app::api::admin::{check_expression, publish_ruleset, rollback_ruleset, rule_schema, ruleset_history, ruleset_versions, save_ruleset_draft, test_rules};
+use crate::app::api::admin::{
+    check_expression, publish_ruleset, rollback_ruleset, rule_schema, ruleset_history, ruleset_versions, save_ruleset_draft, test_rules,
+};
 use crate::app::components::cel_editor::CelEditor;
 use crate::app::components::layout::RequireRole;
 use crate::app::dto::{
@@ -16,7 +18,8 @@ use crate::app::rule_text::{diff, RuleChange};
 const PRIMARY: &str = "rounded-md bg-indigo-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 focus-visible:ring-offset-2 disabled:opacity-50";
 const SECONDARY: &str = "rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 disabled:opacity-50";
 const SMALL: &str = "rounded border border-slate-300 bg-white px-2 py-0.5 text-xs font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 disabled:opacity-40";
-const FIELD: &str = "mt-1 block w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600";
+const FIELD: &str =
+    "mt-1 block w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600";
 const SECTION: &str = "rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:p-5";
 /// How long the editor waits after the last key before checking the expression.
 const CHECK_AFTER_MS: u64 = 300;
@@ -58,10 +61,6 @@ fn draft_of(versions: &[RulesetVersion]) -> Option<RulesetVersion> {
 /// The version a rollback would put live: the last one live before the current.
 fn rollback_target(versions: &[RulesetVersion]) -> Option<RulesetVersion> {
     versions.iter().filter(|v| v.status == RulesetStatus::Retired && v.published_at.is_some()).max_by(|a, b| a.published_at.cmp(&b.published_at)).cloned()
-}
-
-fn today() -> String {
-    chrono::Utc::now().format("%Y-%m-%d").to_string()
 }
 
 #[component]
@@ -122,9 +121,16 @@ fn RulesConsole() -> impl IntoView {
 
     // Whether a draft is open here: the editor's frame depends on this alone, not on each edit.
     let has_working = Memo::new(move |_| working.with(Option::is_some));
-    let all = move || versions.get().and_then(Result::ok).unwrap_or_default();
-    let live_draft = Signal::derive(move || published_of(&all()).map(|l| l.draft));
-    let target = Signal::derive(move || rollback_target(&all()));
+    // What the test panel and the rollback dialog need of the versions, copied when they load
+    // (an effect: a resource is read only inside <Transition> or an effect, or hydration breaks).
+    let live_draft = RwSignal::new(None::<RulesetDraft>);
+    let target = RwSignal::new(None::<RulesetVersion>);
+    Effect::new(move |_| {
+        if let Some(Ok(all)) = versions.get() {
+            live_draft.set(published_of(&all).map(|l| l.draft));
+            target.set(rollback_target(&all));
+        }
+    });
 
     view! {
         <div class="flex flex-wrap items-baseline justify-between gap-2">
@@ -156,13 +162,13 @@ fn RulesConsole() -> impl IntoView {
             })}
         </Transition>
         {move || has_working.get().then(|| view! { <DraftEditor working=working editing=editing schema=schema save=save dialog=dialog save_problems=save_problems status_line=status_line /> })}
-        <TestPanel working=working live=live_draft />
+        <TestPanel working=working live=live_draft.into() />
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 versions.await.ok().map(|all| view! { <VersionsPanel all=all history=history /> })
             })}
         </Transition>
-        <DialogView dialog=dialog working=working target=target publish=publish rollback=rollback />
+        <DialogView dialog=dialog working=working target=target.into() publish=publish rollback=rollback />
     }
 }
 
@@ -175,7 +181,8 @@ fn LiveHeader(
     dialog: RwSignal<Option<Dialog>>,
     can_roll_back: bool,
 ) -> impl IntoView {
-    let today = today();
+    // Full dates: the same on the server and in the browser (which has no clock in Rust here).
+    let today = String::new();
     let summary = live.as_ref().map(|l| {
         format!(
             "Version {} · published {} by {} · review at score ≥ {} · block at ≥ {}",
@@ -199,7 +206,12 @@ fn LiveHeader(
         let w = match (&saved_draft, &live) {
             (Some(d), _) => Working { draft: d.draft.clone(), version: Some(d.version), revision: d.revision, dirty: false },
             (None, Some(l)) => Working { draft: RulesetDraft { note: String::new(), ..l.draft.clone() }, version: None, revision: 0, dirty: false },
-            (None, None) => Working { draft: RulesetDraft { review_score: 50.0, block_score: 90.0, rules: Vec::new(), note: String::new() }, version: None, revision: 0, dirty: false },
+            (None, None) => Working {
+                draft: RulesetDraft { review_score: 50.0, block_score: 90.0, rules: Vec::new(), note: String::new() },
+                version: None,
+                revision: 0,
+                dirty: false,
+            },
         };
         editing.set(None);
         working.set(Some(w));
@@ -267,7 +279,7 @@ fn RulesTable(draft: RulesetDraft) -> impl IntoView {
                                 </div>
                                 <span>{effect_badge(rule.effect)}</span>
                                 <span class="text-xs text-slate-700">{mode_text(rule.mode)}</span>
-                                <code class="block overflow-x-auto whitespace-pre rounded bg-slate-50 px-2 py-1 font-mono text-xs text-slate-800">{rule.expression.clone()}</code>
+                                <code class="block whitespace-pre-wrap break-all rounded bg-slate-50 px-2 py-1 font-mono text-xs text-slate-800">{rule.expression.clone()}</code>
                             </li>
                         }
                     })
@@ -396,7 +408,7 @@ fn DraftEditor(
                                         </p>
                                         <span>{effect_badge(rule.effect)}</span>
                                         <span class="text-xs text-slate-700">{mode_text(rule.mode)}</span>
-                                        <code class="block overflow-x-auto whitespace-pre rounded bg-slate-50 px-2 py-1 font-mono text-xs text-slate-800">{rule.expression.clone()}</code>
+                                        <code class="block whitespace-pre-wrap break-all rounded bg-slate-50 px-2 py-1 font-mono text-xs text-slate-800">{rule.expression.clone()}</code>
                                         <div class="flex gap-1">
                                             <button type="button" class=SMALL on:click=move |_| editing.set(if editing.get_untracked() == Some(i) { None } else { Some(i) }) aria-expanded=move || (editing.get() == Some(i)).to_string() aria-label=format!("Edit {name}")>
                                                 "Edit"
@@ -706,7 +718,7 @@ fn TrialView(trial: RuleTrial) -> impl IntoView {
             </div>
             <details class="mt-3">
                 <summary class="cursor-pointer text-sm font-medium text-slate-800">"Facts the rules saw"</summary>
-                <pre class="mt-2 max-h-80 overflow-auto rounded bg-slate-50 p-2 font-mono text-xs text-slate-800">{trial.facts}</pre>
+                <pre tabindex="0" aria-label="Facts" class="mt-2 max-h-80 overflow-auto rounded bg-slate-50 p-2 font-mono text-xs text-slate-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600">{trial.facts}</pre>
             </details>
         </div>
     }
@@ -759,7 +771,8 @@ fn status_badge(status: RulesetStatus) -> impl IntoView {
 
 #[component]
 fn VersionsPanel(all: Vec<RulesetVersion>, history: Resource<Result<Vec<AuditEventView>, crate::app::error::AppError>>) -> impl IntoView {
-    let today = today();
+    // Full dates: the same on the server and in the browser (which has no clock in Rust here).
+    let today = String::new();
     // Compare the live version with the draft (or the one before) by default.
     let newest = all.first().map_or(0, |v| v.version);
     let live = all.iter().find(|v| v.status == RulesetStatus::Published).map_or(newest, |v| v.version);
@@ -786,7 +799,7 @@ fn VersionsPanel(all: Vec<RulesetVersion>, history: Resource<Result<Vec<AuditEve
     view! {
         <section class=format!("{SECTION} mt-4") aria-labelledby="versions-heading">
             <h2 id="versions-heading" class="text-base font-semibold text-slate-900">"Versions"</h2>
-            <div class="mt-3 overflow-x-auto">
+            <div class="mt-3 overflow-x-auto focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600" tabindex="0" role="region" aria-label="Versions table">
                 <table class="w-full min-w-[40rem] text-left text-sm">
                     <thead class="text-xs uppercase tracking-wide text-slate-600">
                         <tr>
@@ -829,7 +842,7 @@ fn VersionsPanel(all: Vec<RulesetVersion>, history: Resource<Result<Vec<AuditEve
             <h3 class="mt-4 text-sm font-semibold text-slate-900">"History"</h3>
             <Suspense fallback=|| view! { <p class="text-sm text-slate-600">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let today = self::today();
+                    let today = String::new();
                     match history.await {
                         Err(e) => view! { <p role="alert" class="text-sm text-rose-900">{e.to_string()}</p> }.into_any(),
                         Ok(events) if events.is_empty() => view! { <p class="text-sm text-slate-600">"Nothing yet: saves, publishes and rollbacks appear here."</p> }.into_any(),
@@ -852,7 +865,7 @@ fn VersionsPanel(all: Vec<RulesetVersion>, history: Resource<Result<Vec<AuditEve
 }
 
 fn change_view(change: RuleChange) -> AnyView {
-    let code = "mt-1 block overflow-x-auto whitespace-pre rounded px-2 py-1 font-mono text-xs";
+    let code = "mt-1 block whitespace-pre-wrap break-all rounded px-2 py-1 font-mono text-xs";
     match change {
         RuleChange::Added { rule, expression } => view! {
             <li><span class="font-medium text-emerald-800">"+ " {rule}</span><code class=format!("{code} bg-emerald-50")>{expression}</code></li>
@@ -888,8 +901,16 @@ fn DialogView(
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let field = NodeRef::<leptos::html::Textarea>::new();
-    Effect::new(move |_| {
-        if let Some(open) = dialog.get() {
+    // Where focus was when the dialog opened: it goes back there when the dialog closes.
+    let opener = StoredValue::new_local(None::<leptos::web_sys::HtmlElement>);
+    Effect::new(move |was_open: Option<bool>| {
+        use leptos::wasm_bindgen::JsCast;
+        let open = dialog.get();
+        if let Some(open) = open {
+            if was_open != Some(true) {
+                let active = leptos::prelude::document().active_element().and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+                opener.set_value(active);
+            }
             text.set(match open {
                 Dialog::Publish(_) => working.with_untracked(|w| w.as_ref().map(|w| w.draft.note.clone()).unwrap_or_default()),
                 Dialog::Rollback => String::new(),
@@ -897,7 +918,12 @@ fn DialogView(
             if let Some(f) = field.get() {
                 let _ = f.focus();
             }
+        } else if was_open == Some(true) {
+            if let Some(element) = opener.get_value().filter(|e| e.is_connected()) {
+                let _ = element.focus();
+            }
         }
+        open.is_some()
     });
     move || {
         let target_version = target.get().map(|t| t.version);

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::currency;
-use crate::app::dto::RuleResultView;
 use super::input::TransactionInput;
 use super::lists::Lists;
 use super::rules::{Evaluation, Facts, MerchantFacts, RuleEffect, RuleMode, RuleOutcome, RuleResult, Ruleset, TransactionFacts};
 use super::velocity::{Counts, Payment, Subject};
+use crate::app::dto::RuleResultView;
 
 /// One consistent view of the rules and lists.
 pub struct Loaded {

@@ -95,7 +95,10 @@ fn validate_here(draft: &RulesetDraft) -> Vec<RuleProblem> {
 pub fn check_expression(expression: &str) -> Vec<RuleProblem> {
     match rules::check(expression) {
         Ok(_) => Vec::new(),
-        Err(errors) => errors.into_iter().map(|e| RuleProblem { rule_index: None, rule_name: String::new(), message: e.message, line: Some(e.line), column: Some(e.column) }).collect(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|e| RuleProblem { rule_index: None, rule_name: String::new(), message: e.message, line: Some(e.line), column: Some(e.column) })
+            .collect(),
     }
 }
 
@@ -109,7 +112,11 @@ pub async fn schema(db: &impl ConnectionTrait) -> Result<RuleSchema, sea_orm::Db
     let lists = super::list_store::summaries(db)
         .await?
         .into_iter()
-        .map(|l| SchemaEntry { name: l.name, detail: serde_json::to_value(l.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default(), doc: l.description })
+        .map(|l| SchemaEntry {
+            name: l.name,
+            detail: serde_json::to_value(l.kind).ok().and_then(|k| k.as_str().map(String::from)).unwrap_or_default(),
+            doc: l.description,
+        })
         .collect();
     Ok(RuleSchema { fields, functions, lists })
 }

@@ -28,8 +28,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult
 use super::priority;
 use crate::app::dto::{
     Assignee, BulkAction, BulkOutcome, BulkSkip, CaseAction, CaseClaim, CaseDetail, CaseEventView, CaseMerchant, CaseRef, CaseState, CaseStatusFilter,
-    DecideCase, Disposition, DisputeView, Money, NextCase, QueueFilter, QueuePage, QueueRow, QueueSort, RelatedTransaction, RiskState,
-    SlaState, StatusCounts, TransactionStatus,
+    DecideCase, Disposition, DisputeView, Money, NextCase, QueueFilter, QueuePage, QueueRow, QueueSort, RelatedTransaction, RiskState, SlaState, StatusCounts,
+    TransactionStatus,
 };
 use crate::server::db;
 
