@@ -901,29 +901,33 @@ fn DialogView(
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let field = NodeRef::<leptos::html::Textarea>::new();
-    // Where focus was when the dialog opened: it goes back there when the dialog closes.
-    let opener = StoredValue::new_local(None::<leptos::web_sys::HtmlElement>);
-    Effect::new(move |was_open: Option<bool>| {
+    // Where focus was when the dialog opened (the effect's own state, kept in the browser): it
+    // goes back there when the dialog closes.
+    Effect::new(move |opener: Option<Option<leptos::web_sys::HtmlElement>>| {
         use leptos::wasm_bindgen::JsCast;
-        let open = dialog.get();
-        if let Some(open) = open {
-            if was_open != Some(true) {
-                let active = leptos::prelude::document().active_element().and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok());
-                opener.set_value(active);
+        let opener = opener.flatten();
+        match dialog.get() {
+            Some(open) => {
+                let first_run = opener.is_none();
+                let opener = opener.or_else(|| leptos::prelude::document().active_element().and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok()));
+                if first_run {
+                    text.set(match open {
+                        Dialog::Publish(_) => working.with_untracked(|w| w.as_ref().map(|w| w.draft.note.clone()).unwrap_or_default()),
+                        Dialog::Rollback => String::new(),
+                    });
+                }
+                if let Some(f) = field.get() {
+                    let _ = f.focus();
+                }
+                opener
             }
-            text.set(match open {
-                Dialog::Publish(_) => working.with_untracked(|w| w.as_ref().map(|w| w.draft.note.clone()).unwrap_or_default()),
-                Dialog::Rollback => String::new(),
-            });
-            if let Some(f) = field.get() {
-                let _ = f.focus();
-            }
-        } else if was_open == Some(true) {
-            if let Some(element) = opener.get_value().filter(|e| e.is_connected()) {
-                let _ = element.focus();
+            None => {
+                if let Some(element) = opener.filter(|e| e.is_connected()) {
+                    let _ = element.focus();
+                }
+                None
             }
         }
-        open.is_some()
     });
     move || {
         let target_version = target.get().map(|t| t.version);
