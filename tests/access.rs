@@ -29,6 +29,10 @@ fn allowed(path: &str) -> Option<(&'static [Who], Option<serde_json::Value>, u16
         "/rpc/admin/rollback_ruleset" => Some((admin, Some(json!({ "reason": "access test" })), 422)),
         "/rpc/admin/check_expression" => Some((admin, Some(json!({ "expression": "transaction.amount > 1" })), 200)),
         "/rpc/admin/rule_schema" | "/rpc/admin/ruleset_history" => Some((admin, Some(json!({})), 200)),
+        // The seeded app has no draft to backtest, and no backtest 999999.
+        "/rpc/admin/start_backtest" => Some((admin, Some(json!({ "days": 30 })), 422)),
+        "/rpc/admin/backtest" => Some((admin, Some(json!({ "id": null })), 200)),
+        "/rpc/admin/cancel_backtest" => Some((admin, Some(json!({ "id": 999999 })), 404)),
         // Transaction 999999 does not exist.
         "/rpc/admin/test_rules" => Some((admin, Some(json!({ "draft": draft(), "subject": { "transaction_id": 999999 } })), 422)),
         "/rpc/admin/ruleset_versions" | "/rpc/admin/fraud_lists" | "/rpc/admin/api_keys" => Some((admin, Some(json!({})), 200)),

@@ -235,7 +235,98 @@ async fn the_editor_checks_as_you_type_and_knows_the_schema(backend: Backend) {
     assert_eq!(amount["detail"], "double");
 }
 
+/// A backtest equals a brute-force re-evaluation of every stored decision of its window: the
+/// outcome matrix, each rule's matches and errors, and precision and recall against the
+/// reviewers' labels; it can be cancelled; bad input starts nothing.
+async fn a_backtest_equals_a_brute_force_replay(backend: Backend) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use std::collections::BTreeMap;
+    use vetted::server::db::entities::{backtest as runs, case, decision};
+    use vetted::server::fraud::backtest::{self, BacktestError};
+    let app = TestApp::spawn(backend, &[]).await;
+    // A desk's history: payments decided by the engine, cases resolved with dispositions.
+    vetted::server::seed::review::seed_review_queue(&app.state, 42, 4, Utc::now()).await.unwrap();
+    let db = app.state.db.primary();
+    let lists: std::sync::Arc<dyn vetted::server::fraud::rules::ListLookup> = app.state.fraud.current().await.unwrap().lists.clone();
+    assert!(matches!(backtest::prepare(db, 30, "tests", Utc::now()).await, Err(BacktestError::NoDraft)), "no draft, nothing started");
+
+    let mut draft = live_draft(&app).await;
+    draft.rules.push(rule("Over $200", "transaction.amount_usd > 200.0", RuleEffectSpec::Block));
+    // Fails at run time on every decision: an e-mail address is never a number.
+    draft.rules.push(rule("Email as a number", "int(transaction.buyer_email) > 0", RuleEffectSpec::Review));
+    draft.rules.retain(|r| r.name != "Disposable email");
+    versions::save_draft(db, &draft, "tests", None, Utc::now()).await.unwrap();
+    for days in [0, backtest::MAX_WINDOW_DAYS + 1] {
+        assert!(matches!(backtest::prepare(db, days, "tests", Utc::now()).await, Err(BacktestError::BadWindow)), "{days} days");
+    }
+    assert_eq!(runs::Entity::find().count(db).await.unwrap(), 0, "nothing recorded for bad input");
+
+    let now = Utc::now();
+    let prepared = backtest::prepare(db, backtest::MAX_WINDOW_DAYS, "tests", now).await.unwrap();
+    let id = prepared.run.id;
+    backtest::run(db, prepared.run, prepared.ruleset, lists.clone()).await.unwrap();
+    let report = backtest::get(db, id, Utc::now()).await.unwrap();
+    assert_eq!(report.status, "done");
+    let result = report.result.expect("a result");
+
+    // The same, by brute force: every decision of the window, evaluated one by one.
+    let compiled = versions::compile(&draft).unwrap();
+    let from = now - chrono::Duration::days(backtest::MAX_WINDOW_DAYS.into());
+    let labels: BTreeMap<i64, Option<String>> = case::Entity::find().all(db).await.unwrap().into_iter().map(|c| (c.transaction_id, c.disposition)).collect();
+    let mut matrix = BTreeMap::<(String, String), u64>::new();
+    let mut matches = vec![0u64; compiled.rules.len()];
+    let mut errors = vec![0u64; compiled.rules.len()];
+    let (mut fraud, mut true_positives, mut false_positives) = (0u64, 0u64, 0u64);
+    let mut decisions = 0u64;
+    for stored in decision::Entity::find().all(db).await.unwrap().into_iter().filter(|d| d.created_at >= from && d.created_at < now) {
+        let record: Value = serde_json::from_str(&stored.results).unwrap();
+        let mut facts: vetted::server::fraud::rules::Facts = serde_json::from_value(record["facts"].clone()).unwrap();
+        let transaction = vetted::server::db::entities::transaction::Entity::find_by_id(stored.transaction_id).one(db).await.unwrap().unwrap();
+        facts.merchant_id = transaction.merchant_id;
+        let evaluation = compiled.evaluate(&facts, lists.clone());
+        decisions += 1;
+        *matrix.entry((stored.outcome.clone(), evaluation.action.as_str().to_string())).or_default() += 1;
+        for (i, r) in evaluation.results.iter().enumerate() {
+            match r.outcome {
+                vetted::server::fraud::rules::RuleOutcome::Matched => matches[i] += 1,
+                vetted::server::fraud::rules::RuleOutcome::Error(_) => errors[i] += 1,
+                _ => {}
+            }
+        }
+        let label = labels.get(&stored.transaction_id).cloned().flatten();
+        let is_fraud = matches!(label.as_deref(), Some("refunded_as_fraud" | "confirmed_fraud"));
+        fraud += u64::from(is_fraud);
+        if evaluation.action.as_str() != "allow" {
+            true_positives += u64::from(is_fraud);
+            false_positives += u64::from(label.as_deref() == Some("approved"));
+        }
+    }
+    assert!(decisions > 50 && fraud > 0 && false_positives > 0, "a history with labels: {decisions} decisions, {fraud} fraud");
+    assert_eq!(result.decisions, decisions);
+    let got: BTreeMap<(String, String), u64> = result.matrix.iter().map(|c| ((c.before.clone(), c.after.clone()), c.count)).collect();
+    assert_eq!(got, matrix, "outcomes before × after");
+    assert!(got.keys().any(|(before, after)| before != after), "the draft changes some outcomes");
+    assert_eq!(result.rules.iter().map(|r| r.matches).collect::<Vec<_>>(), matches, "matches per rule");
+    assert_eq!(result.rules.iter().map(|r| r.errors).collect::<Vec<_>>(), errors, "errors per rule");
+    assert_eq!(result.rules.last().unwrap().errors, decisions, "the failing rule fails on every decision");
+    assert_eq!((result.after.fraud, result.after.true_positives, result.after.false_positives), (fraud, true_positives, false_positives));
+    assert_eq!(result.after.precision, Some(true_positives as f64 / (true_positives + false_positives) as f64));
+    assert_eq!(result.after.recall, Some(true_positives as f64 / fraud as f64));
+    assert!(result.matrix.iter().all(|c| !c.examples.is_empty() && c.examples.len() <= 5), "examples per cell");
+    assert_eq!(result.reviews_per_day.iter().map(|d| d.after).sum::<u64>(), matrix.iter().filter(|((_, a), _)| a == "review").map(|(_, n)| n).sum::<u64>());
+
+    // Cancelled: asked before its first chunk, it stops after it.
+    let prepared = backtest::prepare(db, backtest::MAX_WINDOW_DAYS, "tests", Utc::now()).await.unwrap();
+    let id = prepared.run.id;
+    assert_eq!(backtest::cancel(db, id, Utc::now()).await.unwrap().status, "cancelling");
+    backtest::run(db, prepared.run, prepared.ruleset, lists).await.unwrap();
+    let cancelled = backtest::get(db, id, Utc::now()).await.unwrap();
+    assert_eq!((cancelled.status.as_str(), cancelled.result.is_none()), ("cancelled", true));
+    assert!(cancelled.processed > 0 && cancelled.processed <= 2_000.min(decisions), "{}", cancelled.processed);
+}
+
 on_both_databases!(
+    a_backtest_equals_a_brute_force_replay,
     a_test_on_stored_transactions_replays_the_decision,
     a_pasted_transaction_is_validated_like_an_ingest,
     drafts_are_revised_and_every_step_is_audited,

@@ -18,7 +18,9 @@ async function expression(page: Page) {
   return page.getByRole("textbox", { name: /Condition \(CEL\)/ });
 }
 
-test("an admin writes a rule with a typo, fixes it by completion, tests it on a transaction and publishes it; the next match opens a case", async ({ page, browser }) => {
+test("an admin writes a rule with a typo, fixes it by completion, tests it on a transaction, backtests it and publishes it; the next match opens a case", async ({ page, browser }) => {
+  // A long walk: write, test, backtest, publish, ingest, review.
+  test.setTimeout(60_000);
   const stamp = Date.now().toString(36);
   await signIn(page, "admin");
   await expect(page).toHaveURL("/admin/rules");
@@ -68,8 +70,21 @@ test("an admin writes a rule with a typo, fixes it by completion, tests it on a 
 
   await page.getByTestId("save-draft").click();
   await expect(page.getByTestId("rules-status")).toContainText(/Saved draft version \d+, revision 1/);
+
+  // Backtest the saved revision on a year of history: the bar fills, the matrix shows.
+  await page.getByTestId("backtest-days").selectOption("366");
+  await page.getByTestId("start-backtest").click();
+  const progress = page.getByRole("progressbar", { name: "Backtest progress" });
+  await expect(progress).toBeVisible();
+  await expect(page.getByTestId("backtest-status")).toContainText("Done", { timeout: 30_000 });
+  await expect(progress).toHaveAttribute("aria-valuenow", "100");
+  await expect(page.getByTestId("backtest-matrix")).toContainText("allow");
+  await expect(page.getByTestId("backtest-rules")).toContainText("E2E rules domain");
+  await expectAccessible(page);
+
   await page.getByTestId("publish").click();
   await expect(page.getByTestId("dialog-text")).toBeFocused();
+  await expect(page.getByTestId("publish-backtest")).toContainText("Backtested on this revision");
   await page.getByTestId("dialog-text").fill("Review large payments from the e2e domain");
   await page.getByTestId("dialog-confirm").click();
   await expect(page.getByTestId("rules-status")).toContainText(/Version \d+ is live/);

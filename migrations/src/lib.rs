@@ -14,6 +14,7 @@ mod m20261207_000009_review_queue;
 mod m20261207_000010_case_search;
 mod m20261207_000011_list_entries_per_merchant;
 mod m20261207_000012_audit_log_and_draft_revisions;
+mod m20261207_000013_backtests;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_case_search::Migration),
             Box::new(m20261207_000011_list_entries_per_merchant::Migration),
             Box::new(m20261207_000012_audit_log_and_draft_revisions::Migration),
+            Box::new(m20261207_000013_backtests::Migration),
         ]
     }
 }

@@ -515,6 +515,92 @@ pub enum TrialSubject {
     Pasted(String),
 }
 
+/// A backtest run: which draft revision, which window, how far, and its result when done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestReport {
+    pub id: i64,
+    /// The draft version and revision it ran on.
+    pub version: i32,
+    pub revision: i32,
+    /// RFC 3339, UTC.
+    pub from: String,
+    pub to: String,
+    /// running, cancelling, cancelled, done, failed, interrupted (its instance stopped).
+    pub status: String,
+    pub total: u64,
+    pub processed: u64,
+    pub started_by: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Seconds left, while running.
+    pub eta_seconds: Option<u64>,
+    pub result: Option<BacktestResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestResult {
+    pub decisions: u64,
+    /// Outcome then (before) × outcome with the draft (after); only cells that occurred.
+    pub matrix: Vec<MatrixCell>,
+    /// Each rule of the draft, in order.
+    pub rules: Vec<RuleBacktest>,
+    pub reviews_per_day: Vec<DayReviews>,
+    pub before: Quality,
+    pub after: Quality,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixCell {
+    pub before: String,
+    pub after: String,
+    pub count: u64,
+    pub volume_usd: f64,
+    pub examples: Vec<MatrixExample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixExample {
+    pub transaction_id: i64,
+    pub case_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleBacktest {
+    pub rule: String,
+    pub matches: u64,
+    pub amount_usd: f64,
+    /// Evaluations that failed at run time.
+    pub errors: u64,
+    /// Of the matches: labelled fraud, labelled not fraud, refunded, blocked by the draft.
+    pub fraud: u64,
+    pub not_fraud: u64,
+    pub refunded: u64,
+    pub blocked: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayReviews {
+    /// YYYY-MM-DD (UTC).
+    pub day: String,
+    pub before: u64,
+    pub after: u64,
+}
+
+/// How well "review or block" finds what reviewers labelled fraud.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// Decisions reviewed or blocked.
+    pub flagged: u64,
+    pub true_positives: u64,
+    pub false_positives: u64,
+    /// Decisions labelled fraud in the window.
+    pub fraud: u64,
+    /// None without labelled flagged decisions.
+    pub precision: Option<f64>,
+    /// None without fraud labels.
+    pub recall: Option<f64>,
+}
+
 /// The draft and the published rules side by side on one transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleTrial {

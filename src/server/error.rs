@@ -56,6 +56,18 @@ impl From<crate::server::fraud::trial::TrialError> for AppError {
     }
 }
 
+impl From<crate::server::fraud::backtest::BacktestError> for AppError {
+    fn from(err: crate::server::fraud::backtest::BacktestError) -> AppError {
+        use crate::server::fraud::{backtest::BacktestError, versions::VersionError};
+        match err {
+            BacktestError::Database(e) => ServiceError::Database(e).into(),
+            BacktestError::Invalid(problems) => VersionError::Invalid(problems).into(),
+            BacktestError::Unknown(_) => AppError::NotFound(capitalised(&err.to_string())),
+            other => AppError::Invalid(capitalised(&other.to_string())),
+        }
+    }
+}
+
 impl From<crate::server::fraud::list_store::ListStoreError> for AppError {
     fn from(err: crate::server::fraud::list_store::ListStoreError) -> AppError {
         match err {

@@ -133,6 +133,59 @@ pub async fn ruleset_versions() -> Result<Vec<dto::RulesetVersion>, AppError> {
     )
 }
 
+/// Starts a backtest of the saved draft over the last `days` days (1 to 366); it runs in the
+/// background and is followed with `backtest`.
+#[server(prefix = "/rpc", endpoint = "admin/start_backtest", input = Json)]
+pub async fn start_backtest(days: u32) -> Result<dto::BacktestReport, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::backtest, AppState};
+    reply(
+        async {
+            let admin = require_admin()?;
+            let state = AppState::from_context()?;
+            let lists = state.fraud.current().await.map_err(crate::server::error::ServiceError::from)?.lists.clone();
+            Ok(backtest::start(state.db.primary(), lists, days, &admin.email, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
+}
+
+/// A backtest's progress and result; without an id, the latest one (None: none ever ran).
+#[server(prefix = "/rpc", endpoint = "admin/backtest", input = Json)]
+pub async fn backtest(id: Option<i64>) -> Result<Option<dto::BacktestReport>, AppError> {
+    use crate::server::{
+        auth::guard::require_admin,
+        error::{reply, ServiceError},
+        fraud::backtest,
+        AppState,
+    };
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            let now = chrono::Utc::now();
+            Ok(match id {
+                Some(id) => Some(backtest::get(state.db.primary(), id, now).await?),
+                None => backtest::latest(state.db.primary(), now).await.map_err(ServiceError::from)?,
+            })
+        }
+        .await,
+    )
+}
+
+/// Stops a running backtest after its current chunk.
+#[server(prefix = "/rpc", endpoint = "admin/cancel_backtest", input = Json)]
+pub async fn cancel_backtest(id: i64) -> Result<dto::BacktestReport, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::backtest, AppState};
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(backtest::cancel(state.db.primary(), id, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
+}
+
 /// Who saved, published and rolled back the ruleset, when and why: newest first, the latest 200.
 #[server(prefix = "/rpc", endpoint = "admin/ruleset_history", input = Json)]
 pub async fn ruleset_history() -> Result<Vec<dto::AuditEventView>, AppError> {

@@ -162,7 +162,11 @@ pub fn CelEditor(
                         autocapitalize="off"
                         wrap="off"
                         aria-autocomplete="list"
-                        aria-controls=listbox.clone()
+                        // Only while the list exists: an id that names nothing is invalid.
+                        aria-controls={
+                            let listbox = listbox.clone();
+                            move || completion.with(Option::is_some).then(|| listbox.clone())
+                        }
                         aria-describedby=problems_id.clone()
                         aria-invalid=move || if problems.get().is_empty() { "false" } else { "true" }
                         aria-activedescendant=move || completion.get().map(|_| format!("{listbox}-{}", active.get()))

@@ -5,13 +5,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::admin::{
-    check_expression, publish_ruleset, rollback_ruleset, rule_schema, ruleset_history, ruleset_versions, save_ruleset_draft, test_rules,
+    backtest, cancel_backtest, check_expression, publish_ruleset, rollback_ruleset, rule_schema, ruleset_history, ruleset_versions, save_ruleset_draft,
+    start_backtest, test_rules,
 };
 use crate::app::components::cel_editor::CelEditor;
 use crate::app::components::layout::RequireRole;
 use crate::app::dto::{
-    short_utc, AuditEventView, Role, RuleEffectSpec, RuleModeSpec, RuleProblem, RuleResultView, RuleSchema, RuleSpec, RuleTrial, RulesetDraft, RulesetStatus,
-    RulesetVersion, TrialSide, TrialSubject,
+    group_thousands, short_utc, AuditEventView, BacktestReport, BacktestResult, Role, RuleEffectSpec, RuleModeSpec, RuleProblem, RuleResultView, RuleSchema,
+    RuleSpec, RuleTrial, RulesetDraft, RulesetStatus, RulesetVersion, TrialSide, TrialSubject,
 };
 use crate::app::rule_text::{diff, RuleChange};
 
@@ -125,12 +126,16 @@ fn RulesConsole() -> impl IntoView {
     // (an effect: a resource is read only inside <Transition> or an effect, or hydration breaks).
     let live_draft = RwSignal::new(None::<RulesetDraft>);
     let target = RwSignal::new(None::<RulesetVersion>);
+    // The saved draft's (version, revision): what a backtest runs on.
+    let saved = RwSignal::new(None::<(i32, i32)>);
     Effect::new(move |_| {
         if let Some(Ok(all)) = versions.get() {
             live_draft.set(published_of(&all).map(|l| l.draft));
             target.set(rollback_target(&all));
+            saved.set(draft_of(&all).map(|d| (d.version, d.revision)));
         }
     });
+    let latest_backtest = RwSignal::new(None::<BacktestReport>);
 
     view! {
         <div class="flex flex-wrap items-baseline justify-between gap-2">
@@ -163,12 +168,13 @@ fn RulesConsole() -> impl IntoView {
         </Transition>
         {move || has_working.get().then(|| view! { <DraftEditor working=working editing=editing schema=schema save=save dialog=dialog save_problems=save_problems status_line=status_line /> })}
         <TestPanel working=working live=live_draft.into() />
+        <BacktestPanel working=working saved=saved.into() report=latest_backtest />
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 versions.await.ok().map(|all| view! { <VersionsPanel all=all history=history /> })
             })}
         </Transition>
-        <DialogView dialog=dialog working=working target=target.into() publish=publish rollback=rollback />
+        <DialogView dialog=dialog working=working target=target.into() publish=publish rollback=rollback latest_backtest=latest_backtest.into() />
     }
 }
 
@@ -898,6 +904,7 @@ fn DialogView(
     target: Signal<Option<RulesetVersion>>,
     publish: Action<(i32, String), Result<RulesetVersion, crate::app::error::AppError>>,
     rollback: Action<String, Result<RulesetVersion, crate::app::error::AppError>>,
+    latest_backtest: Signal<Option<BacktestReport>>,
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let field = NodeRef::<leptos::html::Textarea>::new();
@@ -957,6 +964,10 @@ fn DialogView(
                     <form role="dialog" aria-modal="true" aria-labelledby="rules-dialog-title" class="w-full max-w-lg rounded-xl bg-white p-5 shadow-xl" on:submit=submit>
                         <h2 id="rules-dialog-title" class="text-lg font-semibold text-slate-900">{title}</h2>
                         <p class="mt-1 text-sm text-slate-700">{explain}</p>
+                        {match open {
+                            Dialog::Publish(v) => Some(publish_backtest_line(v, working.with_untracked(|w| w.as_ref().map_or(0, |w| w.revision)), latest_backtest.get_untracked())),
+                            Dialog::Rollback => None,
+                        }}
                         <label class="mt-3 block text-sm text-slate-700">
                             {match open { Dialog::Publish(_) => "Note (required): what changes and why", Dialog::Rollback => "Reason (required)" }}
                             <textarea node_ref=field rows="3" maxlength="500" required class=FIELD prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev)) data-testid="dialog-text"></textarea>
@@ -969,5 +980,284 @@ fn DialogView(
                 </div>
             }
         })
+    }
+}
+
+/// What the publish dialog says of the latest backtest: its numbers when it ran on this
+/// revision, a warning when it did not.
+fn publish_backtest_line(version: i32, revision: i32, report: Option<BacktestReport>) -> AnyView {
+    match report.filter(|r| r.version == version && r.revision == revision && r.status == "done").and_then(|mut r| r.result.take().map(|result| (r, result))) {
+        Some((r, result)) => view! {
+            <p class="mt-2 rounded-md bg-emerald-50 p-2 text-sm text-emerald-900" data-testid="publish-backtest">
+                {format!(
+                    "Backtested on this revision over {} decisions: {} flagged (was {}), precision {}, recall {}.",
+                    group_thousands(result.decisions),
+                    group_thousands(result.after.flagged),
+                    group_thousands(result.before.flagged),
+                    percent(result.after.precision),
+                    percent(result.after.recall)
+                )}
+                {format!(" ({} to {})", &r.from[..10.min(r.from.len())], &r.to[..10.min(r.to.len())])}
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <p role="alert" class="mt-2 rounded-md bg-amber-50 p-2 text-sm text-amber-900" data-testid="publish-backtest">
+                {format!("No backtest ran on revision {revision} of this draft: what it will change is unknown.")}
+            </p>
+        }
+        .into_any(),
+    }
+}
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_string(), |v| format!("{:.0}%", v * 100.0))
+}
+
+fn usd(amount: f64) -> String {
+    format!("${}", group_thousands(amount.round().max(0.0) as u64))
+}
+
+/// Backtest: the saved draft over a window of history, in the background; progress, cancel,
+/// and the result (outcome matrix, quality against labels, per rule, reviews per day).
+#[component]
+fn BacktestPanel(working: RwSignal<Option<Working>>, saved: Signal<Option<(i32, i32)>>, report: RwSignal<Option<BacktestReport>>) -> impl IntoView {
+    let days = RwSignal::new(30u32);
+    let error = RwSignal::new(String::new());
+    let refresh = Action::new(move |id: &Option<i64>| backtest(*id));
+    let start = Action::new(move |days: &u32| start_backtest(*days));
+    let cancel = Action::new(move |id: &i64| cancel_backtest(*id));
+    // The latest run, when the page opens (it may have been started earlier, or elsewhere).
+    Effect::new(move |_| {
+        refresh.dispatch(None);
+    });
+    Effect::new(move |_| match refresh.value().get() {
+        Some(Ok(found)) => report.set(found),
+        Some(Err(e)) => error.set(e.to_string()),
+        None => {}
+    });
+    Effect::new(move |_| match start.value().get() {
+        Some(Ok(started)) => {
+            error.set(String::new());
+            report.set(Some(started));
+        }
+        Some(Err(e)) => error.set(e.to_string()),
+        None => {}
+    });
+    Effect::new(move |_| match cancel.value().get() {
+        Some(Ok(asked)) => report.set(Some(asked)),
+        Some(Err(e)) => error.set(e.to_string()),
+        None => {}
+    });
+    // While a run goes on, its progress is read again a second after each answer.
+    Effect::new(move |_| {
+        if let Some(r) = report.get().filter(|r| matches!(r.status.as_str(), "running" | "cancelling")) {
+            let id = r.id;
+            set_timeout(
+                move || {
+                    refresh.dispatch(Some(id));
+                },
+                std::time::Duration::from_secs(1),
+            );
+        }
+    });
+    let dirty = move || working.with(|w| w.as_ref().is_some_and(|w| w.dirty));
+    let running = move || report.with(|r| r.as_ref().is_some_and(|r| matches!(r.status.as_str(), "running" | "cancelling")));
+    let blocked_reason = move || {
+        if saved.get().is_none() {
+            Some("Save a draft to backtest it.")
+        } else if dirty() {
+            Some("Save the draft first: a backtest runs on the saved revision.")
+        } else {
+            None
+        }
+    };
+    view! {
+        <section class=format!("{SECTION} mt-4") aria-labelledby="backtest-heading" data-testid="backtest">
+            <h2 id="backtest-heading" class="text-base font-semibold text-slate-900">"Backtest on history"</h2>
+            <p class="mt-1 text-sm text-slate-700">
+                "Replays the saved draft on the stored decisions of a window — on the facts each decision saw; lists as they are now — and compares with what was decided then."
+            </p>
+            <div class="mt-3 flex flex-wrap items-end gap-3">
+                <label class="text-sm text-slate-700">
+                    "Window"
+                    <select class=FIELD on:change=move |ev| days.set(event_target_value(&ev).parse().unwrap_or(30)) data-testid="backtest-days">
+                        <option value="7">"last 7 days"</option>
+                        <option value="30" selected>"last 30 days"</option>
+                        <option value="90">"last 90 days"</option>
+                        <option value="366">"last 366 days"</option>
+                    </select>
+                </label>
+                <button
+                    type="button"
+                    class=PRIMARY
+                    disabled=move || blocked_reason().is_some() || running() || start.pending().get()
+                    on:click=move |_| {
+                        start.dispatch(days.get_untracked());
+                    }
+                    data-testid="start-backtest"
+                >
+                    "Run backtest"
+                </button>
+                {move || {
+                    report.get().filter(|r| r.status == "running").map(|r| view! {
+                        <button type="button" class=SECONDARY on:click=move |_| { cancel.dispatch(r.id); } data-testid="cancel-backtest">"Cancel"</button>
+                    })
+                }}
+                <p class="text-sm text-slate-600">{move || blocked_reason().unwrap_or_default()}</p>
+            </div>
+            <p role="alert" class="mt-2 min-h-5 text-sm text-rose-800">{move || error.get()}</p>
+            {move || report.get().map(|r| {
+                let stale = saved.get().is_some_and(|(v, rev)| v == r.version && rev != r.revision) || (r.version == saved.get().map_or(-1, |s| s.0) && dirty());
+                view! { <BacktestView report=r stale=stale /> }
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn BacktestView(report: BacktestReport, stale: bool) -> impl IntoView {
+    let percent_done = if report.total == 0 { 100.0 } else { (report.processed as f64 / report.total as f64 * 100.0).min(100.0) };
+    let window = format!("{} to {}", &report.from[..10.min(report.from.len())], &report.to[..10.min(report.to.len())]);
+    let heading = format!("Version {}, revision {} · {window} · started by {}", report.version, report.revision, report.started_by);
+    let status = match report.status.as_str() {
+        "running" => format!(
+            "Running: {} of {} decisions{}",
+            group_thousands(report.processed),
+            group_thousands(report.total),
+            report.eta_seconds.map(|s| format!(", about {s} s left")).unwrap_or_default()
+        ),
+        "cancelling" => "Stopping after the current chunk…".to_string(),
+        "cancelled" => format!("Cancelled after {} decisions.", group_thousands(report.processed)),
+        "failed" => "The backtest failed; the server's log says why. Run it again.".to_string(),
+        "interrupted" => "Interrupted: the server running it stopped. Run it again.".to_string(),
+        _ => format!("Done: {} decisions.", group_thousands(report.processed)),
+    };
+    view! {
+        <div class="mt-2" data-testid="backtest-report">
+            <p class="text-sm font-medium text-slate-900">{heading}</p>
+            {stale.then(|| view! { <p class="mt-1 inline-block rounded bg-amber-50 px-2 py-0.5 text-sm text-amber-900 ring-1 ring-amber-200" data-testid="backtest-stale">"Changed since this backtest"</p> })}
+            <div class="mt-2 h-2 w-full overflow-hidden rounded bg-slate-100" role="progressbar" aria-label="Backtest progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent_done:.0}")>
+                <div class="h-2 bg-indigo-600 transition-all" style=format!("width: {percent_done:.1}%")></div>
+            </div>
+            <p class="mt-1 text-sm text-slate-700" data-testid="backtest-status">{status}</p>
+            {report.result.map(|result| view! { <BacktestResultView result=result /> })}
+        </div>
+    }
+}
+
+#[component]
+fn BacktestResultView(result: BacktestResult) -> impl IntoView {
+    const OUTCOMES: [&str; 3] = ["allow", "review", "block"];
+    let cell = |before: &str, after: &str| result.matrix.iter().find(|c| c.before == before && c.after == after).cloned();
+    let rows = OUTCOMES
+        .iter()
+        .map(|before| {
+            let cells = OUTCOMES
+                .iter()
+                .map(|after| {
+                    let c = cell(before, after);
+                    let changed = before != after;
+                    let class = if changed && c.is_some() { "bg-amber-50" } else { "" };
+                    view! {
+                        <td class=format!("border border-slate-200 p-2 align-top {class}")>
+                            {match c {
+                                None => view! { <span class="text-slate-400">"0"</span> }.into_any(),
+                                Some(c) => view! {
+                                    <span class="block font-semibold tabular-nums">{group_thousands(c.count)}</span>
+                                    <span class="block text-xs text-slate-600 tabular-nums">{usd(c.volume_usd)}</span>
+                                    <span class="mt-1 flex flex-wrap gap-1 text-xs">
+                                        {c.examples.into_iter().map(|e| match e.case_id {
+                                            Some(case) => view! { <a class="text-indigo-700 underline" href=format!("/cases/{case}")>{format!("case {case}")}</a> }.into_any(),
+                                            None => view! { <span class="text-slate-600">{format!("txn {}", e.transaction_id)}</span> }.into_any(),
+                                        }).collect_view()}
+                                    </span>
+                                }.into_any(),
+                            }}
+                        </td>
+                    }
+                })
+                .collect_view();
+            view! { <tr><th scope="row" class="border border-slate-200 bg-slate-50 p-2 text-left font-medium">{*before}</th>{cells}</tr> }
+        })
+        .collect_view();
+    let quality = |label: &'static str, q: &crate::app::dto::Quality| {
+        view! {
+            <tr>
+                <th scope="row" class="py-1 pr-3 text-left font-medium">{label}</th>
+                <td class="py-1 pr-3 tabular-nums">{group_thousands(q.flagged)}</td>
+                <td class="py-1 pr-3 tabular-nums">{percent(q.precision)}</td>
+                <td class="py-1 pr-3 tabular-nums">{percent(q.recall)}</td>
+            </tr>
+        }
+    };
+    let max_day = result.reviews_per_day.iter().map(|d| d.before.max(d.after)).max().unwrap_or(0).max(1) as f64;
+    let days = result.reviews_per_day.len().max(1) as f64;
+    let line = |pick: fn(&crate::app::dto::DayReviews) -> u64| {
+        result
+            .reviews_per_day
+            .iter()
+            .enumerate()
+            .map(|(i, d)| format!("{:.1},{:.1}", (i as f64 + 0.5) / days * 300.0, 60.0 - pick(d) as f64 / max_day * 56.0))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let reviews_before: u64 = result.reviews_per_day.iter().map(|d| d.before).sum();
+    let reviews_after: u64 = result.reviews_per_day.iter().map(|d| d.after).sum();
+    view! {
+        <div class="mt-3 grid gap-4 lg:grid-cols-2">
+            <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Outcome matrix">
+                <table class="w-full min-w-[22rem] border-collapse text-sm" data-testid="backtest-matrix">
+                    <caption class="mb-1 text-left text-sm font-semibold text-slate-900">"Outcome then (rows) × with the draft (columns)"</caption>
+                    <thead><tr><th scope="col" class="p-2"></th>{OUTCOMES.iter().map(|o| view! { <th scope="col" class="border border-slate-200 bg-slate-50 p-2 text-left font-medium">{*o}</th> }).collect_view()}</tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+            <div>
+                <table class="text-sm" data-testid="backtest-quality">
+                    <caption class="mb-1 text-left text-sm font-semibold text-slate-900">"Against reviewers' labels"</caption>
+                    <thead class="text-xs uppercase tracking-wide text-slate-600"><tr><th scope="col" class="pr-3 text-left"></th><th scope="col" class="pr-3 text-left">"Flagged"</th><th scope="col" class="pr-3 text-left">"Precision"</th><th scope="col" class="pr-3 text-left">"Recall"</th></tr></thead>
+                    <tbody>{quality("Then", &result.before)}{quality("Draft", &result.after)}</tbody>
+                </table>
+                <p class="mt-1 text-xs text-slate-600">{format!("{} decisions labelled fraud in the window. Fraud labels settle over weeks: recent days undercount.", group_thousands(result.after.fraud))}</p>
+                <p class="mt-3 text-sm font-semibold text-slate-900">"Reviews per day"</p>
+                <p class="text-xs text-slate-600">{format!("{} then → {} with the draft", group_thousands(reviews_before), group_thousands(reviews_after))}</p>
+                <svg viewBox="0 0 300 64" class="mt-1 h-16 w-full" role="img" aria-label=format!("Reviews per day: {reviews_before} then, {reviews_after} with the draft")>
+                    <polyline points=line(|d| d.before) fill="none" stroke="#94a3b8" stroke-width="1.5" />
+                    <polyline points=line(|d| d.after) fill="none" stroke="#4338ca" stroke-width="1.5" />
+                </svg>
+            </div>
+        </div>
+        <div class="mt-4 overflow-x-auto" tabindex="0" role="region" aria-label="Rules in the backtest">
+            <table class="w-full min-w-[40rem] text-left text-sm" data-testid="backtest-rules">
+                <caption class="mb-1 text-left text-sm font-semibold text-slate-900">"Each rule of the draft"</caption>
+                <thead class="text-xs uppercase tracking-wide text-slate-600">
+                    <tr>
+                        <th scope="col" class="py-1 pr-3">"Rule"</th>
+                        <th scope="col" class="py-1 pr-3 text-right">"Matches"</th>
+                        <th scope="col" class="py-1 pr-3 text-right">"Amount"</th>
+                        <th scope="col" class="py-1 pr-3 text-right">"Fraud"</th>
+                        <th scope="col" class="py-1 pr-3 text-right">"Not fraud"</th>
+                        <th scope="col" class="py-1 pr-3 text-right">"Refunded"</th>
+                        <th scope="col" class="py-1 pr-3 text-right">"Blocked"</th>
+                        <th scope="col" class="py-1 text-right">"Errors"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">
+                    {result.rules.into_iter().map(|r| view! {
+                        <tr>
+                            <td class="py-1 pr-3">{r.rule}</td>
+                            <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.matches)}</td>
+                            <td class="py-1 pr-3 text-right tabular-nums">{usd(r.amount_usd)}</td>
+                            <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.fraud)}</td>
+                            <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.not_fraud)}</td>
+                            <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.refunded)}</td>
+                            <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.blocked)}</td>
+                            <td class=format!("py-1 text-right tabular-nums {}", if r.errors > 0 { "text-rose-800 font-medium" } else { "" })>{group_thousands(r.errors)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -36,4 +36,5 @@ pub mod ingest;
 pub mod writer;
 
 pub mod api_keys;
+pub mod backtest;
 pub mod trial;

@@ -1,5 +1,6 @@
 pub mod api_key;
 pub mod audit_event;
+pub mod backtest;
 pub mod case;
 pub mod case_event;
 pub mod decision;

@@ -1,0 +1,365 @@
+//! Backtest: the saved draft replayed on the stored decisions of a window, beside what was
+//! decided then. Each decision is re-evaluated on the facts it stored (velocity as it was; lists
+//! as they are now — the record does not keep list hits); the result counts outcomes before ×
+//! after (with volume and example transactions), each rule's matches, reviews per day, and
+//! precision and recall against reviewers' labels (refunded as fraud / confirmed fraud = fraud,
+//! approved = not fraud).
+//!
+//! A run is a row in `backtests` and a task on the instance that started it: the decisions are
+//! read in id order, 2,000 at a time (never the whole history in memory), evaluated off the async
+//! workers, and the row's progress and heartbeat are written after each chunk, where a cancel is
+//! also noticed. A run whose heartbeat stops (its instance died) reads as interrupted.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set};
+
+use super::rules::{Facts, ListLookup, RuleOutcome, Ruleset};
+use super::versions;
+use crate::app::dto::{BacktestReport, BacktestResult, DayReviews, MatrixCell, MatrixExample, Quality, RuleBacktest, RuleProblem, RulesetStatus};
+use crate::server::db::entities::{backtest, ruleset};
+
+/// The longest window, in days.
+pub const MAX_WINDOW_DAYS: u32 = 366;
+/// Decisions read and evaluated at a time.
+const CHUNK: i64 = 2_000;
+/// Example transactions kept per cell of the outcome matrix.
+const EXAMPLES_PER_CELL: usize = 5;
+/// A running backtest whose heartbeat is older than this has lost its instance.
+const HEARTBEAT_STALE_SECS: i64 = 30;
+const OUTCOMES: [&str; 3] = ["allow", "review", "block"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    #[error("there is no saved draft to backtest: save the draft first")]
+    NoDraft,
+    #[error("the draft has problems")]
+    Invalid(Vec<RuleProblem>),
+    #[error("a window is 1 to {MAX_WINDOW_DAYS} days")]
+    BadWindow,
+    #[error("no decisions were made in the last {0} days: choose a longer window")]
+    NothingInWindow(u32),
+    #[error("backtest {0} does not exist")]
+    Unknown(i64),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+#[derive(FromQueryResult)]
+struct CountRow {
+    n: i64,
+}
+
+/// A run recorded and ready: its row and the draft compiled.
+pub struct Prepared {
+    pub run: backtest::Model,
+    pub ruleset: Arc<Ruleset>,
+}
+
+/// Checks the saved draft and the window and records the run; nothing is recorded when the
+/// draft does not check or the window holds no decision.
+pub async fn prepare(db: &DatabaseConnection, days: u32, who: &str, now: DateTime<Utc>) -> Result<Prepared, BacktestError> {
+    if !(1..=MAX_WINDOW_DAYS).contains(&days) {
+        return Err(BacktestError::BadWindow);
+    }
+    let draft_row = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Draft.as_str())).one(db).await?.ok_or(BacktestError::NoDraft)?;
+    let version = versions::list(db).await?.into_iter().find(|v| v.version == draft_row.version).ok_or(BacktestError::NoDraft)?;
+    let compiled = versions::compile(&version.draft).map_err(BacktestError::Invalid)?;
+    let from = now - Duration::days(days.into());
+    // Counted on the index over decisions' time (m000013), as the run reads them.
+    let count = "SELECT COUNT(*) AS n FROM decisions WHERE created_at >= ? AND created_at < ?";
+    let stmt = crate::server::db::statement(db.get_database_backend(), count, vec![from.into(), now.into()]);
+    let total = CountRow::find_by_statement(stmt).one(db).await?.map_or(0, |r| r.n);
+    if total == 0 {
+        return Err(BacktestError::NothingInWindow(days));
+    }
+    let run = backtest::ActiveModel {
+        ruleset_version: Set(version.version),
+        revision: Set(version.revision),
+        window_from: Set(from),
+        window_to: Set(now),
+        status: Set("running".into()),
+        total: Set(total),
+        processed: Set(0),
+        started_by: Set(who.to_string()),
+        started_at: Set(now),
+        heartbeat_at: Set(now),
+        finished_at: Set(None),
+        result: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(Prepared { run, ruleset: Arc::new(compiled) })
+}
+
+/// Starts a backtest of the saved draft over the last `days` days; the run goes on in the
+/// background on this instance.
+pub async fn start(db: &DatabaseConnection, lists: Arc<dyn ListLookup>, days: u32, who: &str, now: DateTime<Utc>) -> Result<BacktestReport, BacktestError> {
+    let Prepared { run: model, ruleset } = prepare(db, days, who, now).await?;
+    let report = to_report(model.clone(), now);
+    let db = db.clone();
+    tokio::spawn(async move {
+        let id = model.id;
+        if let Err(e) = run(&db, model, ruleset, lists).await {
+            tracing::error!(backtest = id, kind = crate::server::db::error_kind(&e), "a backtest failed");
+            let _ = backtest::Entity::update_many()
+                .col_expr(backtest::Column::Status, Expr::value("failed"))
+                .col_expr(backtest::Column::FinishedAt, Expr::value(Utc::now()))
+                .filter(backtest::Column::Id.eq(id))
+                .exec(&db)
+                .await;
+        }
+    });
+    Ok(report)
+}
+
+/// One stored decision as the backtest reads it.
+#[derive(FromQueryResult)]
+struct Row {
+    id: i64,
+    transaction_id: i64,
+    merchant_id: i32,
+    outcome: String,
+    results: String,
+    created_at: DateTime<Utc>,
+    transaction_status: String,
+    case_id: Option<i64>,
+    disposition: Option<String>,
+}
+
+/// Reads the window chunk by chunk, evaluates, tallies, reports progress; stops on cancel.
+pub async fn run(db: &DatabaseConnection, run: backtest::Model, ruleset: Arc<Ruleset>, lists: Arc<dyn ListLookup>) -> Result<(), sea_orm::DbErr> {
+    let sql = "SELECT d.id, d.transaction_id, t.merchant_id, d.outcome, d.results, d.created_at, t.status AS transaction_status, \
+               c.id AS case_id, c.disposition \
+               FROM decisions d JOIN transactions t ON t.id = d.transaction_id LEFT JOIN cases c ON c.transaction_id = d.transaction_id \
+               WHERE d.created_at < ? AND (d.created_at > ? OR (d.created_at = ? AND d.id > ?)) \
+               ORDER BY d.created_at, d.id LIMIT ?";
+    let mut tally = Tally::new(&ruleset);
+    // Keyset over (created_at, id): the first chunk starts just before the window.
+    let mut cursor = (run.window_from - Duration::microseconds(1), i64::MAX);
+    let mut processed = 0i64;
+    loop {
+        let values = vec![run.window_to.into(), cursor.0.into(), cursor.0.into(), cursor.1.into(), CHUNK.into()];
+        let rows = Row::find_by_statement(crate::server::db::statement(db.get_database_backend(), sql, values)).all(db).await?;
+        let Some(last_row) = rows.last() else { break };
+        cursor = (last_row.created_at, last_row.id);
+        let read = rows.len() as i64;
+        let (ruleset_for_chunk, lists_for_chunk) = (ruleset.clone(), lists.clone());
+        // Evaluation is CPU work: off the async workers.
+        tally = tokio::task::spawn_blocking(move || {
+            for row in &rows {
+                tally.add(row, &ruleset_for_chunk, lists_for_chunk.clone());
+            }
+            tally
+        })
+        .await
+        .map_err(|e| sea_orm::DbErr::Custom(format!("backtest chunk: {e}")))?;
+        processed += read;
+        let status = backtest::Entity::find_by_id(run.id).one(db).await?.map(|m| m.status).unwrap_or_default();
+        if status == "cancelling" {
+            finish(db, run.id, "cancelled", processed, None).await?;
+            return Ok(());
+        }
+        progress(db, run.id, processed).await?;
+    }
+    let result = serde_json::to_string(&tally.result()).expect("results serialise");
+    finish(db, run.id, "done", processed, Some(result)).await
+}
+
+async fn progress(db: &DatabaseConnection, id: i64, processed: i64) -> Result<(), sea_orm::DbErr> {
+    backtest::Entity::update_many()
+        .col_expr(backtest::Column::Processed, Expr::value(processed))
+        .col_expr(backtest::Column::HeartbeatAt, Expr::value(Utc::now()))
+        .filter(backtest::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn finish(db: &DatabaseConnection, id: i64, status: &str, processed: i64, result: Option<String>) -> Result<(), sea_orm::DbErr> {
+    let now = Utc::now();
+    backtest::Entity::update_many()
+        .col_expr(backtest::Column::Status, Expr::value(status))
+        .col_expr(backtest::Column::Processed, Expr::value(processed))
+        .col_expr(backtest::Column::HeartbeatAt, Expr::value(now))
+        .col_expr(backtest::Column::FinishedAt, Expr::value(now))
+        .col_expr(backtest::Column::Result, Expr::value(result))
+        .filter(backtest::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Asks a running backtest to stop (it stops after its current chunk).
+pub async fn cancel(db: &DatabaseConnection, id: i64, now: DateTime<Utc>) -> Result<BacktestReport, BacktestError> {
+    backtest::Entity::update_many()
+        .col_expr(backtest::Column::Status, Expr::value("cancelling"))
+        .filter(backtest::Column::Id.eq(id))
+        .filter(backtest::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    let model = backtest::Entity::find_by_id(id).one(db).await?.ok_or(BacktestError::Unknown(id))?;
+    Ok(to_report(model, now))
+}
+
+/// The latest backtest (of any draft), if one ever ran.
+pub async fn latest(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Option<BacktestReport>, sea_orm::DbErr> {
+    let model = backtest::Entity::find().order_by_desc(backtest::Column::Id).one(db).await?;
+    Ok(model.map(|m| to_report(m, now)))
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: i64, now: DateTime<Utc>) -> Result<BacktestReport, BacktestError> {
+    let model = backtest::Entity::find_by_id(id).one(db).await?.ok_or(BacktestError::Unknown(id))?;
+    Ok(to_report(model, now))
+}
+
+fn to_report(model: backtest::Model, now: DateTime<Utc>) -> BacktestReport {
+    let live = matches!(model.status.as_str(), "running" | "cancelling");
+    let status = if live && (now - model.heartbeat_at).num_seconds() > HEARTBEAT_STALE_SECS { "interrupted".to_string() } else { model.status.clone() };
+    let elapsed = (now - model.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+    let eta_seconds =
+        (status == "running" && model.processed > 0).then(|| (elapsed / model.processed as f64 * (model.total - model.processed).max(0) as f64).round() as u64);
+    BacktestReport {
+        id: model.id,
+        version: model.ruleset_version,
+        revision: model.revision,
+        from: model.window_from.to_rfc3339(),
+        to: model.window_to.to_rfc3339(),
+        status,
+        total: model.total.max(0) as u64,
+        processed: model.processed.max(0) as u64,
+        started_by: model.started_by,
+        started_at: model.started_at.to_rfc3339(),
+        finished_at: model.finished_at.map(|t| t.to_rfc3339()),
+        eta_seconds,
+        result: model.result.and_then(|r| serde_json::from_str(&r).ok()),
+    }
+}
+
+/// Only the facts of a stored record are read (the rules' old results are not needed).
+#[derive(serde::Deserialize)]
+struct StoredFacts {
+    #[serde(default)]
+    facts: Facts,
+}
+
+/// What a label says of a transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Label {
+    Fraud,
+    NotFraud,
+    Unknown,
+}
+
+fn label(disposition: Option<&str>) -> Label {
+    match disposition {
+        Some("refunded_as_fraud" | "confirmed_fraud") => Label::Fraud,
+        Some("approved") => Label::NotFraud,
+        _ => Label::Unknown,
+    }
+}
+
+#[derive(Default)]
+struct QualityTally {
+    flagged: u64,
+    true_positives: u64,
+    false_positives: u64,
+}
+
+/// Everything counted so far.
+struct Tally {
+    decisions: u64,
+    cells: BTreeMap<(usize, usize), MatrixCell>,
+    rules: Vec<RuleBacktest>,
+    days: BTreeMap<String, (u64, u64)>,
+    fraud: u64,
+    before: QualityTally,
+    after: QualityTally,
+}
+
+fn outcome_index(outcome: &str) -> usize {
+    OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(0)
+}
+
+impl Tally {
+    fn new(ruleset: &Ruleset) -> Tally {
+        let rules = ruleset
+            .rules
+            .iter()
+            .map(|r| RuleBacktest { rule: r.name.to_string(), matches: 0, amount_usd: 0.0, errors: 0, fraud: 0, not_fraud: 0, refunded: 0, blocked: 0 })
+            .collect();
+        Tally { decisions: 0, cells: BTreeMap::new(), rules, days: BTreeMap::new(), fraud: 0, before: QualityTally::default(), after: QualityTally::default() }
+    }
+
+    fn add(&mut self, row: &Row, ruleset: &Ruleset, lists: Arc<dyn ListLookup>) {
+        let mut facts = serde_json::from_str::<StoredFacts>(&row.results).map(|s| s.facts).unwrap_or_default();
+        facts.merchant_id = row.merchant_id;
+        let evaluation = ruleset.evaluate(&facts, lists);
+        let (before, after) = (outcome_index(&row.outcome), outcome_index(evaluation.action.as_str()));
+        let amount = facts.transaction.amount_usd;
+        self.decisions += 1;
+        let cell = self.cells.entry((before, after)).or_insert_with(|| MatrixCell {
+            before: OUTCOMES[before].into(),
+            after: OUTCOMES[after].into(),
+            count: 0,
+            volume_usd: 0.0,
+            examples: Vec::new(),
+        });
+        cell.count += 1;
+        cell.volume_usd += amount;
+        if cell.examples.len() < EXAMPLES_PER_CELL {
+            cell.examples.push(MatrixExample { transaction_id: row.transaction_id, case_id: row.case_id });
+        }
+        let label = label(row.disposition.as_deref());
+        let refunded = row.transaction_status == "refunded";
+        for (tally, result) in self.rules.iter_mut().zip(&evaluation.results) {
+            match result.outcome {
+                RuleOutcome::Matched => {
+                    tally.matches += 1;
+                    tally.amount_usd += amount;
+                    tally.fraud += u64::from(label == Label::Fraud);
+                    tally.not_fraud += u64::from(label == Label::NotFraud);
+                    tally.refunded += u64::from(refunded);
+                    tally.blocked += u64::from(after == 2);
+                }
+                RuleOutcome::Error(_) => tally.errors += 1,
+                RuleOutcome::NotMatched => {}
+            }
+        }
+        let day = row.created_at.format("%Y-%m-%d").to_string();
+        let per_day = self.days.entry(day).or_default();
+        per_day.0 += u64::from(before == 1);
+        per_day.1 += u64::from(after == 1);
+        self.fraud += u64::from(label == Label::Fraud);
+        for (quality, outcome) in [(&mut self.before, before), (&mut self.after, after)] {
+            if outcome != 0 {
+                quality.flagged += 1;
+                quality.true_positives += u64::from(label == Label::Fraud);
+                quality.false_positives += u64::from(label == Label::NotFraud);
+            }
+        }
+    }
+
+    fn result(self) -> BacktestResult {
+        let fraud = self.fraud;
+        let quality = |q: QualityTally| Quality {
+            flagged: q.flagged,
+            true_positives: q.true_positives,
+            false_positives: q.false_positives,
+            fraud,
+            precision: (q.true_positives + q.false_positives > 0).then(|| q.true_positives as f64 / (q.true_positives + q.false_positives) as f64),
+            recall: (fraud > 0).then(|| q.true_positives as f64 / fraud as f64),
+        };
+        BacktestResult {
+            decisions: self.decisions,
+            matrix: self.cells.into_values().collect(),
+            rules: self.rules,
+            reviews_per_day: self.days.into_iter().map(|(day, (before, after))| DayReviews { day, before, after }).collect(),
+            before: quality(self.before),
+            after: quality(self.after),
+        }
+    }
+}
