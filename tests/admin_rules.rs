@@ -237,7 +237,7 @@ async fn the_editor_checks_as_you_type_and_knows_the_schema(backend: Backend) {
 
 /// A backtest equals a brute-force re-evaluation of every stored decision of its window: the
 /// outcome matrix, each rule's matches and errors, and precision and recall against the
-/// reviewers' labels; it can be cancelled; bad input starts nothing.
+/// reviewers' labels; one runs at a time; it can be cancelled; bad input starts nothing.
 async fn a_backtest_equals_a_brute_force_replay(backend: Backend) {
     use sea_orm::{EntityTrait, PaginatorTrait};
     use std::collections::BTreeMap;
@@ -264,6 +264,10 @@ async fn a_backtest_equals_a_brute_force_replay(backend: Backend) {
     let now = Utc::now();
     let prepared = backtest::prepare(db, backtest::MAX_WINDOW_DAYS, "tests", now).await.unwrap();
     let id = prepared.run.id;
+    assert!(
+        matches!(backtest::prepare(db, 30, "someone else", Utc::now()).await, Err(BacktestError::AlreadyRunning(by)) if by == "tests"),
+        "one run at a time"
+    );
     backtest::run(db, prepared.run, prepared.ruleset, lists.clone()).await.unwrap();
     let report = backtest::get(db, id, Utc::now()).await.unwrap();
     assert_eq!(report.status, "done");

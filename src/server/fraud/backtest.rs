@@ -43,6 +43,8 @@ pub enum BacktestError {
     NothingInWindow(u32),
     #[error("backtest {0} does not exist")]
     Unknown(i64),
+    #[error("a backtest started by {0} is running: wait for it or cancel it")]
+    AlreadyRunning(String),
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -67,6 +69,16 @@ pub async fn prepare(db: &DatabaseConnection, days: u32, who: &str, now: DateTim
     let draft_row = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Draft.as_str())).one(db).await?.ok_or(BacktestError::NoDraft)?;
     let version = versions::list(db).await?.into_iter().find(|v| v.version == draft_row.version).ok_or(BacktestError::NoDraft)?;
     let compiled = versions::compile(&version.draft).map_err(BacktestError::Invalid)?;
+    // One at a time: a run takes a core for its length.
+    let alive = now - Duration::seconds(HEARTBEAT_STALE_SECS);
+    let running = backtest::Entity::find()
+        .filter(backtest::Column::Status.is_in(["running", "cancelling"]))
+        .filter(backtest::Column::HeartbeatAt.gt(alive))
+        .one(db)
+        .await?;
+    if let Some(running) = running {
+        return Err(BacktestError::AlreadyRunning(running.started_by));
+    }
     let from = now - Duration::days(days.into());
     // Counted on the index over decisions' time (m000013), as the run reads them.
     let count = "SELECT COUNT(*) AS n FROM decisions WHERE created_at >= ? AND created_at < ?";
