@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set};
 
-use super::rules::{Facts, ListLookup, RuleOutcome, Ruleset};
+use super::rules::{ListLookup, RuleOutcome, Ruleset};
 use super::versions;
 use crate::app::dto::{BacktestReport, BacktestResult, DayReviews, MatrixCell, MatrixExample, Quality, RuleBacktest, RuleProblem, RulesetStatus};
 use crate::server::db::entities::{backtest, ruleset};
@@ -251,13 +251,6 @@ fn to_report(model: backtest::Model, now: DateTime<Utc>) -> BacktestReport {
     }
 }
 
-/// Only the facts of a stored record are read (the rules' old results are not needed).
-#[derive(serde::Deserialize)]
-struct StoredFacts {
-    #[serde(default)]
-    facts: Facts,
-}
-
 /// What a label says of a transaction.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Label {
@@ -307,8 +300,7 @@ impl Tally {
     }
 
     fn add(&mut self, row: &Row, ruleset: &Ruleset, lists: Arc<dyn ListLookup>) {
-        let mut facts = serde_json::from_str::<StoredFacts>(&row.results).map(|s| s.facts).unwrap_or_default();
-        facts.merchant_id = row.merchant_id;
+        let facts = super::decision::read_facts(&row.results, row.merchant_id);
         let evaluation = ruleset.evaluate(&facts, lists);
         let (before, after) = (outcome_index(&row.outcome), outcome_index(evaluation.action.as_str()));
         let amount = facts.transaction.amount_usd;

@@ -195,6 +195,21 @@ pub fn decision_record(results: &[RuleResult], facts: &Facts) -> String {
     serde_json::to_string(&DecisionRecord { rules: results, facts }).expect("decision records serialise")
 }
 
+/// The facts a stored decision record ([`decision_record`]) kept, to evaluate other rules on what
+/// that decision saw (a test, a backtest). The merchant is not in the record: the caller's
+/// transaction row has it. An unreadable record reads as empty facts.
+pub fn read_facts(json: &str, merchant_id: i32) -> Facts {
+    // Only the facts are read; the rules' old results are skipped.
+    #[derive(Deserialize)]
+    struct StoredFacts {
+        #[serde(default)]
+        facts: Facts,
+    }
+    let mut facts = serde_json::from_str::<StoredFacts>(json).map(|s| s.facts).unwrap_or_default();
+    facts.merchant_id = merchant_id;
+    facts
+}
+
 /// A stored decision record ([`decision_record`]) as people read it: each rule's result, matches
 /// first, and the facts pretty-printed.
 pub fn read_record(json: &str) -> (Vec<RuleResultView>, String) {

@@ -60,9 +60,7 @@ pub async fn run(
                        FROM transactions t JOIN decisions d ON d.transaction_id = t.id WHERE t.id = ?";
             let stmt = crate::server::db::statement(db.get_database_backend(), sql, vec![(*id).into()]);
             let stored = StoredDecision::find_by_statement(stmt).one(db).await?.ok_or(TrialError::UnknownTransaction(*id))?;
-            let record: serde_json::Value = serde_json::from_str(&stored.results).unwrap_or_default();
-            let mut facts: Facts = serde_json::from_value(record["facts"].clone()).unwrap_or_default();
-            facts.merchant_id = stored.merchant_id;
+            let facts = decision::read_facts(&stored.results, stored.merchant_id);
             let (rules, facts_text) = read_record(&stored.results);
             let before = TrialSide {
                 label: format!("Published version {}, as decided then", stored.ruleset_version),
