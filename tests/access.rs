@@ -40,6 +40,16 @@ fn allowed(path: &str) -> Option<(&'static [Who], Option<serde_json::Value>, u16
             Some((admin, Some(json!({ "list": "blocked_emails", "value": "x@example.com", "reason": "test", "expires_at": null })), 200))
         }
         "/rpc/admin/remove_list_entry" => Some((admin, Some(json!({ "list": "blocked_emails", "value": "nobody@example.com" })), 200)),
+        "/rpc/admin/audit_log" => Some((admin, Some(json!({ "filter": { "object_kind": "ruleset" }, "before": null })), 200)),
+        "/rpc/admin/create_list" => Some((admin, Some(json!({ "name": "access_test", "kind": "email", "description": "" })), 200)),
+        "/rpc/admin/list_entries" => Some((admin, Some(json!({ "list": "blocked_emails", "search": "", "after": null })), 200)),
+        "/rpc/admin/preview_list_import" => {
+            Some((admin, Some(json!({ "list": "blocked_emails", "csv": "x@example.com,test", "mode": "merge", "reason": "" })), 200))
+        }
+        // A line in error: refused unless the valid lines only are asked for.
+        "/rpc/admin/import_list" => {
+            Some((admin, Some(json!({ "list": "blocked_emails", "csv": "not an email,test", "mode": "merge", "reason": "", "valid_lines_only": false })), 422))
+        }
         "/rpc/admin/create_api_key" => Some((admin, Some(json!({ "name": "access test" })), 200)),
         "/rpc/admin/revoke_api_key" => Some((admin, Some(json!({ "id": 999 })), 422)),
         // The review workbench: reviewers and admins. The seeded app has no case 999999.
@@ -123,6 +133,18 @@ async fn every_page_is_guarded(backend: Backend) {
         ("/admin/rules", Who::Merchant, 403, None),
         ("/admin/rules", Who::Reviewer, 403, None),
         ("/admin/rules", Who::Admin, 200, None),
+        ("/admin/audit", Who::Reviewer, 403, None),
+        ("/admin/audit", Who::Admin, 200, None),
+        ("/admin/audit/export.csv", Who::Merchant, 403, None),
+        ("/admin/audit/export.csv", Who::Admin, 200, None),
+        ("/admin/lists", Who::Anonymous, 303, Some("/login?next=/admin/lists")),
+        ("/admin/lists", Who::Merchant, 403, None),
+        ("/admin/lists", Who::Reviewer, 403, None),
+        ("/admin/lists", Who::Admin, 200, None),
+        ("/admin/lists/blocked_emails/export.csv", Who::Anonymous, 303, Some("/login?next=/admin/lists/blocked_emails/export.csv")),
+        ("/admin/lists/blocked_emails/export.csv", Who::Merchant, 403, None),
+        ("/admin/lists/blocked_emails/export.csv", Who::Reviewer, 403, None),
+        ("/admin/lists/blocked_emails/export.csv", Who::Admin, 200, None),
         ("/login", Who::Anonymous, 200, None),
         ("/login", Who::Merchant, 303, Some("/")),
     ];

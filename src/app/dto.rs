@@ -485,6 +485,46 @@ pub struct AuditEventView {
     pub reason: Option<String>,
 }
 
+/// The audit page's filters; empty fields do not filter. Dates are YYYY-MM-DD, UTC, inclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AuditFilter {
+    #[serde(default)]
+    pub actor: String,
+    /// ruleset, list, case, merchant, user, api_key.
+    #[serde(default)]
+    pub object_kind: String,
+    #[serde(default)]
+    pub object_id: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+}
+
+/// The kinds of object the audit log names, in the order the filter offers them.
+pub const AUDIT_OBJECT_KINDS: [&str; 6] = ["ruleset", "list", "case", "merchant", "user", "api_key"];
+
+/// One page of the audit log, newest first; `next` is the id the next page starts below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEventView>,
+    pub next: Option<i64>,
+}
+
+/// Where an audit event's object is shown, if anywhere.
+pub fn audit_object_href(object_kind: &str, object_id: &str) -> Option<String> {
+    let id = crate::app::url::encode(object_id);
+    match object_kind {
+        "ruleset" => Some("/admin/rules".into()),
+        "list" => Some(format!("/admin/lists?list={id}")),
+        "case" => Some(format!("/cases/{id}")),
+        "merchant" => Some(format!("/merchants/{id}")),
+        "user" => Some("/admin/users".into()),
+        "api_key" => Some("/admin/keys".into()),
+        _ => None,
+    }
+}
+
 /// What a rule may read and call, with types: for the editor's completion and help.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RuleSchema {
@@ -674,7 +714,67 @@ pub struct ListEntryDto {
     pub created_at: String,
     /// Only this merchant's transactions match it; None: every merchant's.
     pub merchant_id: Option<i32>,
+    /// Past its expiry: kept, but no longer matching.
+    pub expired: bool,
 }
+
+/// Where the next page of a list's entries starts: after this value and scope (0: every merchant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListEntryCursor {
+    pub value: String,
+    pub merchant_id: i32,
+}
+
+/// One page of a list's entries, in value order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListEntryPage {
+    pub entries: Vec<ListEntryDto>,
+    pub next: Option<ListEntryCursor>,
+    /// Entries of the list (not removed), whatever the search.
+    pub total: u64,
+}
+
+/// How an import treats what the list holds already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// Add the file's entries; update those it names again; keep the rest.
+    Merge,
+    /// The list becomes the file: entries it does not name are removed.
+    Replace,
+}
+
+/// A line of an import that cannot be taken, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportLineError {
+    /// The line in the file, from 1 (the header counts).
+    pub line: u64,
+    pub value: String,
+    pub message: String,
+}
+
+/// What an import does (preview) or did (applied): counts, and the lines in error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListImportSummary {
+    /// Entries in the file (the header and blank lines not counted).
+    pub lines: u64,
+    pub valid: u64,
+    pub added: u64,
+    /// Named again with another reason, expiry: the old entry is replaced.
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Replace only: entries of the list the file does not name.
+    pub removed: u64,
+    pub error_count: u64,
+    /// The first lines in error, in file order (at most `MAX_REPORTED_IMPORT_ERRORS`).
+    pub errors: Vec<ImportLineError>,
+    /// True once written; a preview is false.
+    pub applied: bool,
+}
+
+pub const MAX_REPORTED_IMPORT_ERRORS: usize = 500;
+/// The largest CSV one import takes (the page says so before sending a larger file).
+pub const MAX_LIST_IMPORT_BYTES: usize = 8 * 1024 * 1024;
 
 // ---- Review: the queue, claims, the case page -------------------------------------------------
 

@@ -77,6 +77,15 @@ impl From<crate::server::fraud::list_store::ListStoreError> for AppError {
     }
 }
 
+impl From<crate::server::audit::AuditQueryError> for AppError {
+    fn from(err: crate::server::audit::AuditQueryError) -> AppError {
+        match err {
+            crate::server::audit::AuditQueryError::Database(e) => ServiceError::Database(e).into(),
+            other => AppError::Invalid(capitalised(&other.to_string())),
+        }
+    }
+}
+
 impl From<crate::server::fraud::api_keys::ApiKeyError> for AppError {
     fn from(err: crate::server::fraud::api_keys::ApiKeyError) -> AppError {
         match err {

@@ -205,6 +205,20 @@ pub async fn ruleset_history() -> Result<Vec<dto::AuditEventView>, AppError> {
     )
 }
 
+/// One page of the audit log (100 events, newest first) below the event `before`.
+#[server(prefix = "/rpc", endpoint = "admin/audit_log", input = Json)]
+pub async fn audit_log(filter: dto::AuditFilter, before: Option<i64>) -> Result<dto::AuditPage, AppError> {
+    use crate::server::{audit, auth::guard::require_admin, error::reply, AppState};
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(audit::search(state.db.read(), &filter, before).await?)
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/rpc", endpoint = "admin/fraud_lists", input = Json)]
 pub async fn fraud_lists() -> Result<Vec<dto::FraudListSummary>, AppError> {
     use crate::server::{
@@ -218,6 +232,35 @@ pub async fn fraud_lists() -> Result<Vec<dto::FraudListSummary>, AppError> {
             require_admin()?;
             let state = AppState::from_context()?;
             Ok(list_store::summaries(state.db.read()).await.map_err(ServiceError::from)?)
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "admin/create_list", input = Json)]
+pub async fn create_list(name: String, kind: dto::ListKind, description: String) -> Result<(), AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::list_store, AppState};
+    reply(
+        async {
+            let admin = require_admin()?;
+            let state = AppState::from_context()?;
+            list_store::create_list(state.db.primary(), &name, kind, &description, &admin.email, chrono::Utc::now()).await?;
+            state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// One page of a list's entries (100, in value order), those containing `search` if not empty.
+#[server(prefix = "/rpc", endpoint = "admin/list_entries", input = Json)]
+pub async fn list_entries(list: String, search: String, after: Option<dto::ListEntryCursor>) -> Result<dto::ListEntryPage, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::list_store, AppState};
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(list_store::entry_page(state.db.read(), &list, &search, after.as_ref(), chrono::Utc::now()).await?)
         }
         .await,
     )
@@ -241,18 +284,50 @@ pub async fn add_list_entry(list: String, value: String, reason: String, expires
     )
 }
 
-/// Removes an entry; false when the list did not hold it.
+/// Removes an entry (for every merchant, or for one), keeping its row; false when the list did
+/// not hold it.
 #[server(prefix = "/rpc", endpoint = "admin/remove_list_entry", input = Json)]
-pub async fn remove_list_entry(list: String, value: String) -> Result<bool, AppError> {
+pub async fn remove_list_entry(list: String, value: String, merchant_id: Option<i32>) -> Result<bool, AppError> {
     use crate::server::fraud::list_store;
     use crate::server::{auth::guard::require_admin, error::reply, AppState};
     reply(
         async {
-            require_admin()?;
+            let admin = require_admin()?;
             let state = AppState::from_context()?;
-            let removed = list_store::remove_entry(state.db.primary(), &list, &value, None).await?;
+            let removed = list_store::remove_entry(state.db.primary(), &list, &value, merchant_id, &admin.email, chrono::Utc::now()).await?;
             state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
             Ok(removed)
+        }
+        .await,
+    )
+}
+
+/// What importing a CSV into a list would do: counts and every line in error. Writes nothing.
+#[server(prefix = "/rpc", endpoint = "admin/preview_list_import", input = Json)]
+pub async fn preview_list_import(list: String, csv: String, mode: dto::ImportMode, reason: String) -> Result<dto::ListImportSummary, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::list_store, AppState};
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(list_store::preview_import(state.db.primary(), &list, &csv, mode, &reason, chrono::Utc::now()).await?)
+        }
+        .await,
+    )
+}
+
+/// Imports a CSV into a list in one transaction; refused while any line is in error unless
+/// `valid_lines_only`.
+#[server(prefix = "/rpc", endpoint = "admin/import_list", input = Json)]
+pub async fn import_list(list: String, csv: String, mode: dto::ImportMode, reason: String, valid_lines_only: bool) -> Result<dto::ListImportSummary, AppError> {
+    use crate::server::{auth::guard::require_admin, error::reply, fraud::list_store, AppState};
+    reply(
+        async {
+            let admin = require_admin()?;
+            let state = AppState::from_context()?;
+            let summary = list_store::import(state.db.primary(), &list, &csv, mode, &reason, valid_lines_only, &admin.email, chrono::Utc::now()).await?;
+            state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
+            Ok(summary)
         }
         .await,
     )

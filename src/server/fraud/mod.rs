@@ -28,6 +28,7 @@ pub mod input;
 
 pub mod default_rules;
 pub mod generation;
+pub mod list_import;
 pub mod list_store;
 pub mod versions;
 

@@ -18,6 +18,8 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 pub const LOGIN_BODY_LIMIT: usize = 8 * 1024;
 /// A whole ruleset draft (validate / save): up to `MAX_RULES` rules with their expressions.
 pub const RULESET_BODY_LIMIT: usize = 1024 * 1024;
+/// A list import's CSV (at most `list_import::MAX_IMPORT_BYTES`) inside JSON, escaped.
+pub const LIST_IMPORT_BODY_LIMIT: usize = 12 * 1024 * 1024;
 /// Every other server function and page: their arguments are ids, short texts and filters.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// A client must send its whole body within this time, or the request is answered 408.
@@ -31,6 +33,7 @@ pub fn body_limit(path: &str) -> usize {
     match path {
         "/rpc/auth/login" | "/rpc/auth/logout" => LOGIN_BODY_LIMIT,
         "/rpc/admin/validate_ruleset" | "/rpc/admin/save_ruleset_draft" | "/rpc/admin/test_rules" => RULESET_BODY_LIMIT,
+        "/rpc/admin/preview_list_import" | "/rpc/admin/import_list" => LIST_IMPORT_BODY_LIMIT,
         _ => DEFAULT_BODY_LIMIT,
     }
 }

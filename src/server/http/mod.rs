@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod client_addr;
 pub mod compression;
+pub mod exports;
 pub mod limits;
 pub mod origin;
 pub mod page_guard;
@@ -53,12 +54,16 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/admin/lists/{name}/export.csv", get(exports::list_csv))
+        .route("/admin/audit/export.csv", get(exports::audit_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), page_guard::resolve_user_and_guard))
         .layer(sessions)
         .layer(middleware::from_fn(origin::reject_cross_origin))
-        .layer(middleware::from_fn(limits::bound_body));
+        .layer(middleware::from_fn(limits::bound_body))
+        // `bound_body` bounds each path; axum's own 2 MB default would cut the list import's.
+        .layer(axum::extract::DefaultBodyLimit::max(limits::LIST_IMPORT_BODY_LIMIT));
     // Machine-to-machine routes authenticate each call themselves (API key, webhook signature):
     // no session, no page guard, no browser origin check; their bodies are bounded per route.
     Router::new()

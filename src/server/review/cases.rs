@@ -657,7 +657,15 @@ async fn add_event(
     let label = actor.map_or("Vetted (automatic)", |a| a.name.as_str());
     let values = vec![case_id.into(), kind.as_str().into(), actor.map(|a| a.user_id).into(), label.into(), detail.map(str::to_string).into(), now.into()];
     txn.execute_raw(db::statement(txn.get_database_backend(), sql, values)).await?;
-    Ok(())
+    // The admin's audit log has every action in one place; the case keeps its own timeline.
+    let verb = kind.as_str().replace('_', " ");
+    let summary = match detail {
+        Some(detail) => format!("case {case_id}: {verb} — {detail}"),
+        None => format!("case {case_id}: {verb}"),
+    };
+    let action = format!("case.{}", kind.as_str());
+    let entry = crate::server::audit::Entry { actor: label, action: &action, object_kind: "case", object_id: case_id.to_string(), summary, reason: None };
+    crate::server::audit::record(txn, entry, now).await
 }
 
 /// "Next case": claims the highest-priority open case that matches the reviewer's filters.

@@ -163,6 +163,17 @@ pub async fn apply(txn: &impl ConnectionTrait, action: &MerchantAction, now: Dat
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => return Err(MerchantActionError::ChangedMeanwhile),
         Err(e) => return Err(e.into()),
     };
+    let summary = format!("merchant {merchant_id}: {} ({} → {})", action.event.as_str().replace('_', " "), current.as_str(), to.as_str());
+    let audit_action = format!("merchant.{}", action.event.as_str());
+    let entry = crate::server::audit::Entry {
+        actor: actor.label(),
+        action: &audit_action,
+        object_kind: "merchant",
+        object_id: merchant_id.to_string(),
+        summary,
+        reason: reason.as_deref(),
+    };
+    crate::server::audit::record(txn, entry, now).await?;
     Ok(Transition { id, merchant_id, from: current, to, event: action.event, actor, reason, at: now })
 }
 

@@ -15,6 +15,9 @@ pub struct Model {
     pub merchant_id: Option<i32>,
     pub expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Set when the entry was taken out (by hand, or by an import that replaced it): the row stays.
+    pub removed_at: Option<DateTimeUtc>,
+    pub removed_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
