@@ -17,7 +17,10 @@ use leptos_router::path;
 use components::hydration::DeferredHydrationScripts;
 use components::layout::AppLayout;
 use dto::SessionUser;
-use pages::{case::CasePage, dashboard::DashboardPage, login::LoginPage, merchant::MerchantPage, not_found::NotFound, queue::QueuePage, rules::RulesPage};
+use pages::{
+    audit::AuditPage, case::CasePage, dashboard::DashboardPage, lists::ListsPage, login::LoginPage, merchant::MerchantPage, not_found::NotFound,
+    queue::QueuePage, rules::RulesPage,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -92,6 +95,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/cases/:id") view=CasePage />
                     <Route path=path!("/merchants/:id") view=MerchantPage />
                     <Route path=path!("/admin/rules") view=RulesPage />
+                    <Route path=path!("/admin/lists") view=ListsPage />
+                    <Route path=path!("/admin/audit") view=AuditPage />
                 </Routes>
             </AppLayout>
         </Router>

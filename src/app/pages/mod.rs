@@ -1,5 +1,7 @@
+pub mod audit;
 pub mod case;
 pub mod dashboard;
+pub mod lists;
 pub mod login;
 pub mod merchant;
 pub mod not_found;
