@@ -40,6 +40,7 @@ fn allowed(path: &str) -> Option<(&'static [Who], Option<serde_json::Value>, u16
             Some((admin, Some(json!({ "list": "blocked_emails", "value": "x@example.com", "reason": "test", "expires_at": null })), 200))
         }
         "/rpc/admin/remove_list_entry" => Some((admin, Some(json!({ "list": "blocked_emails", "value": "nobody@example.com" })), 200)),
+        "/rpc/admin/rule_stats" => Some((admin, Some(json!({})), 200)),
         "/rpc/admin/audit_log" => Some((admin, Some(json!({ "filter": { "object_kind": "ruleset" }, "before": null })), 200)),
         "/rpc/admin/create_list" => Some((admin, Some(json!({ "name": "access_test", "kind": "email", "description": "" })), 200)),
         "/rpc/admin/list_entries" => Some((admin, Some(json!({ "list": "blocked_emails", "search": "", "after": null })), 200)),

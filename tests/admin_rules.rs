@@ -7,7 +7,7 @@ mod common;
 
 use chrono::Utc;
 use common::{Backend, TestApp, Who};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use vetted::app::dto::{RuleEffectSpec, RuleModeSpec, RuleSpec, RuleTrial, RulesetDraft, TrialSubject};
 use vetted::server::fraud::{api_keys, trial, versions};
@@ -329,7 +329,82 @@ async fn a_backtest_equals_a_brute_force_replay(backend: Backend) {
     assert!(cancelled.processed > 0 && cancelled.processed <= 2_000.min(decisions), "{}", cancelled.processed);
 }
 
+/// The rules page's hit counts equal a count of the stored decisions, each counted once however
+/// often the roll-up runs; a resolution adds its label to the rules that opened the case.
+async fn rule_hits_are_counted_once_and_labels_follow_resolutions(backend: Backend) {
+    use std::collections::BTreeMap;
+    use vetted::app::dto::{CaseAction, DecideCase, Disposition, NextCase, QueueFilter};
+    use vetted::server::db::entities::decision;
+    use vetted::server::fraud::rule_stats;
+    use vetted::server::review::cases::{self, ReviewTiming, Reviewer};
+    let app = TestApp::spawn(backend, &[]).await;
+    let db = app.state.db.primary();
+    let key = api_keys::create(db, "tests", "tests", Utc::now()).await.unwrap().key;
+    for (i, cents) in [1_000, 40_000, 2_000, 50_000, 500, 75_000].into_iter().enumerate() {
+        ingest(&app, &key, &format!("hits-{i}"), &format!("fp_h{}", i % 2), cents).await;
+    }
+    // Everything stored so far (the seeded history too), by hand.
+    let mut expected: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for d in decision::Entity::find().all(db).await.unwrap() {
+        let record: Value = serde_json::from_str(&d.results).unwrap();
+        for r in record["rules"].as_array().unwrap().iter().filter(|r| r["outcome"] == "matched") {
+            *expected.entry((d.created_at.format("%Y-%m-%d").to_string(), r["rule"].as_str().unwrap().to_string())).or_default() += 1;
+        }
+    }
+    let until = Utc::now();
+    let counted = rule_stats::roll_up(db, until).await.unwrap();
+    assert_eq!(counted, decision::Entity::find().count(db).await.unwrap());
+    assert_eq!(rule_stats::roll_up(db, until).await.unwrap(), 0, "a second run finds nothing new");
+    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT day, rule, hits FROM rule_hit_days")).await.unwrap();
+    let got: BTreeMap<(String, String), u64> = rows
+        .iter()
+        .map(|r| ((r.try_get::<String>("", "day").unwrap(), r.try_get::<String>("", "rule").unwrap()), r.try_get::<i64>("", "hits").unwrap() as u64))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(got, expected);
+
+    // The page's view: 30 days, oldest first, today's hits last.
+    let stats = rule_stats::last_30_days(db, Utc::now()).await.unwrap();
+    assert_eq!(stats.days.len(), 30);
+    assert_eq!(stats.days.last().unwrap(), &Utc::now().format("%Y-%m-%d").to_string());
+    assert!(stats.through.is_some());
+    for stat in &stats.rules {
+        let want: u64 = expected.iter().filter(|((day, rule), _)| rule == &stat.rule && stats.days.contains(day)).map(|(_, n)| n).sum();
+        assert_eq!((stat.hits, stat.daily.iter().sum::<u64>()), (want, want), "{}", stat.rule);
+    }
+
+    // A decision made after the roll-up's bound waits for the next run.
+    ingest(&app, &key, "hits-late", "fp_late", 1_000).await;
+    assert_eq!(rule_stats::roll_up(db, until).await.unwrap(), 0);
+    assert_eq!(rule_stats::roll_up(db, Utc::now() + chrono::Duration::seconds(1)).await.unwrap(), 1);
+
+    // A case resolved as fraud: +1 fraud for each rule that opened it, on its day.
+    let held = json!({
+        "external_id": "hits-held", "merchant_id": 1, "amount": 1_000, "currency": "USD", "buyer_email": "someone@mailinator.com",
+        "buyer_ip": "198.51.100.8", "ip_country": "US", "card_fingerprint": "fp_held", "card_country": "US"
+    });
+    let response = reqwest::Client::new().post(app.url("/api/v1/transactions")).bearer_auth(&key).json(&held).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    let reviewer = Reviewer { user_id: 1, name: "Rita".into(), admin: false };
+    let NextCase::Claimed { case_id } = cases::claim_next(db, &QueueFilter::default(), &reviewer, ReviewTiming::default(), Utc::now()).await.unwrap() else {
+        panic!("a disposable-mail buyer is held for review")
+    };
+    let case = vetted::server::db::entities::case::Entity::find_by_id(case_id).one(db).await.unwrap().unwrap();
+    let before = rule_stats::last_30_days(db, Utc::now()).await.unwrap();
+    let fraud_of = |stats: &vetted::app::dto::RuleStats, rule: &str| stats.rules.iter().find(|s| s.rule == rule).map_or(0, |s| s.fraud);
+    let decision = DecideCase::plain(case_id, case.version, CaseAction::Resolve(Disposition::ConfirmedFraud), String::new());
+    cases::decide(db, &decision, &reviewer, Utc::now()).await.unwrap();
+    let after = rule_stats::last_30_days(db, Utc::now()).await.unwrap();
+    let rules: Vec<&str> = case.matched_rules.lines().filter(|r| !r.is_empty()).collect();
+    assert!(!rules.is_empty());
+    let in_window = before.days.contains(&case.created_at.format("%Y-%m-%d").to_string());
+    for rule in rules {
+        assert_eq!(fraud_of(&after, rule), fraud_of(&before, rule) + u64::from(in_window), "{rule}");
+    }
+}
+
 on_both_databases!(
+    rule_hits_are_counted_once_and_labels_follow_resolutions,
     a_backtest_equals_a_brute_force_replay,
     a_test_on_stored_transactions_replays_the_decision,
     a_pasted_transaction_is_validated_like_an_ingest,

@@ -485,6 +485,35 @@ pub struct AuditEventView {
     pub reason: Option<String>,
 }
 
+/// A rule's last 30 days: matches per day (oldest first) and the labels of what it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleStat {
+    pub rule: String,
+    pub hits: u64,
+    pub daily: Vec<u64>,
+    /// Matched payments a reviewer labelled fraud (refunded as fraud, confirmed fraud).
+    pub fraud: u64,
+    /// … and labelled not fraud (approved).
+    pub legit: u64,
+}
+
+impl RuleStat {
+    /// Of the labelled payments it matched, the share that was fraud; None without labels.
+    pub fn precision(&self) -> Option<f64> {
+        let labelled = self.fraud + self.legit;
+        (labelled > 0).then(|| self.fraud as f64 / labelled as f64)
+    }
+}
+
+/// Every rule's last 30 days, by rule name; `days` are the dates (YYYY-MM-DD, UTC) of `daily`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RuleStats {
+    pub days: Vec<String>,
+    pub rules: Vec<RuleStat>,
+    /// Decisions are counted up to this time (RFC 3339); None before the first roll-up.
+    pub through: Option<String>,
+}
+
 /// The audit page's filters; empty fields do not filter. Dates are YYYY-MM-DD, UTC, inclusive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct AuditFilter {

@@ -235,6 +235,7 @@ async fn serve(mut config: Config, seed_if_empty: bool, paypal_sim: bool) -> Res
     spawn_housekeeping(state.clone());
     jobs::paypal_sync::spawn(state.clone());
     jobs::case_leases::spawn(state.db.clone());
+    jobs::rule_hits::spawn(state.db.clone());
     crate::server::fraud::engine::spawn_refresher(state.fraud.clone());
     crate::server::paypal::webhooks::spawn_reconciliation(state.clone());
 

@@ -205,6 +205,25 @@ pub async fn ruleset_history() -> Result<Vec<dto::AuditEventView>, AppError> {
     )
 }
 
+/// Every rule's hits, daily hits and labels over the last 30 days (precomputed daily counts).
+#[server(prefix = "/rpc", endpoint = "admin/rule_stats", input = Json)]
+pub async fn rule_stats() -> Result<dto::RuleStats, AppError> {
+    use crate::server::{
+        auth::guard::require_admin,
+        error::{reply, ServiceError},
+        fraud::rule_stats,
+        AppState,
+    };
+    reply(
+        async {
+            require_admin()?;
+            let state = AppState::from_context()?;
+            Ok(rule_stats::last_30_days(state.db.read(), chrono::Utc::now()).await.map_err(ServiceError::from)?)
+        }
+        .await,
+    )
+}
+
 /// One page of the audit log (100 events, newest first) below the event `before`.
 #[server(prefix = "/rpc", endpoint = "admin/audit_log", input = Json)]
 pub async fn audit_log(filter: dto::AuditFilter, before: Option<i64>) -> Result<dto::AuditPage, AppError> {

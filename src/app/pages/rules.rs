@@ -5,14 +5,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::admin::{
-    backtest, cancel_backtest, check_expression, publish_ruleset, rollback_ruleset, rule_schema, ruleset_history, ruleset_versions, save_ruleset_draft,
-    start_backtest, test_rules,
+    backtest, cancel_backtest, check_expression, publish_ruleset, rollback_ruleset, rule_schema, rule_stats, ruleset_history, ruleset_versions,
+    save_ruleset_draft, start_backtest, test_rules,
 };
 use crate::app::components::cel_editor::CelEditor;
 use crate::app::components::layout::RequireRole;
 use crate::app::dto::{
     group_thousands, short_utc, AuditEventView, BacktestReport, BacktestResult, Role, RuleEffectSpec, RuleModeSpec, RuleProblem, RuleResultView, RuleSchema,
-    RuleSpec, RuleTrial, RulesetDraft, RulesetStatus, RulesetVersion, TrialSide, TrialSubject,
+    RuleSpec, RuleStat, RuleStats, RuleTrial, RulesetDraft, RulesetStatus, RulesetVersion, TrialSide, TrialSubject,
 };
 use crate::app::rule_text::{diff, RuleChange};
 
@@ -68,6 +68,7 @@ fn rollback_target(versions: &[RulesetVersion]) -> Option<RulesetVersion> {
 fn RulesConsole() -> impl IntoView {
     let versions = Resource::new(|| (), |_| ruleset_versions());
     let history = Resource::new(|| (), |_| ruleset_history());
+    let stats = Resource::new(|| (), |_| rule_stats());
     let schema_source = Resource::new(|| (), |_| rule_schema());
     let schema = Signal::derive(move || schema_source.get().and_then(Result::ok).unwrap_or_default());
     let working = RwSignal::new(None::<Working>);
@@ -145,6 +146,8 @@ fn RulesConsole() -> impl IntoView {
         <p role="status" class="mt-2 min-h-5 text-sm text-slate-800" data-testid="rules-status">{move || status_line.get()}</p>
         <Transition fallback=|| view! { <p class="text-sm text-slate-600">"Loading the ruleset…"</p> }>
             {move || Suspend::new(async move {
+                // Hit counts are a nicety: without them the rules still show.
+                let stats = stats.await.unwrap_or_default();
                 match versions.await {
                     Err(e) => view! { <p role="alert" class="text-sm text-rose-900">{e.to_string()}</p> }.into_any(),
                     Ok(all) => {
@@ -155,7 +158,7 @@ fn RulesConsole() -> impl IntoView {
                         view! {
                             <LiveHeader live=live saved_draft=saved_draft working=working editing=editing dialog=dialog can_roll_back=can_roll_back />
                             {move || (!has_working.get()).then(|| match live_rules.clone() {
-                                Some(l) => view! { <RulesTable draft=l.draft /> }.into_any(),
+                                Some(l) => view! { <RulesTable draft=l.draft stats=stats.clone() /> }.into_any(),
                                 None => view! {
                                     <p class="mt-4 text-sm text-slate-700">"No ruleset is live: every transaction is allowed. Start a draft to write the first rules."</p>
                                 }.into_any(),
@@ -260,13 +263,55 @@ fn mode_text(mode: RuleModeSpec) -> &'static str {
     }
 }
 
-/// The rules of a version, read-only: a table at 1280 px, stacked cards at 390 px.
+/// A rule's daily hits as a line (inline SVG, drawn on the server), scaled to its own peak.
+fn sparkline(daily: &[u64]) -> impl IntoView {
+    let peak = daily.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let (width, height) = (90.0, 20.0);
+    let step = if daily.len() > 1 { width / (daily.len() - 1) as f64 } else { 0.0 };
+    let points = daily
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{:.1},{:.1}", i as f64 * step, height - 1.0 - (*n as f64 / peak) * (height - 2.0)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let label = format!("Daily hits over 30 days, peak {}", daily.iter().max().copied().unwrap_or(0));
+    view! {
+        <svg viewBox="0 0 90 20" width="90" height="20" class="text-indigo-600" role="img" aria-label=label>
+            <polyline points=points fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round" />
+        </svg>
+    }
+}
+
+/// Hits, the sparkline and precision of one rule over the last 30 days.
+fn rule_stat_cell(stat: Option<RuleStat>, days: usize) -> impl IntoView {
+    let stat = stat.unwrap_or_else(|| RuleStat { rule: String::new(), hits: 0, daily: vec![0; days], fraud: 0, legit: 0 });
+    let precision = match stat.precision() {
+        Some(p) => format!("precision {:.0} % of {}", p * 100.0, group_thousands(stat.fraud + stat.legit)),
+        None => "no labels yet".to_string(),
+    };
+    view! {
+        <div class="text-xs text-slate-700" data-testid="rule-stats">
+            <div class="flex items-center gap-2">
+                <span class="font-medium tabular-nums text-slate-900">{format!("{} hits", group_thousands(stat.hits))}</span>
+                {sparkline(&stat.daily)}
+            </div>
+            <p>{precision}</p>
+        </div>
+    }
+}
+
+/// The rules of a version, read-only: a table at 1280 px, stacked cards at 390 px; beside each,
+/// its last 30 days (hits, a sparkline, precision against reviewers' labels).
 #[component]
-fn RulesTable(draft: RulesetDraft) -> impl IntoView {
+fn RulesTable(draft: RulesetDraft, stats: RuleStats) -> impl IntoView {
     let count = draft.rules.len();
+    let days = stats.days.len().max(1);
+    let through = stats.through.clone().map(|t| format!("Last 30 days, counted up to {}.", short_utc(&t, "")));
+    let stats = StoredValue::new(stats.rules);
     view! {
         <section class=format!("{SECTION} mt-4") aria-labelledby="rules-heading">
             <h2 id="rules-heading" class="text-base font-semibold text-slate-900">{format!("Rules ({count})")}</h2>
+            <p class="text-xs text-slate-600">{through.unwrap_or_else(|| "Hit counts appear within a minute of the first decisions.".into())}</p>
             <ol class="mt-3 divide-y divide-slate-100" data-testid="live-rules">
                 {draft
                     .rules
@@ -274,7 +319,7 @@ fn RulesTable(draft: RulesetDraft) -> impl IntoView {
                     .enumerate()
                     .map(|(i, rule)| {
                         view! {
-                            <li class="grid gap-1 py-2 md:grid-cols-[2rem_minmax(0,16rem)_7rem_5rem_minmax(0,1fr)] md:items-baseline md:gap-3">
+                            <li class="grid gap-1 py-2 md:grid-cols-[2rem_minmax(0,14rem)_6rem_4rem_9rem_minmax(0,1fr)] md:items-baseline md:gap-3">
                                 <span class="text-xs text-slate-500 tabular-nums">{i + 1}</span>
                                 <div class="min-w-0">
                                     <p class="font-medium text-slate-900">
@@ -285,6 +330,7 @@ fn RulesTable(draft: RulesetDraft) -> impl IntoView {
                                 </div>
                                 <span>{effect_badge(rule.effect)}</span>
                                 <span class="text-xs text-slate-700">{mode_text(rule.mode)}</span>
+                                {rule_stat_cell(stats.with_value(|all| all.iter().find(|s| s.rule == rule.name).cloned()), days)}
                                 <code class="block whitespace-pre-wrap break-all rounded bg-slate-50 px-2 py-1 font-mono text-xs text-slate-800">{rule.expression.clone()}</code>
                             </li>
                         }

@@ -30,6 +30,7 @@ pub mod default_rules;
 pub mod generation;
 pub mod list_import;
 pub mod list_store;
+pub mod rule_stats;
 pub mod versions;
 
 pub mod engine;

@@ -936,6 +936,12 @@ async fn resolve_in(
         None => disposition.label().to_string(),
     };
     add_event(txn, case_id, EventKind::Resolved, Some(who), Some(&detail), now).await?;
+    // The label counts toward the precision of the rules that opened the case (rules page).
+    let opened = "SELECT created_at, matched_rules FROM cases WHERE id = ?";
+    if let Some(row) = txn.query_one_raw(db::statement(txn.get_database_backend(), opened, vec![case_id.into()])).await? {
+        let (decided_at, rules): (DateTime<Utc>, String) = (row.try_get("", "created_at")?, row.try_get("", "matched_rules")?);
+        crate::server::fraud::rule_stats::record_label(txn, decided_at, &rules, disposition.as_str()).await?;
+    }
     // The payment follows the decision: it goes through, is refunded, or stays stopped.
     let status = match disposition {
         Disposition::Approved => TransactionStatus::Succeeded,
