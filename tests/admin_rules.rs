@@ -403,7 +403,55 @@ async fn rule_hits_are_counted_once_and_labels_follow_resolutions(backend: Backe
     }
 }
 
+/// With `RULES_PUBLISH_NEEDS_APPROVAL`, the admin who edited a draft cannot publish it; another
+/// admin's publish is the approval, named in the audit log. Two publishes at once: one wins.
+async fn approval_and_concurrent_publishes(backend: Backend) {
+    let app = TestApp::spawn(backend, &[("RULES_PUBLISH_NEEDS_APPROVAL", "true")]).await;
+    let admin = app.client_as(Who::Admin).await;
+    let mut draft = live_draft(&app).await;
+    draft.rules.push(rule("Over $900", "transaction.amount_usd > 900.0", RuleEffectSpec::Review));
+    let saved: Value = admin
+        .post(app.url("/rpc/admin/save_ruleset_draft"))
+        .json(&json!({ "draft": draft, "expected_revision": 0 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let version = saved["version"].as_i64().unwrap() as i32;
+    // The author, through the page's server function: refused with the reason, still a draft.
+    let refused = admin.post(app.url("/rpc/admin/publish_ruleset")).json(&json!({ "version": version, "note": "mine" })).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("another admin must publish it"));
+    let db = app.state.db.primary();
+    let approval = versions::Approval::SecondAdmin;
+    assert!(matches!(
+        versions::publish(db, version, "mine", "admin@vetted.test", approval, Utc::now()).await,
+        Err(versions::VersionError::AuthorCannotApprove(_))
+    ));
+
+    // Two other admins at once: exactly one publishes, the other is told it is no longer a draft.
+    let (a, b) = tokio::join!(
+        versions::publish(db, version, "approved", "second@vetted.test", approval, Utc::now()),
+        versions::publish(db, version, "approved", "third@vetted.test", approval, Utc::now()),
+    );
+    assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
+    assert!(matches!(a.as_ref().err().or(b.as_ref().err()), Some(versions::VersionError::NotADraft(..))), "{a:?} {b:?}");
+    let published = db
+        .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM rulesets WHERE status = 'published'"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(published.try_get::<i64>("", "n").unwrap(), 1);
+    let history = vetted::server::audit::of_kind(db, "ruleset", 10).await.unwrap();
+    let approved = history.iter().find(|e| e.action == "ruleset.published").unwrap();
+    assert!(approved.summary.contains("approved and published") && approved.summary.contains("edited by admin@vetted.test"), "{approved:?}");
+    assert!(approved.actor == "second@vetted.test" || approved.actor == "third@vetted.test");
+}
+
 on_both_databases!(
+    approval_and_concurrent_publishes,
     rule_hits_are_counted_once_and_labels_follow_resolutions,
     a_backtest_equals_a_brute_force_replay,
     a_test_on_stored_transactions_replays_the_decision,

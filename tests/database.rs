@@ -94,7 +94,9 @@ async fn the_database_keeps_one_draft_and_one_published_ruleset(backend: Backend
     assert!(version(6, "draft").insert(db.primary()).await.is_err(), "a second draft is refused");
     assert_eq!(ruleset::Entity::find().count(db.primary()).await.unwrap(), 4, "nothing was added");
 
-    vetted::server::fraud::versions::publish(db.primary(), 4, "test", "tests", chrono::Utc::now()).await.expect("publishing retires the live version first");
+    vetted::server::fraud::versions::publish(db.primary(), 4, "test", "tests", vetted::server::fraud::versions::Approval::AnyAdmin, chrono::Utc::now())
+        .await
+        .expect("publishing retires the live version first");
     let statuses: Vec<(i32, String)> = ruleset::Entity::find().all(db.primary()).await.unwrap().into_iter().map(|m| (m.version, m.status)).collect();
     assert!(statuses.contains(&(3, "retired".into())) && statuses.contains(&(4, "published".into())), "{statuses:?}");
 }

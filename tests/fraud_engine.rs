@@ -424,7 +424,7 @@ async fn readyz(app: &TestApp) -> (u16, Value) {
 async fn publish(app: &TestApp, draft: &vetted::app::dto::RulesetDraft) -> i32 {
     let db = app.state.db.primary();
     let saved = versions::save_draft(db, draft, "tests", None, Utc::now()).await.unwrap();
-    versions::publish(db, saved.version, "test", "tests", Utc::now()).await.unwrap();
+    versions::publish(db, saved.version, "test", "tests", versions::Approval::AnyAdmin, Utc::now()).await.unwrap();
     app.state.fraud.refresh().await.unwrap();
     saved.version
 }

@@ -16,6 +16,8 @@ pub struct Config {
     pub sessions_in_redis: bool,
     pub bind_addr: SocketAddr,
     pub cookie_secure: bool,
+    /// `RULES_PUBLISH_NEEDS_APPROVAL`: a draft is published by an admin who did not edit it.
+    pub rules_publish_needs_approval: bool,
     pub session_idle: Duration,
     pub paypal: PaypalConfig,
     /// Bearer token for `GET /metrics`; without one, only admins and loopback peers may scrape.
@@ -205,6 +207,7 @@ impl Config {
         };
 
         let cookie_secure = parse_bool(&get, "COOKIE_SECURE", false, &mut errors);
+        let rules_publish_needs_approval = parse_bool(&get, "RULES_PUBLISH_NEEDS_APPROVAL", false, &mut errors);
 
         let session_idle_minutes = parse_u64(&get, "SESSION_IDLE_MINUTES", 12 * 60, &mut errors);
         if session_idle_minutes == 0 {
@@ -290,6 +293,7 @@ impl Config {
             sessions_in_redis,
             bind_addr,
             cookie_secure,
+            rules_publish_needs_approval,
             session_idle: Duration::from_secs(session_idle_minutes * 60),
             paypal: PaypalConfig {
                 base_url: paypal_base_url,

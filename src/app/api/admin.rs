@@ -90,7 +90,8 @@ pub async fn publish_ruleset(version: i32, note: String) -> Result<dto::RulesetV
         async {
             let admin = require_admin()?;
             let state = AppState::from_context()?;
-            let published = versions::publish(state.db.primary(), version, &note, &admin.email, chrono::Utc::now()).await?;
+            let approval = if state.config.rules_publish_needs_approval { versions::Approval::SecondAdmin } else { versions::Approval::AnyAdmin };
+            let published = versions::publish(state.db.primary(), version, &note, &admin.email, approval, chrono::Utc::now()).await?;
             state.fraud.refresh().await.map_err(crate::server::error::ServiceError::from)?;
             Ok(published)
         }

@@ -964,6 +964,9 @@ fn DialogView(
                 let first_run = opener.is_none();
                 let opener = opener.or_else(|| leptos::prelude::document().active_element().and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok()));
                 if first_run {
+                    // A refusal from an earlier opening is not this one's.
+                    publish.value().set(None);
+                    rollback.value().set(None);
                     text.set(match open {
                         Dialog::Publish(_) => working.with_untracked(|w| w.as_ref().map(|w| w.draft.note.clone()).unwrap_or_default()),
                         Dialog::Rollback => String::new(),
@@ -1018,6 +1021,14 @@ fn DialogView(
                             {match open { Dialog::Publish(_) => "Note (required): what changes and why", Dialog::Rollback => "Reason (required)" }}
                             <textarea node_ref=field rows="3" maxlength="500" required class=FIELD prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev)) data-testid="dialog-text"></textarea>
                         </label>
+                        // A refusal (a note missing, another admin's approval needed) beside what it is about.
+                        {move || {
+                            let refused = match open {
+                                Dialog::Publish(_) => publish.value().get().and_then(Result::err),
+                                Dialog::Rollback => rollback.value().get().and_then(Result::err),
+                            };
+                            refused.map(|e| view! { <p role="alert" class="mt-2 text-sm text-rose-900" data-testid="dialog-error">{e.to_string()}</p> })
+                        }}
                         <div class="mt-4 flex justify-end gap-2">
                             <button type="button" class=SECONDARY on:click=move |_| dialog.set(None)>"Cancel"</button>
                             <button type="submit" class=PRIMARY disabled=pending data-testid="dialog-confirm">{button}</button>

@@ -5,7 +5,7 @@
 //! Every change bumps the engine generation so each instance reloads.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 use super::rules::{self, Action, Rule, RuleEffect, RuleMode, Ruleset};
 use crate::app::dto::{RuleEffectSpec, RuleModeSpec, RuleProblem, RuleSchema, RuleSpec, RulesetDraft, RulesetStatus, RulesetVersion, SchemaEntry};
@@ -32,6 +32,8 @@ pub enum VersionError {
     NothingToRollBackTo,
     #[error("the draft was changed by {by} at {at} — reload it before saving")]
     DraftChanged { by: String, at: String },
+    #[error("publishing needs another admin's approval: {0} edited this draft, so another admin must publish it")]
+    AuthorCannotApprove(String),
     #[error("{0} needs a reason of 1 to {MAX_NOTE_CHARS} characters")]
     ReasonRequired(&'static str),
     #[error("database error")]
@@ -244,7 +246,41 @@ async fn next_version(db: &impl ConnectionTrait) -> Result<i32, sea_orm::DbErr> 
 
 /// Publishes a draft: the live version is retired (kept), this one goes live everywhere. The
 /// note (why) becomes the version's note and the audit event's reason.
-pub async fn publish(db: &DatabaseConnection, version: i32, note: &str, publisher: &str, now: DateTime<Utc>) -> Result<RulesetVersion, VersionError> {
+/// Who may publish a draft (`RULES_PUBLISH_NEEDS_APPROVAL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    /// Any admin, its author included.
+    AnyAdmin,
+    /// Only an admin who saved none of its revisions: publishing is their approval.
+    SecondAdmin,
+}
+
+/// Everyone who saved a revision of the draft `version` (the audit log's record of it).
+async fn authors_of(db: &impl ConnectionTrait, version: i32) -> Result<Vec<String>, sea_orm::DbErr> {
+    use crate::server::db::entities::audit_event;
+    let rows: Vec<String> = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Actor)
+        .filter(audit_event::Column::ObjectKind.eq("ruleset"))
+        .filter(audit_event::Column::ObjectId.eq(version.to_string()))
+        .filter(audit_event::Column::Action.eq("ruleset.draft_saved"))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut authors = rows;
+    authors.sort();
+    authors.dedup();
+    Ok(authors)
+}
+
+pub async fn publish(
+    db: &DatabaseConnection,
+    version: i32,
+    note: &str,
+    publisher: &str,
+    approval: Approval,
+    now: DateTime<Utc>,
+) -> Result<RulesetVersion, VersionError> {
     let note = reason_of(note, "publishing")?;
     let txn = db.begin().await?;
     // First, so concurrent changes take turns (the row lock; SQLite's write lock at once).
@@ -260,6 +296,10 @@ pub async fn publish(db: &DatabaseConnection, version: i32, note: &str, publishe
     if !problems.is_empty() {
         return Err(VersionError::Invalid(problems));
     }
+    let authors = authors_of(&txn, version).await?;
+    if approval == Approval::SecondAdmin && (authors.iter().any(|a| a == publisher) || target.created_by == publisher) {
+        return Err(VersionError::AuthorCannotApprove(publisher.to_string()));
+    }
     let was_live = live_version(&txn).await?;
     retire_published(&txn).await?;
     let revision = target.revision;
@@ -274,7 +314,10 @@ pub async fn publish(db: &DatabaseConnection, version: i32, note: &str, publishe
         action: "ruleset.published",
         object_kind: "ruleset",
         object_id: version.to_string(),
-        summary: format!("published version {version} (revision {revision}){replaced}"),
+        summary: match approval {
+            Approval::AnyAdmin => format!("published version {version} (revision {revision}){replaced}"),
+            Approval::SecondAdmin => format!("approved and published version {version} (revision {revision}, edited by {}){replaced}", authors.join(", ")),
+        },
         reason: Some(&note),
     };
     audit::record(&txn, entry, now).await?;
@@ -369,7 +412,7 @@ pub async fn publish_initial(db: &DatabaseConnection, draft: &RulesetDraft, auth
         return Ok(None);
     }
     let saved = save_draft(db, draft, author, None, now).await?;
-    Ok(Some(publish(db, saved.version, "the initial ruleset", author, now).await?))
+    Ok(Some(publish(db, saved.version, "the initial ruleset", author, Approval::AnyAdmin, now).await?))
 }
 
 fn draft_of(model: &ruleset::Model) -> RulesetDraft {
