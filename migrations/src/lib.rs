@@ -15,6 +15,7 @@ mod m20261207_000010_case_search;
 mod m20261207_000011_list_entries_per_merchant;
 mod m20261207_000012_audit_log_and_draft_revisions;
 mod m20261207_000013_backtests;
+mod m20261207_000015_users_disabled_and_key_scope;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_list_entries_per_merchant::Migration),
             Box::new(m20261207_000012_audit_log_and_draft_revisions::Migration),
             Box::new(m20261207_000013_backtests::Migration),
+            Box::new(m20261207_000015_users_disabled_and_key_scope::Migration),
         ]
     }
 }
