@@ -17,7 +17,10 @@ use leptos_router::path;
 use components::hydration::DeferredHydrationScripts;
 use components::layout::AppLayout;
 use dto::SessionUser;
-use pages::{case::CasePage, dashboard::DashboardPage, login::LoginPage, merchant::MerchantPage, not_found::NotFound, queue::QueuePage, rules::RulesPage};
+use pages::{
+    case::CasePage, dashboard::DashboardPage, keys::KeysPage, login::LoginPage, merchant::MerchantPage, not_found::NotFound, queue::QueuePage,
+    rules::RulesPage, users::UsersPage,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -92,6 +95,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/cases/:id") view=CasePage />
                     <Route path=path!("/merchants/:id") view=MerchantPage />
                     <Route path=path!("/admin/rules") view=RulesPage />
+                    <Route path=path!("/admin/users") view=UsersPage />
+                    <Route path=path!("/admin/keys") view=KeysPage />
                 </Routes>
             </AppLayout>
         </Router>

@@ -12,7 +12,7 @@ fn nav_links(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
         Role::Merchant => &[("/", "Dashboard")],
         Role::Reviewer => &[("/queue", "Review queue")],
-        Role::Admin => &[("/queue", "Review queue"), ("/admin/rules", "Rules")],
+        Role::Admin => &[("/queue", "Review queue"), ("/admin/rules", "Rules"), ("/admin/users", "Users"), ("/admin/keys", "API keys")],
     }
 }
 

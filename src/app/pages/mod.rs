@@ -1,7 +1,9 @@
 pub mod case;
 pub mod dashboard;
+pub mod keys;
 pub mod login;
 pub mod merchant;
 pub mod not_found;
 pub mod queue;
 pub mod rules;
+pub mod users;
