@@ -43,7 +43,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                             let path = location.pathname;
                             view! {
                                 <nav aria-label="Main" class="flex-1">
-                                    <ul class="flex gap-1 whitespace-nowrap">
+                                    <ul class="flex flex-wrap gap-1 whitespace-nowrap">
                                         {nav_links(u.role)
                                             .iter()
                                             .map(|(href, label)| {
