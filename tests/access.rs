@@ -51,7 +51,15 @@ fn allowed(path: &str) -> Option<(&'static [Who], Option<serde_json::Value>, u16
         "/rpc/admin/import_list" => {
             Some((admin, Some(json!({ "list": "blocked_emails", "csv": "not an email,test", "mode": "merge", "reason": "", "valid_lines_only": false })), 422))
         }
-        "/rpc/admin/create_api_key" => Some((admin, Some(json!({ "name": "access test" })), 200)),
+        "/rpc/admin/create_api_key" => Some((admin, Some(json!({ "name": "access test", "merchant_id": 1 })), 200)),
+        // Users: user 999999 does not exist; the seeded users are left as they are.
+        "/rpc/admin/users" => Some((admin, Some(json!({})), 200)),
+        "/rpc/admin/create_user" => {
+            Some((admin, Some(json!({ "email": "not an email", "display_name": "X", "role": "reviewer", "password": "long enough password" })), 422))
+        }
+        "/rpc/admin/set_user_role" => Some((admin, Some(json!({ "user_id": 999999, "role": "admin" })), 404)),
+        "/rpc/admin/set_user_disabled" => Some((admin, Some(json!({ "user_id": 999999, "disabled": true })), 404)),
+        "/rpc/admin/reset_user_password" => Some((admin, Some(json!({ "user_id": 999999, "password": "long enough password" })), 404)),
         "/rpc/admin/revoke_api_key" => Some((admin, Some(json!({ "id": 999 })), 422)),
         // The review workbench: reviewers and admins. The seeded app has no case 999999.
         "/rpc/review/queue" => Some((review, Some(json!({ "filter": {}, "cursor": null })), 200)),
@@ -146,6 +154,14 @@ async fn every_page_is_guarded(backend: Backend) {
         ("/admin/lists/blocked_emails/export.csv", Who::Merchant, 403, None),
         ("/admin/lists/blocked_emails/export.csv", Who::Reviewer, 403, None),
         ("/admin/lists/blocked_emails/export.csv", Who::Admin, 200, None),
+        ("/admin/users", Who::Anonymous, 303, Some("/login?next=/admin/users")),
+        ("/admin/users", Who::Merchant, 403, None),
+        ("/admin/users", Who::Reviewer, 403, None),
+        ("/admin/users", Who::Admin, 200, None),
+        ("/admin/keys", Who::Anonymous, 303, Some("/login?next=/admin/keys")),
+        ("/admin/keys", Who::Merchant, 403, None),
+        ("/admin/keys", Who::Reviewer, 403, None),
+        ("/admin/keys", Who::Admin, 200, None),
         ("/login", Who::Anonymous, 200, None),
         ("/login", Who::Merchant, 303, Some("/")),
     ];
@@ -159,7 +175,10 @@ async fn every_page_is_guarded(backend: Backend) {
             let body = response.text().await.unwrap();
             if *status == 403 {
                 assert!(body.contains("You don't have access to this page"));
-                assert!(!body.contains("Fraud rules") && !body.contains("data-panel"), "403 must carry no page content");
+                assert!(
+                    !body.contains("Fraud rules") && !body.contains("data-panel") && !body.contains("users-table") && !body.contains("keys-table"),
+                    "403 must carry no page content"
+                );
             }
         }
     }

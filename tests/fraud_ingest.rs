@@ -96,7 +96,7 @@ async fn refuses_bad_callers_and_bad_input_and_changes_nothing(backend: Backend)
 
     // A revoked key stops working at once.
     let created = api_keys::create(app.state.db.primary(), "to revoke", "tests", Utc::now()).await.unwrap();
-    api_keys::revoke(app.state.db.primary(), created.summary.id, Utc::now()).await.unwrap();
+    api_keys::revoke(app.state.db.primary(), created.summary.id, "tests", Utc::now()).await.unwrap();
     let (status, _, _) = post(&app, Some(&created.key), "/api/v1/transactions", &sale("a2"), None).await;
     assert_eq!(status, 401);
 }
@@ -170,7 +170,7 @@ async fn decides_explains_and_stores(backend: Backend) {
     let (status, _, body) = post(&app, Some(&key), "/api/v1/transactions", &sale("k2"), Some("idem-1")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("idempotency_key_reused")));
 
-    let keys = api_keys::list(app.state.db.primary()).await.unwrap();
+    let keys = api_keys::list(app.state.db.primary(), Utc::now()).await.unwrap();
     assert!(keys.iter().all(|k| k.last_used_at.is_some()), "last_used_at is recorded: {keys:?}");
 
     // How long commits wait for the disk is on /metrics: where a stalling disk shows up.

@@ -4,7 +4,12 @@ import AxeBuilder from "@axe-core/playwright";
 export const users = {
   merchant: { email: "merchant@vetted.test", password: "vetted-merchant-demo", home: "/", nav: ["Dashboard"] },
   reviewer: { email: "reviewer@vetted.test", password: "vetted-reviewer-demo", home: "/queue", nav: ["Review queue"] },
-  admin: { email: "admin@vetted.test", password: "vetted-admin-demo", home: "/admin/rules", nav: ["Review queue", "Rules", "Lists", "Audit log"] },
+  admin: {
+    email: "admin@vetted.test",
+    password: "vetted-admin-demo",
+    home: "/admin/rules",
+    nav: ["Review queue", "Rules", "Lists", "Users", "API keys", "Audit log"],
+  },
 } as const;
 
 export type RoleName = keyof typeof users;

@@ -16,6 +16,7 @@ mod m20261207_000011_list_entries_per_merchant;
 mod m20261207_000012_audit_log_and_draft_revisions;
 mod m20261207_000013_backtests;
 mod m20261207_000014_list_removal_and_audit_filters;
+mod m20261207_000015_users_disabled_and_key_scope;
 mod m20261207_000016_rule_hit_days;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_audit_log_and_draft_revisions::Migration),
             Box::new(m20261207_000013_backtests::Migration),
             Box::new(m20261207_000014_list_removal_and_audit_filters::Migration),
+            Box::new(m20261207_000015_users_disabled_and_key_scope::Migration),
             Box::new(m20261207_000016_rule_hit_days::Migration),
         ]
     }

@@ -700,9 +700,15 @@ pub struct ApiKeySummary {
     pub name: String,
     /// The key's first characters, to recognise it.
     pub prefix: String,
+    /// Bound to this merchant (it sends and reads back that merchant's transactions only);
+    /// None: every merchant.
+    pub merchant_id: Option<i32>,
+    pub merchant_name: Option<String>,
     pub created_by: String,
     pub created_at: String,
     pub last_used_at: Option<String>,
+    /// How long ago it was last used, when listed (the browser has no clock of its own here).
+    pub last_used_seconds_ago: Option<i64>,
     pub revoked_at: Option<String>,
 }
 
@@ -1305,4 +1311,20 @@ pub struct MerchantPage {
     pub merchant: CaseMerchant,
     pub history: Vec<RiskEventView>,
     pub unresolved_cases: u64,
+}
+
+/// A person's account as the admin console lists it (`/admin/users`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: i32,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub merchant_id: Option<i32>,
+    pub created_at: String,
+    pub last_login_at: Option<String>,
+    /// How long ago they last signed in, when listed.
+    pub last_login_seconds_ago: Option<i64>,
+    /// Set while the account is disabled.
+    pub disabled_at: Option<String>,
 }

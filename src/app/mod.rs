@@ -18,8 +18,8 @@ use components::hydration::DeferredHydrationScripts;
 use components::layout::AppLayout;
 use dto::SessionUser;
 use pages::{
-    audit::AuditPage, case::CasePage, dashboard::DashboardPage, lists::ListsPage, login::LoginPage, merchant::MerchantPage, not_found::NotFound,
-    queue::QueuePage, rules::RulesPage,
+    audit::AuditPage, case::CasePage, dashboard::DashboardPage, keys::KeysPage, lists::ListsPage, login::LoginPage, merchant::MerchantPage,
+    not_found::NotFound, queue::QueuePage, rules::RulesPage, users::UsersPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -97,6 +97,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/rules") view=RulesPage />
                     <Route path=path!("/admin/lists") view=ListsPage />
                     <Route path=path!("/admin/audit") view=AuditPage />
+                    <Route path=path!("/admin/users") view=UsersPage />
+                    <Route path=path!("/admin/keys") view=KeysPage />
                 </Routes>
             </AppLayout>
         </Router>

@@ -75,6 +75,9 @@ enum Command {
         /// What the key is for, e.g. "checkout service".
         #[arg(long)]
         name: String,
+        /// Bind the key to this merchant: it sends and reads back that merchant's transactions only.
+        #[arg(long)]
+        merchant_id: Option<i32>,
     },
 }
 
@@ -97,7 +100,7 @@ pub async fn run() -> ExitCode {
             run_seed(config, options).await
         }
         Command::CreateUser { email, role, name, merchant_id } => add_user(config, email, role, name, merchant_id).await,
-        Command::CreateApiKey { name } => create_api_key(config, name).await,
+        Command::CreateApiKey { name, merchant_id } => create_api_key(config, name, merchant_id).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,9 +121,9 @@ async fn connect(config: Config) -> Result<AppState, String> {
     AppState::connect(config).await.map_err(|e| e.to_string())
 }
 
-async fn create_api_key(config: Config, name: String) -> Result<(), String> {
+async fn create_api_key(config: Config, name: String, merchant_id: Option<i32>) -> Result<(), String> {
     let state = connect(config).await?;
-    let created = crate::server::fraud::api_keys::create(state.db.primary(), &name, "cli", Utc::now()).await.map_err(|e| e.to_string())?;
+    let created = crate::server::fraud::api_keys::create_scoped(state.db.primary(), &name, merchant_id, "cli", Utc::now()).await.map_err(|e| e.to_string())?;
     println!("API key {:?} (id {}): {}", created.summary.name, created.summary.id, created.key);
     println!("Copy it now: only its hash is stored.");
     Ok(())

@@ -95,6 +95,18 @@ impl From<crate::server::fraud::api_keys::ApiKeyError> for AppError {
     }
 }
 
+impl From<crate::server::auth::users::UserAdminError> for AppError {
+    fn from(err: crate::server::auth::users::UserAdminError) -> AppError {
+        use crate::server::auth::users::UserAdminError;
+        match err {
+            UserAdminError::Database(e) => ServiceError::Database(e).into(),
+            UserAdminError::Hash => AppError::Internal,
+            UserAdminError::Unknown(_) => AppError::NotFound(capitalised(&err.to_string())),
+            other => AppError::Invalid(capitalised(&other.to_string())),
+        }
+    }
+}
+
 impl From<crate::server::review::cases::CaseError> for AppError {
     fn from(err: crate::server::review::cases::CaseError) -> AppError {
         match err {

@@ -365,21 +365,22 @@ pub async fn api_keys() -> Result<Vec<dto::ApiKeySummary>, AppError> {
         async {
             require_admin()?;
             let state = AppState::from_context()?;
-            Ok(api_keys::list(state.db.read()).await.map_err(ServiceError::from)?)
+            Ok(api_keys::list(state.db.read(), chrono::Utc::now()).await.map_err(ServiceError::from)?)
         }
         .await,
     )
 }
 
-/// Creates an ingest API key; the key is in this answer and nowhere else.
+/// Creates an ingest API key, bound to `merchant_id` when given; the key is in this answer and
+/// nowhere else.
 #[server(prefix = "/rpc", endpoint = "admin/create_api_key", input = Json)]
-pub async fn create_api_key(name: String) -> Result<dto::CreatedApiKey, AppError> {
+pub async fn create_api_key(name: String, merchant_id: Option<i32>) -> Result<dto::CreatedApiKey, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::api_keys, AppState};
     reply(
         async {
             let admin = require_admin()?;
             let state = AppState::from_context()?;
-            Ok(api_keys::create(state.db.primary(), &name, &admin.email, chrono::Utc::now()).await?)
+            Ok(api_keys::create_scoped(state.db.primary(), &name, merchant_id, &admin.email, chrono::Utc::now()).await?)
         }
         .await,
     )
@@ -390,9 +391,9 @@ pub async fn revoke_api_key(id: i32) -> Result<dto::ApiKeySummary, AppError> {
     use crate::server::{auth::guard::require_admin, error::reply, fraud::api_keys, AppState};
     reply(
         async {
-            require_admin()?;
+            let admin = require_admin()?;
             let state = AppState::from_context()?;
-            Ok(api_keys::revoke(state.db.primary(), id, chrono::Utc::now()).await?)
+            Ok(api_keys::revoke(state.db.primary(), id, &admin.email, chrono::Utc::now()).await?)
         }
         .await,
     )

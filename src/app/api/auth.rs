@@ -11,8 +11,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     reply(
         async {
             let state = AppState::from_context()?;
-            let user = auth::service::login(&state, &email, &password, auth::guard::client_ip()).await?;
-            auth::session::start(&user).await?;
+            let (user, stamp) = auth::service::login(&state, &email, &password, auth::guard::client_ip()).await?;
+            auth::session::start(&user, &stamp).await?;
             let target = next.as_deref().and_then(auth::guard::safe_local_redirect).unwrap_or_else(|| user.role.home_path().to_string());
             leptos_axum::redirect(&target);
             Ok(user)

@@ -12,7 +12,14 @@ fn nav_links(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
         Role::Merchant => &[("/", "Dashboard")],
         Role::Reviewer => &[("/queue", "Review queue")],
-        Role::Admin => &[("/queue", "Review queue"), ("/admin/rules", "Rules"), ("/admin/lists", "Lists"), ("/admin/audit", "Audit log")],
+        Role::Admin => &[
+            ("/queue", "Review queue"),
+            ("/admin/rules", "Rules"),
+            ("/admin/lists", "Lists"),
+            ("/admin/users", "Users"),
+            ("/admin/keys", "API keys"),
+            ("/admin/audit", "Audit log"),
+        ],
     }
 }
 
@@ -43,7 +50,7 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                             let path = location.pathname;
                             view! {
                                 <nav aria-label="Main" class="flex-1">
-                                    <ul class="flex gap-1 whitespace-nowrap">
+                                    <ul class="flex flex-wrap gap-1 whitespace-nowrap">
                                         {nav_links(u.role)
                                             .iter()
                                             .map(|(href, label)| {

@@ -1,3 +1,4 @@
+pub mod admin_ui;
 pub mod cel_editor;
 pub mod chart;
 pub mod hydration;

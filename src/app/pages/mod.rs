@@ -1,9 +1,11 @@
 pub mod audit;
 pub mod case;
 pub mod dashboard;
+pub mod keys;
 pub mod lists;
 pub mod login;
 pub mod merchant;
 pub mod not_found;
 pub mod queue;
 pub mod rules;
+pub mod users;

@@ -5,3 +5,4 @@ pub mod rate_limit;
 pub mod service;
 pub mod session;
 pub mod session_store;
+pub mod users;

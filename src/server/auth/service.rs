@@ -9,7 +9,11 @@ use crate::app::error::AppError;
 use crate::server::db::entities::user;
 use crate::server::{db, AppState};
 
+/// The signed-in person a row is; None for a disabled account (or an unknown role).
 pub fn to_session_user(row: user::Model) -> Option<SessionUser> {
+    if row.disabled_at.is_some() {
+        return None;
+    }
     Some(SessionUser { id: row.id, role: Role::parse(&row.role)?, email: row.email, display_name: row.display_name, merchant_id: row.merchant_id })
 }
 
@@ -21,9 +25,11 @@ pub fn normalize_email(email: &str) -> String {
 /// anonymous caller from making each attempt arbitrarily expensive.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
-/// Checks the credentials; on success records the login time and returns the user. Only wrong
-/// credentials count against the client's sign-in budget.
-pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Option<IpAddr>) -> Result<SessionUser, AppError> {
+/// Checks the credentials; on success records the login time and returns the user, with the
+/// stamp of their password for the session ([`super::users::session_stamp`]). Only wrong
+/// credentials count against the client's sign-in budget. A disabled account is told so only
+/// after the right password (anyone else gets the answer a wrong password gets).
+pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Option<IpAddr>) -> Result<(SessionUser, String), AppError> {
     let email = normalize_email(email);
     if email.is_empty() || password.is_empty() {
         return Err(AppError::Invalid("Enter your email and password.".into()));
@@ -49,6 +55,10 @@ pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Opt
         }
     };
 
+    if row.disabled_at.is_some() {
+        return Err(AppError::Invalid("This account is disabled. Ask an admin to enable it.".into()));
+    }
+    let stamp = super::users::session_stamp(&row.password_hash);
     let mut active: user::ActiveModel = row.clone().into();
     active.last_login_at = Set(Some(chrono::Utc::now()));
     active.update(state.db.primary()).await.map_err(|e| internal("record login", &e))?;
@@ -62,11 +72,17 @@ pub async fn login(state: &AppState, email: &str, password: &str, client_ip: Opt
             .await
             .map_err(|e| internal("record merchant activity", &e))?;
     }
-    to_session_user(row).ok_or_else(wrong)
+    Ok((to_session_user(row).ok_or_else(wrong)?, stamp))
 }
 
-pub async fn find_session_user(db: &DatabaseConnection, user_id: i32) -> Result<Option<SessionUser>, sea_orm::DbErr> {
-    Ok(user::Entity::find_by_id(user_id).one(db).await?.and_then(to_session_user))
+/// The user a session belongs to, if that session still holds: the account exists, is enabled,
+/// and its password is the one the session signed in with (`stamp`).
+pub async fn find_session_user(db: &DatabaseConnection, user_id: i32, stamp: Option<&str>) -> Result<Option<SessionUser>, sea_orm::DbErr> {
+    let Some(row) = user::Entity::find_by_id(user_id).one(db).await? else { return Ok(None) };
+    if stamp != Some(super::users::session_stamp(&row.password_hash).as_str()) {
+        return Ok(None);
+    }
+    Ok(to_session_user(row))
 }
 
 #[derive(Debug, thiserror::Error)]

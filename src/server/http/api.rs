@@ -40,7 +40,10 @@ pub fn router() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Vetted ingest API", description = "Send transactions; get the fraud decision: allow, review (a case is opened) or block, with the rules that matched and why."),
+    info(
+        title = "Vetted ingest API",
+        description = "Send transactions; get the fraud decision: allow, review (a case is opened) or block, with the rules that matched and why. An API key may be bound to one merchant: it then sends, and reads back (idempotent replays), that merchant's transactions only — any other merchant is a 403 `merchant_not_allowed`."
+    ),
     paths(create_transaction, create_batch),
     components(schemas(TransactionInput, BatchInput, DecisionResponse, MatchedRule, RuleErrorReport, FieldError, ApiErrorBody, ApiError, BatchResponse, BatchItemResult)),
     modifiers(&BearerAuth),
@@ -64,7 +67,7 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiError {
-    /// Stable, for programs: `unauthorized`, `validation_failed`, `body_too_large`,
+    /// Stable, for programs: `unauthorized`, `merchant_not_allowed`, `validation_failed`, `body_too_large`,
     /// `unknown_merchant`, `unknown_product`, `idempotency_key_reused`, `external_id_reused`, `unavailable`, `internal_error`.
     pub code: String,
     /// For people.
@@ -107,6 +110,20 @@ fn ingest_error(err: IngestError) -> (StatusCode, ApiError) {
         }
     };
     (status, ApiError { code: code.into(), message: err.to_string(), fields: vec![] })
+}
+
+/// A key bound to one merchant sends that merchant's transactions only: anything else is a 403,
+/// decided before anything is read or stored. The earlier decision a retry would read back is
+/// behind this check too, so such a key never sees another merchant's decision.
+fn check_scope(key: &api_key::Model, merchant_id: i32) -> Result<(), ApiError> {
+    match key.merchant_id {
+        Some(scope) if scope != merchant_id => Err(ApiError {
+            code: "merchant_not_allowed".into(),
+            message: format!("This API key is bound to merchant {scope}; it cannot send or read transactions of merchant {merchant_id}."),
+            fields: vec![],
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn ingest_error_response(err: IngestError) -> Response {
@@ -188,6 +205,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
         (status = 201, description = "Decided and stored", body = DecisionResponse),
         (status = 200, description = "The stored decision of an earlier identical request (header `Idempotent-Replayed: true`)", body = DecisionResponse),
         (status = 401, description = "Missing, unknown or revoked API key", body = ApiErrorBody),
+        (status = 403, description = "`merchant_not_allowed`: the API key is bound to another merchant. Nothing is stored, and no earlier decision is replayed: a merchant-bound key never reads another merchant's transactions", body = ApiErrorBody),
         (status = 404, description = "Unknown merchant, or a product that is not the merchant's", body = ApiErrorBody),
         (status = 409, description = "The Idempotency-Key or external_id was used for a different request", body = ApiErrorBody),
         (status = 413, description = "Body over 16 KB", body = ApiErrorBody),
@@ -207,6 +225,9 @@ pub async fn create_transaction(State(state): State<AppState>, headers: HeaderMa
         Ok(input) => input,
         Err(fields) => return error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The transaction has invalid fields.", fields),
     };
+    if let Err(body) = check_scope(&key, input.merchant_id) {
+        return (StatusCode::FORBIDDEN, Json(ApiErrorBody { error: body })).into_response();
+    }
     let caller = Caller { api_key_id: key.id, idempotency_key };
     match ingest::ingest(state.db.primary(), &state.cache, &state.fraud, &caller, input).await {
         Ok(done) if done.replayed => {
@@ -244,6 +265,7 @@ pub struct BatchResponse {
     responses(
         (status = 200, description = "One result per item, in order", body = BatchResponse),
         (status = 401, description = "Missing, unknown or revoked API key", body = ApiErrorBody),
+        (status = 403, description = "`merchant_not_allowed`: an item is of a merchant other than the one the API key is bound to; nothing was stored", body = ApiErrorBody),
         (status = 413, description = "Body over 2 MB", body = ApiErrorBody),
         (status = 422, description = "Invalid items, with their paths (`transactions[3].amount`)", body = ApiErrorBody),
     )
@@ -257,6 +279,11 @@ pub async fn create_batch(State(state): State<AppState>, headers: HeaderMap, bod
         Ok(inputs) => inputs,
         Err(fields) => return error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The batch has invalid items; nothing was stored.", fields),
     };
+    // As with invalid items: one item of another merchant and nothing of the batch is stored.
+    if let Some((index, body)) = inputs.iter().enumerate().find_map(|(i, input)| check_scope(&key, input.merchant_id).err().map(|e| (i, e))) {
+        let message = format!("transactions[{index}]: {}", body.message);
+        return error(StatusCode::FORBIDDEN, &body.code, message, vec![]);
+    }
     let caller = Caller { api_key_id: key.id, idempotency_key: None };
     let results: Vec<BatchItemResult> = futures::stream::iter(inputs.into_iter().enumerate())
         .map(|(index, input)| {

@@ -9,7 +9,7 @@ use tower_sessions::Session;
 use crate::app::dto::{Role, SessionUser};
 use crate::server::auth::guard::CurrentUser;
 use crate::server::auth::service::find_session_user;
-use crate::server::auth::session::USER_ID_KEY;
+use crate::server::auth::session::{STAMP_KEY, USER_ID_KEY};
 use crate::server::{db, AppState};
 
 /// Who may open a path.
@@ -77,12 +77,16 @@ async fn load_user(state: &AppState, session: &Session) -> Result<Option<Session
         unavailable()
     })?;
     let Some(user_id) = user_id else { return Ok(None) };
-    let user = find_session_user(state.db.read(), user_id).await.map_err(|e| {
+    let stamp: Option<String> = session.get(STAMP_KEY).await.map_err(|_| {
+        tracing::error!("session store unavailable");
+        unavailable()
+    })?;
+    let user = find_session_user(state.db.read(), user_id, stamp.as_deref()).await.map_err(|e| {
         tracing::error!(kind = db::error_kind(&e), "loading the session user failed");
         unavailable()
     })?;
     if user.is_none() {
-        // The account is gone: the session must not outlive it.
+        // The account is gone or disabled, or its password was reset: the session ends.
         let _ = session.flush().await;
     }
     Ok(user)
@@ -125,6 +129,8 @@ mod tests {
         assert_eq!(page_access("/"), PageAccess::Roles(&[Role::Merchant]));
         assert_eq!(page_access("/queue"), PageAccess::Roles(&[Role::Reviewer, Role::Admin]));
         assert_eq!(page_access("/admin/rules"), PageAccess::Roles(&[Role::Admin]));
+        assert_eq!(page_access("/admin/users"), PageAccess::Roles(&[Role::Admin]));
+        assert_eq!(page_access("/admin/keys"), PageAccess::Roles(&[Role::Admin]));
         assert_eq!(page_access("/administrator"), PageAccess::Public);
         assert_eq!(page_access("/rpc/dashboard/sales_summary"), PageAccess::SelfGuarded);
         assert_eq!(page_access("/login"), PageAccess::LoginPage);

@@ -1080,7 +1080,7 @@ pub async fn assign(db: &DatabaseConnection, case: CaseRef, user_id: i32, who: &
 
 /// Reviewers and admins cases can be given to, by name.
 pub async fn assignees(db: &impl ConnectionTrait) -> Result<Vec<Assignee>, CaseError> {
-    let sql = "SELECT id, display_name, role FROM users WHERE role IN ('reviewer', 'admin') ORDER BY display_name, id";
+    let sql = "SELECT id, display_name, role FROM users WHERE role IN ('reviewer', 'admin') AND disabled_at IS NULL ORDER BY display_name, id";
     let rows = db.query_all_raw(db::statement(db.get_database_backend(), sql, vec![])).await?;
     rows.iter()
         .map(|row| {
@@ -1093,7 +1093,7 @@ async fn assignee(db: &impl ConnectionTrait, user_id: i32, who: &Reviewer) -> Re
     if !who.admin {
         return Err(CaseError::Invalid("Only admins assign cases to others.".into()));
     }
-    let sql = "SELECT id, display_name, role FROM users WHERE id = ? AND role IN ('reviewer', 'admin')";
+    let sql = "SELECT id, display_name, role FROM users WHERE id = ? AND role IN ('reviewer', 'admin') AND disabled_at IS NULL";
     let row = db.query_one_raw(db::statement(db.get_database_backend(), sql, vec![user_id.into()])).await?;
     let row = row.ok_or_else(|| CaseError::Invalid(format!("There is no reviewer or admin with id {user_id}.")))?;
     Ok(Assignee { user_id, name: row.try_get("", "display_name")?, admin: row.try_get::<String>("", "role")? == "admin" })

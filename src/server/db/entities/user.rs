@@ -14,6 +14,8 @@ pub struct Model {
     pub merchant_id: Option<i32>,
     pub created_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
+    /// Set while the account is disabled: no sign-in, and its sessions end at their next request.
+    pub disabled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
