@@ -187,7 +187,7 @@ fn UsersTable(
                                         {user.display_name.clone()}
                                         {is_me.then(|| view! { <span class="ml-1 text-xs font-normal text-slate-600">"(you)"</span> })}
                                     </td>
-                                    <td class=format!("{TD} max-w-64 break-all")>{user.email.clone()}</td>
+                                    <td class=format!("{TD} whitespace-nowrap")>{user.email.clone()}</td>
                                     <td class=TD>
                                         {role_badge(user.role)}
                                         {user.merchant_id.map(|m| view! { <span class="ml-1 whitespace-nowrap text-xs text-slate-600">{format!("merchant {m}")}</span> })}
