@@ -63,6 +63,18 @@ fn ListsConsole() -> impl IntoView {
     let selected = Memo::new(move |_| query.with(|q| q.get("list")).filter(|name| !name.is_empty()));
     let lists = Resource::new(|| (), |_| fraud_lists());
     let creating = RwSignal::new(false);
+    // Where the reader is in the selected list: kept here, so that the list's view, drawn again
+    // when a change refreshes the sizes, keeps the search and the page.
+    let place = ListPlace { search: RwSignal::new(String::new()), trail: RwSignal::new(Vec::new()), after: RwSignal::new(None) };
+    Effect::new(move |before: Option<Option<String>>| {
+        let now = selected.get();
+        if before.is_some_and(|b| b != now) {
+            place.search.set(String::new());
+            place.trail.set(Vec::new());
+            place.after.set(None);
+        }
+        now
+    });
     view! {
         <div class="mx-auto max-w-7xl px-4 py-6 sm:px-6">
             <div class="flex flex-wrap items-center justify-between gap-3">
@@ -115,7 +127,7 @@ fn ListsConsole() -> impl IntoView {
                                     </div>
                                 }.into_any(),
                                 Some(name) => match all.into_iter().find(|l| l.name == name) {
-                                    Some(list) => view! { <ListView list=list lists=lists /> }.into_any(),
+                                    Some(list) => view! { <ListView list=list lists=lists place=place /> }.into_any(),
                                     None => view! { <div class=SECTION><p role="alert" class="text-sm text-rose-900">{format!("No list named “{name}”.")}</p></div> }.into_any(),
                                 },
                             }
@@ -128,6 +140,14 @@ fn ListsConsole() -> impl IntoView {
 }
 
 type Lists = Resource<Result<Vec<FraudListSummary>, AppError>>;
+
+/// The search and page in the selected list; the trail holds the starts of the pages before.
+#[derive(Clone, Copy)]
+struct ListPlace {
+    search: RwSignal<String>,
+    trail: RwSignal<Vec<Option<ListEntryCursor>>>,
+    after: RwSignal<Option<ListEntryCursor>>,
+}
 
 #[component]
 fn NewListForm(creating: RwSignal<bool>, lists: Lists) -> impl IntoView {
@@ -191,13 +211,10 @@ struct PageKey {
 }
 
 #[component]
-fn ListView(list: FraudListSummary, lists: Lists) -> impl IntoView {
+fn ListView(list: FraudListSummary, lists: Lists, place: ListPlace) -> impl IntoView {
     let name = StoredValue::new(list.name.clone());
     let kind = list.kind;
-    let search = RwSignal::new(String::new());
-    // The starts of the pages before this one (for "previous"), and this page's.
-    let trail = RwSignal::new(Vec::<Option<ListEntryCursor>>::new());
-    let after = RwSignal::new(None::<ListEntryCursor>);
+    let ListPlace { search, trail, after } = place;
     let changes = RwSignal::new(0u32);
     let status_line = RwSignal::new(String::new());
     let importing = RwSignal::new(false);
