@@ -65,13 +65,19 @@ fn ListsConsole() -> impl IntoView {
     let creating = RwSignal::new(false);
     // Where the reader is in the selected list: kept here, so that the list's view, drawn again
     // when a change refreshes the sizes, keeps the search and the page.
-    let place = ListPlace { search: RwSignal::new(String::new()), trail: RwSignal::new(Vec::new()), after: RwSignal::new(None) };
+    let place = ListPlace {
+        search: RwSignal::new(String::new()),
+        trail: RwSignal::new(Vec::new()),
+        after: RwSignal::new(None),
+        status_line: RwSignal::new(String::new()),
+    };
     Effect::new(move |before: Option<Option<String>>| {
         let now = selected.get();
         if before.is_some_and(|b| b != now) {
             place.search.set(String::new());
             place.trail.set(Vec::new());
             place.after.set(None);
+            place.status_line.set(String::new());
         }
         now
     });
@@ -147,6 +153,8 @@ struct ListPlace {
     search: RwSignal<String>,
     trail: RwSignal<Vec<Option<ListEntryCursor>>>,
     after: RwSignal<Option<ListEntryCursor>>,
+    /// What the last change did ("Imported: …"): it must outlive the redraw that change causes.
+    status_line: RwSignal<String>,
 }
 
 #[component]
@@ -214,9 +222,8 @@ struct PageKey {
 fn ListView(list: FraudListSummary, lists: Lists, place: ListPlace) -> impl IntoView {
     let name = StoredValue::new(list.name.clone());
     let kind = list.kind;
-    let ListPlace { search, trail, after } = place;
+    let ListPlace { search, trail, after, status_line } = place;
     let changes = RwSignal::new(0u32);
-    let status_line = RwSignal::new(String::new());
     let importing = RwSignal::new(false);
     let removing = RwSignal::new(None::<ListEntryDto>);
     let search_field = NodeRef::<leptos::html::Input>::new();
