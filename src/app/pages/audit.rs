@@ -7,15 +7,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::app::api::admin::audit_log;
+use crate::app::components::admin_ui::{FIELD, PRIMARY, SECONDARY, SECTION};
 use crate::app::components::layout::RequireRole;
 use crate::app::dto::{audit_object_href, short_utc, AuditFilter, Role, AUDIT_OBJECT_KINDS};
 use crate::app::url;
-
-const PRIMARY: &str = "rounded-md bg-indigo-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 focus-visible:ring-offset-2 disabled:opacity-50";
-const SECONDARY: &str = "rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 disabled:opacity-50";
-const FIELD: &str =
-    "mt-1 block w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600";
-const SECTION: &str = "rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:p-5";
 
 #[component]
 pub fn AuditPage() -> impl IntoView {

@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::app::api::admin::{add_list_entry, create_list, fraud_lists, import_list, list_entries, preview_list_import, remove_list_entry};
+use crate::app::components::admin_ui::{DANGER, FIELD, PRIMARY, SECONDARY, SECTION, SMALL};
 use crate::app::components::keys::use_shortcuts;
 use crate::app::components::layout::RequireRole;
 use crate::app::dto::{
@@ -14,13 +15,6 @@ use crate::app::dto::{
 };
 use crate::app::error::AppError;
 use crate::app::url;
-
-const PRIMARY: &str = "rounded-md bg-indigo-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 focus-visible:ring-offset-2 disabled:opacity-50";
-const SECONDARY: &str = "rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 disabled:opacity-50";
-const SMALL: &str = "rounded border border-slate-300 bg-white px-2 py-0.5 text-xs font-medium text-slate-800 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 disabled:opacity-40";
-const FIELD: &str =
-    "mt-1 block w-full rounded-md border border-slate-300 px-2 py-1.5 text-sm focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600";
-const SECTION: &str = "rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:p-5";
 
 /// Every kind, with what its values look like (the add form's placeholder).
 const KINDS: [(ListKind, &str, &str); 6] = [
@@ -462,7 +456,7 @@ fn RemoveDialog(list: String, removing: RwSignal<Option<ListEntryDto>>, on_remov
                         {move || error.get().map(|e| view! { <p role="alert" class="mt-2 text-sm text-rose-900">{e}</p> })}
                         <div class="mt-4 flex justify-end gap-2">
                             <button type="button" class=SECONDARY on:click=move |_| removing.set(None)>"Cancel"</button>
-                            <button node_ref=confirm type="button" class="rounded-md bg-rose-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-rose-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-rose-600 focus-visible:ring-offset-2 disabled:opacity-50"
+                            <button node_ref=confirm type="button" class=DANGER
                                 disabled=move || remove.pending().get() on:click=move |_| { remove.dispatch(target.clone()); } data-testid="remove-confirm">"Remove"</button>
                         </div>
                     </div>
