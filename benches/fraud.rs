@@ -81,7 +81,8 @@ fn ruleset(size: usize) -> Ruleset {
 fn lists() -> Arc<Lists> {
     let now = Utc::now();
     let mut lists = Lists::default();
-    let entry = || ListEntry { value: String::new(), reason: "bench".into(), expires_at: None, added_by: "bench".into(), source: "import".into() };
+    let entry =
+        || ListEntry { value: String::new(), reason: "bench".into(), expires_at: None, added_by: "bench".into(), source: "import".into(), merchant_id: None };
     for (name, kind, _, entries) in default_rules::LISTS {
         lists.create(name, *kind).unwrap();
         for (value, _) in *entries {

@@ -235,25 +235,67 @@ async fn the_editor_checks_as_you_type_and_knows_the_schema(backend: Backend) {
     assert_eq!(amount["detail"], "double");
 }
 
-/// A backtest equals a brute-force re-evaluation of every stored decision of its window: the
-/// outcome matrix, each rule's matches and errors, and precision and recall against the
-/// reviewers' labels; one runs at a time; it can be cancelled; bad input starts nothing.
+/// A backtest equals a brute-force re-evaluation of every rule on every stored decision of its
+/// window, with the lists as they were at each decision: the outcome matrix, each rule's matches,
+/// disputes and errors, and precision and recall against the reviewers' labels and PayPal's
+/// unauthorised-use disputes. Rules that did not change are not evaluated (their stored results
+/// are the answer) and that changes nothing; a list entry added since does not match an old
+/// payment and one removed since still does. One runs at a time; it can be cancelled; bad input
+/// starts nothing.
 async fn a_backtest_equals_a_brute_force_replay(backend: Backend) {
     use sea_orm::{EntityTrait, PaginatorTrait};
     use std::collections::BTreeMap;
-    use vetted::server::db::entities::{backtest as runs, case, decision};
+    use std::sync::Arc;
+    use vetted::server::db::entities::{backtest as runs, case, decision, dispute, transaction};
     use vetted::server::fraud::backtest::{self, BacktestError};
+    use vetted::server::fraud::rules::{Facts, ListLookup, RuleOutcome};
     let app = TestApp::spawn(backend, &[]).await;
-    // A desk's history: payments decided by the engine, cases resolved with dispositions.
+    // A desk's history: payments decided by the engine, cases resolved with dispositions (fraud
+    // blocks the card from then on).
     vetted::server::seed::review::seed_review_queue(&app.state, 42, 4, Utc::now()).await.unwrap();
     let db = app.state.db.primary();
-    let lists: std::sync::Arc<dyn vetted::server::fraud::rules::ListLookup> = app.state.fraud.current().await.unwrap().lists.clone();
     assert!(matches!(backtest::prepare(db, 30, "tests", Utc::now()).await, Err(BacktestError::NoDraft)), "no draft, nothing started");
 
-    let mut draft = live_draft(&app).await;
+    // Two payments PayPal says were disputed: one as unauthorised (fraud, whatever a reviewer
+    // said), one as not received (disputed, not fraud).
+    let approved: Vec<i64> = case::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.disposition.as_deref() == Some("approved"))
+        .map(|c| c.transaction_id)
+        .take(2)
+        .collect();
+    for (n, (transaction_id, reason)) in approved.iter().zip(["UNAUTHORISED", "MERCHANDISE_OR_SERVICE_NOT_RECEIVED"]).enumerate() {
+        dispute::Entity::insert(dispute::ActiveModel {
+            paypal_dispute_id: sea_orm::Set(format!("PP-D-{n}")),
+            merchant_id: sea_orm::Set(None),
+            reason: sea_orm::Set(reason.into()),
+            status: sea_orm::Set("OPEN".into()),
+            amount_minor: sea_orm::Set(100),
+            currency: sea_orm::Set("USD".into()),
+            opened_at: sea_orm::Set(Utc::now()),
+            updated_at: sea_orm::Set(Utc::now()),
+            transaction_id: sea_orm::Set(Some(*transaction_id)),
+            ..Default::default()
+        })
+        .exec(db)
+        .await
+        .unwrap();
+    }
+
+    let published = live_draft(&app).await;
+    let mut draft = published.clone();
     draft.rules.push(rule("Over $200", "transaction.amount_usd > 200.0", RuleEffectSpec::Block));
     // Fails at run time on every decision: an e-mail address is never a number.
     draft.rules.push(rule("Email as a number", "int(transaction.buyer_email) > 0", RuleEffectSpec::Review));
+    // The block-list rule, changed: evaluated again, against the lists of each decision's moment.
+    draft.rules.push(rule(
+        "Blocked card, any amount",
+        "in_list('blocked_cards', transaction.card_fingerprint) && transaction.amount_usd >= 0.0",
+        RuleEffectSpec::Block,
+    ));
     draft.rules.retain(|r| r.name != "Disposable email");
     versions::save_draft(db, &draft, "tests", None, Utc::now()).await.unwrap();
     for days in [0, backtest::MAX_WINDOW_DAYS + 1] {
@@ -268,41 +310,54 @@ async fn a_backtest_equals_a_brute_force_replay(backend: Backend) {
         matches!(backtest::prepare(db, 30, "someone else", Utc::now()).await, Err(BacktestError::AlreadyRunning(by)) if by == "tests"),
         "one run at a time"
     );
-    backtest::run(db, prepared.run, prepared.ruleset, lists.clone()).await.unwrap();
+    backtest::run(db, prepared).await.unwrap();
     let report = backtest::get(db, id, Utc::now()).await.unwrap();
     assert_eq!(report.status, "done");
     let result = report.result.expect("a result");
 
-    // The same, by brute force: every decision of the window, evaluated one by one.
+    // The same, by brute force: every rule of the draft evaluated on every decision of the window.
     let compiled = versions::compile(&draft).unwrap();
+    let rules = compiled.rules.len();
+    let history: Arc<dyn ListLookup> = Arc::new(vetted::server::fraud::list_store::load_history(db).await.unwrap());
+    let current: Arc<dyn ListLookup> = app.state.fraud.current().await.unwrap().lists.clone();
     let from = now - chrono::Duration::days(backtest::MAX_WINDOW_DAYS.into());
     let labels: BTreeMap<i64, Option<String>> = case::Entity::find().all(db).await.unwrap().into_iter().map(|c| (c.transaction_id, c.disposition)).collect();
+    let disputes: BTreeMap<i64, String> =
+        dispute::Entity::find().all(db).await.unwrap().into_iter().filter_map(|d| Some((d.transaction_id?, d.reason))).collect();
     let mut matrix = BTreeMap::<(String, String), u64>::new();
-    let mut matches = vec![0u64; compiled.rules.len()];
-    let mut errors = vec![0u64; compiled.rules.len()];
+    let (mut matches, mut errors, mut disputed) = (vec![0u64; rules], vec![0u64; rules], vec![0u64; rules]);
     let (mut fraud, mut true_positives, mut false_positives) = (0u64, 0u64, 0u64);
-    let mut decisions = 0u64;
+    let (mut decisions, mut stored_card_blocks, mut card_blocks_with_today_lists) = (0u64, 0u64, 0u64);
+    let changed_card_rule = compiled.rules.iter().position(|r| &*r.name == "Blocked card, any amount").unwrap();
     for stored in decision::Entity::find().all(db).await.unwrap().into_iter().filter(|d| d.created_at >= from && d.created_at < now) {
         let record: Value = serde_json::from_str(&stored.results).unwrap();
-        let mut facts: vetted::server::fraud::rules::Facts = serde_json::from_value(record["facts"].clone()).unwrap();
-        let transaction = vetted::server::db::entities::transaction::Entity::find_by_id(stored.transaction_id).one(db).await.unwrap().unwrap();
-        facts.merchant_id = transaction.merchant_id;
-        let evaluation = compiled.evaluate(&facts, lists.clone());
+        let mut facts: Facts = serde_json::from_value(record["facts"].clone()).unwrap();
+        facts.merchant_id = transaction::Entity::find_by_id(stored.transaction_id).one(db).await.unwrap().unwrap().merchant_id;
+        let evaluation = compiled.replay(&facts, history.clone(), stored.created_at, vec![None; rules]);
         decisions += 1;
         *matrix.entry((stored.outcome.clone(), evaluation.action.as_str().to_string())).or_default() += 1;
+        let dispute = disputes.get(&stored.transaction_id);
         for (i, r) in evaluation.results.iter().enumerate() {
             match r.outcome {
-                vetted::server::fraud::rules::RuleOutcome::Matched => matches[i] += 1,
-                vetted::server::fraud::rules::RuleOutcome::Error(_) => errors[i] += 1,
+                RuleOutcome::Matched => {
+                    matches[i] += 1;
+                    disputed[i] += u64::from(dispute.is_some());
+                }
+                RuleOutcome::Error(_) => errors[i] += 1,
                 _ => {}
             }
         }
+        // What the engine's own block-list rule said then, and what today's lists would say.
+        let said = record["rules"].as_array().unwrap().iter().any(|r| r["rule"] == "Blocked card" && r["outcome"] == "matched");
+        stored_card_blocks += u64::from(said);
+        card_blocks_with_today_lists += u64::from(current.contains("blocked_cards", &facts.transaction.card_fingerprint, facts.merchant_id, Utc::now()));
         let label = labels.get(&stored.transaction_id).cloned().flatten();
-        let is_fraud = matches!(label.as_deref(), Some("refunded_as_fraud" | "confirmed_fraud"));
+        let is_fraud = dispute.is_some_and(|reason| reason == "UNAUTHORISED") || matches!(label.as_deref(), Some("refunded_as_fraud" | "confirmed_fraud"));
+        let not_fraud = !is_fraud && label.as_deref() == Some("approved");
         fraud += u64::from(is_fraud);
         if evaluation.action.as_str() != "allow" {
             true_positives += u64::from(is_fraud);
-            false_positives += u64::from(label.as_deref() == Some("approved"));
+            false_positives += u64::from(not_fraud);
         }
     }
     assert!(decisions > 50 && fraud > 0 && false_positives > 0, "a history with labels: {decisions} decisions, {fraud} fraud");
@@ -312,18 +367,43 @@ async fn a_backtest_equals_a_brute_force_replay(backend: Backend) {
     assert!(got.keys().any(|(before, after)| before != after), "the draft changes some outcomes");
     assert_eq!(result.rules.iter().map(|r| r.matches).collect::<Vec<_>>(), matches, "matches per rule");
     assert_eq!(result.rules.iter().map(|r| r.errors).collect::<Vec<_>>(), errors, "errors per rule");
-    assert_eq!(result.rules.last().unwrap().errors, decisions, "the failing rule fails on every decision");
+    assert_eq!(result.rules.iter().map(|r| r.disputed).collect::<Vec<_>>(), disputed, "disputed matches per rule");
+    assert_eq!(result.rules[rules - 2].errors, decisions, "the failing rule fails on every decision");
     assert_eq!((result.after.fraud, result.after.true_positives, result.after.false_positives), (fraud, true_positives, false_positives));
     assert_eq!(result.after.precision, Some(true_positives as f64 / (true_positives + false_positives) as f64));
     assert_eq!(result.after.recall, Some(true_positives as f64 / fraud as f64));
     assert!(result.matrix.iter().all(|c| !c.examples.is_empty() && c.examples.len() <= 5), "examples per cell");
     assert_eq!(result.reviews_per_day.iter().map(|d| d.after).sum::<u64>(), matrix.iter().filter(|((_, a), _)| a == "review").map(|(_, n)| n).sum::<u64>());
+    // Only the three new rules were evaluated; the others' stored results were taken.
+    assert_eq!((result.evaluated, result.reused), (decisions * 3, decisions * (rules as u64 - 3)));
+    // Lists as they were: the changed block-list rule matches what the engine saw then, not the
+    // cards reviewers blocked since.
+    assert_eq!(matches[changed_card_rule], stored_card_blocks, "the block list as it was at each decision");
+    assert!(card_blocks_with_today_lists > stored_card_blocks, "cards blocked since then: {card_blocks_with_today_lists} > {stored_card_blocks}");
+
+    // An entry removed since still matched the payments decided while it was listed.
+    let entries = vetted::server::db::entities::fraud_list_entry::Entity::find().all(db).await.unwrap();
+    let listed_then = entries
+        .into_iter()
+        .find(|e| e.removed_at.is_none() && e.created_at < now - chrono::Duration::days(1) && !e.value.contains('/'))
+        .expect("the seeded lists have entries from before the payments");
+    let merchant = listed_then.merchant_id.unwrap_or(1);
+    vetted::server::fraud::list_store::remove_entry(db, &listed_then.list_name, &listed_then.value, listed_then.merchant_id, "tests", Utc::now())
+        .await
+        .unwrap();
+    let after_removal = vetted::server::fraud::list_store::load_history(db).await.unwrap();
+    assert!(after_removal.contains(&listed_then.list_name, &listed_then.value, merchant, now - chrono::Duration::hours(1)), "listed an hour ago");
+    assert!(!after_removal.contains(&listed_then.list_name, &listed_then.value, merchant, Utc::now() + chrono::Duration::seconds(1)), "not listed now");
+    assert!(
+        !after_removal.contains(&listed_then.list_name, &listed_then.value, merchant, listed_then.created_at - chrono::Duration::seconds(1)),
+        "not before it was added"
+    );
 
     // Cancelled: asked before its first chunk, it stops after it.
     let prepared = backtest::prepare(db, backtest::MAX_WINDOW_DAYS, "tests", Utc::now()).await.unwrap();
     let id = prepared.run.id;
     assert_eq!(backtest::cancel(db, id, Utc::now()).await.unwrap().status, "cancelling");
-    backtest::run(db, prepared.run, prepared.ruleset, lists).await.unwrap();
+    backtest::run(db, prepared).await.unwrap();
     let cancelled = backtest::get(db, id, Utc::now()).await.unwrap();
     assert_eq!((cancelled.status.as_str(), cancelled.result.is_none()), ("cancelled", true));
     assert!(cancelled.processed > 0 && cancelled.processed <= 2_000.min(decisions), "{}", cancelled.processed);

@@ -52,6 +52,7 @@ async fn webhooks_are_verified_stored_once_and_reconciled(backend: Backend) {
     assert_eq!(stored.len(), 1);
     assert_eq!((stored[0].merchant_id, stored[0].amount_minor, stored[0].currency.as_str()), (Some(1), 4999, "USD"));
     assert_eq!(stored[0].paypal_dispute_id, event["resource"]["dispute_id"].as_str().unwrap());
+    assert_eq!(stored[0].transaction_id, None, "PayPal's transaction id names no ingested payment");
 
     // A replay (PayPal retries) is accepted and changes nothing.
     assert_eq!(sim_webhooks::deliver(&endpoint, &event).await, 200);
@@ -93,6 +94,27 @@ async fn webhooks_are_verified_stored_once_and_reconciled(backend: Backend) {
     let again = reconcile(&app, webhooks::RECONCILE_MAX_EVENTS).await;
     assert_eq!(again.filled_in, 0);
     assert_eq!(disputes(&app).await, 4);
+
+    // A dispute names the payment it contests when the platform sent PayPal's transaction id as
+    // the ingest's external_id: a backtest counts it as a label.
+    let key = vetted::server::fraud::api_keys::create(app.state.db.primary(), "tests", "tests", Utc::now()).await.unwrap().key;
+    let body = json!({
+        "external_id": "8MC585209K746392H", "merchant_id": 1, "amount": 2500, "currency": "USD", "buyer_email": "buyer@example.com",
+        "buyer_ip": "198.51.100.7", "card_fingerprint": "fp_disputed", "card_country": "US"
+    });
+    let ingested: Value =
+        reqwest::Client::new().post(app.url("/api/v1/transactions")).bearer_auth(&key).json(&body).send().await.unwrap().json().await.unwrap();
+    set_knobs(&app, json!({ "drop_webhooks": false })).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/__sim/disputes", app.sim_url))
+        .json(&json!({ "merchant_id": MERCHANT, "amount": "25.00", "currency": "USD", "reason": "UNAUTHORISED", "seller_transaction_id": "8MC585209K746392H" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let linked = dispute::Entity::find().all(app.state.db.primary()).await.unwrap().into_iter().filter(|d| d.reason == "UNAUTHORISED").collect::<Vec<_>>();
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0].transaction_id, ingested["transaction_id"].as_i64(), "{ingested}");
 
     // The disputes now weigh in the merchant's dispute rate, as rules see it.
     let facts = vetted::server::fraud::ingest::merchant_facts(app.state.db.primary(), &app.state.cache, 1).await.unwrap().unwrap();

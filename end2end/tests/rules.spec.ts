@@ -80,6 +80,8 @@ test("an admin writes a rule with a typo, fixes it by completion, tests it on a 
   await expect(progress).toHaveAttribute("aria-valuenow", "100");
   await expect(page.getByTestId("backtest-matrix")).toContainText("allow");
   await expect(page.getByTestId("backtest-rules")).toContainText("E2E rules domain");
+  // Only the new rule was evaluated: the unchanged ones' stored results were taken.
+  await expect(page.getByTestId("backtest-replay")).toContainText(/[1-9][\d,]* taken from the stored decisions/);
   await expectAccessible(page);
 
   await page.getByTestId("publish").click();

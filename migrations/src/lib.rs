@@ -18,6 +18,7 @@ mod m20261207_000013_backtests;
 mod m20261207_000014_list_removal_and_audit_filters;
 mod m20261207_000015_users_disabled_and_key_scope;
 mod m20261207_000016_rule_hit_days;
+mod m20261208_000017_disputed_transactions;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_list_removal_and_audit_filters::Migration),
             Box::new(m20261207_000015_users_disabled_and_key_scope::Migration),
             Box::new(m20261207_000016_rule_hit_days::Migration),
+            Box::new(m20261208_000017_disputed_transactions::Migration),
         ]
     }
 }

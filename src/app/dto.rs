@@ -616,6 +616,11 @@ pub struct BacktestResult {
     pub reviews_per_day: Vec<DayReviews>,
     pub before: Quality,
     pub after: Quality,
+    /// Rule results evaluated again, and taken as stored (the rule had not changed).
+    #[serde(default)]
+    pub evaluated: u64,
+    #[serde(default)]
+    pub reused: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -640,10 +645,13 @@ pub struct RuleBacktest {
     pub amount_usd: f64,
     /// Evaluations that failed at run time.
     pub errors: u64,
-    /// Of the matches: labelled fraud, labelled not fraud, refunded, blocked by the draft.
+    /// Of the matches: labelled fraud (by a reviewer, or a dispute for unauthorised use),
+    /// labelled not fraud, refunded, disputed (any reason), blocked by the draft.
     pub fraud: u64,
     pub not_fraud: u64,
     pub refunded: u64,
+    #[serde(default)]
+    pub disputed: u64,
     pub blocked: u64,
 }
 

@@ -143,8 +143,7 @@ pub async fn start_backtest(days: u32) -> Result<dto::BacktestReport, AppError> 
         async {
             let admin = require_admin()?;
             let state = AppState::from_context()?;
-            let lists = state.fraud.current().await.map_err(crate::server::error::ServiceError::from)?.lists.clone();
-            Ok(backtest::start(state.db.primary(), lists, days, &admin.email, chrono::Utc::now()).await?)
+            Ok(backtest::start(state.db.primary(), days, &admin.email, chrono::Utc::now()).await?)
         }
         .await,
     )

@@ -1276,7 +1276,7 @@ fn BacktestResultView(result: BacktestResult) -> impl IntoView {
                     <thead class="text-xs uppercase tracking-wide text-slate-600"><tr><th scope="col" class="pr-3 text-left"></th><th scope="col" class="pr-3 text-left">"Flagged"</th><th scope="col" class="pr-3 text-left">"Precision"</th><th scope="col" class="pr-3 text-left">"Recall"</th></tr></thead>
                     <tbody>{quality("Then", &result.before)}{quality("Draft", &result.after)}</tbody>
                 </table>
-                <p class="mt-1 text-xs text-slate-600">{format!("{} decisions labelled fraud in the window. Fraud labels settle over weeks: recent days undercount.", group_thousands(result.after.fraud))}</p>
+                <p class="mt-1 text-xs text-slate-600">{format!("{} decisions labelled fraud in the window (by a reviewer, or a PayPal dispute for unauthorised use). Fraud labels settle over weeks: recent days undercount.", group_thousands(result.after.fraud))}</p>
                 <p class="mt-3 text-sm font-semibold text-slate-900">"Reviews per day"</p>
                 <p class="text-xs text-slate-600">{format!("{} then → {} with the draft", group_thousands(reviews_before), group_thousands(reviews_after))}</p>
                 <svg viewBox="0 0 300 64" class="mt-1 h-16 w-full" role="img" aria-label=format!("Reviews per day: {reviews_before} then, {reviews_after} with the draft")>
@@ -1285,6 +1285,13 @@ fn BacktestResultView(result: BacktestResult) -> impl IntoView {
                 </svg>
             </div>
         </div>
+        <p class="mt-3 text-xs text-slate-600" data-testid="backtest-replay">
+            {format!(
+                "Replayed on the facts each decision stored, with the lists as they were at that moment: {} rule results evaluated, {} taken from the stored decisions (rules unchanged since).",
+                group_thousands(result.evaluated),
+                group_thousands(result.reused)
+            )}
+        </p>
         <div class="mt-4 overflow-x-auto" tabindex="0" role="region" aria-label="Rules in the backtest">
             <table class="w-full min-w-[40rem] text-left text-sm" data-testid="backtest-rules">
                 <caption class="mb-1 text-left text-sm font-semibold text-slate-900">"Each rule of the draft"</caption>
@@ -1296,6 +1303,7 @@ fn BacktestResultView(result: BacktestResult) -> impl IntoView {
                         <th scope="col" class="py-1 pr-3 text-right">"Fraud"</th>
                         <th scope="col" class="py-1 pr-3 text-right">"Not fraud"</th>
                         <th scope="col" class="py-1 pr-3 text-right">"Refunded"</th>
+                        <th scope="col" class="py-1 pr-3 text-right">"Disputed"</th>
                         <th scope="col" class="py-1 pr-3 text-right">"Blocked"</th>
                         <th scope="col" class="py-1 text-right">"Errors"</th>
                     </tr>
@@ -1309,6 +1317,7 @@ fn BacktestResultView(result: BacktestResult) -> impl IntoView {
                             <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.fraud)}</td>
                             <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.not_fraud)}</td>
                             <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.refunded)}</td>
+                            <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.disputed)}</td>
                             <td class="py-1 pr-3 text-right tabular-nums">{group_thousands(r.blocked)}</td>
                             <td class=format!("py-1 text-right tabular-nums {}", if r.errors > 0 { "text-rose-800 font-medium" } else { "" })>{group_thousands(r.errors)}</td>
                         </tr>

@@ -1,22 +1,25 @@
 //! Backtest: the saved draft replayed on the stored decisions of a window, beside what was
-//! decided then. Each decision is re-evaluated on the facts it stored (velocity as it was; lists
-//! as they are now — the record does not keep list hits); the result counts outcomes before ×
-//! after (with volume and example transactions), each rule's matches, reviews per day, and
-//! precision and recall against reviewers' labels (refunded as fraud / confirmed fraud = fraud,
-//! approved = not fraud).
+//! decided then. The replay is exact: each decision is decided again on the facts it stored
+//! (velocity as it was) with every list as it was at that moment (`ListHistory`), and a rule whose
+//! expression is the same as in the version that made the decision is not evaluated at all — its
+//! stored result is the answer — so a draft that changes 3 rules of 50 evaluates 3. The result
+//! counts outcomes before × after (with volume and example transactions), each rule's matches,
+//! reviews per day, and precision and recall against labels: reviewers' dispositions (refunded
+//! as fraud / confirmed fraud = fraud, approved = not fraud) and PayPal disputes of the payment
+//! for an unauthorised use (fraud, whatever a reviewer said).
 //!
 //! A run is a row in `backtests` and a task on the instance that started it: the decisions are
-//! read in id order, 2,000 at a time (never the whole history in memory), evaluated off the async
-//! workers, and the row's progress and heartbeat are written after each chunk, where a cancel is
-//! also noticed. A run whose heartbeat stops (its instance died) reads as interrupted.
-use std::collections::BTreeMap;
+//! read in time order, 2,000 at a time (never the whole history in memory), each chunk evaluated
+//! off the async workers while the next is read, and the row's progress and heartbeat are
+//! written after each chunk, where a cancel is also noticed. A run whose heartbeat stops (its instance died) reads as interrupted.
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set};
 
-use super::rules::{ListLookup, RuleOutcome, Ruleset};
+use super::rules::{Facts, ListLookup, RuleOutcome, Ruleset};
 use super::versions;
 use crate::app::dto::{BacktestReport, BacktestResult, DayReviews, MatrixCell, MatrixExample, Quality, RuleBacktest, RuleProblem, RulesetStatus};
 use crate::server::db::entities::{backtest, ruleset};
@@ -54,10 +57,34 @@ struct CountRow {
     n: i64,
 }
 
-/// A run recorded and ready: its row and the draft compiled.
+/// A run recorded and ready: its row, the draft compiled, and which stored results it can reuse.
 pub struct Prepared {
     pub run: backtest::Model,
     pub ruleset: Arc<Ruleset>,
+    pub reuse: Arc<Reuse>,
+}
+
+/// Per ruleset version that made decisions: for each rule of the draft, the position of the same
+/// rule (same name, same expression, enabled) among that version's results, if it has one.
+#[derive(Default)]
+pub struct Reuse {
+    by_version: HashMap<i32, Vec<Option<usize>>>,
+}
+
+impl Reuse {
+    /// `draft` is the draft's enabled rules as (name, expression), in the compiled order.
+    fn plan(draft: &[(String, String)], versions: &[crate::app::dto::RulesetVersion]) -> Reuse {
+        let by_version = versions
+            .iter()
+            .map(|version| {
+                // What that version's engine evaluated, in order: its enabled rules.
+                let evaluated: Vec<(&str, &str)> = version.draft.rules.iter().filter(|r| r.enabled).map(|r| (r.name.as_str(), r.expression.as_str())).collect();
+                let positions = draft.iter().map(|(name, expression)| evaluated.iter().position(|(n, e)| n == name && e == expression)).collect();
+                (version.version, positions)
+            })
+            .collect();
+        Reuse { by_version }
+    }
 }
 
 /// Checks the saved draft and the window and records the run; nothing is recorded when the
@@ -67,8 +94,11 @@ pub async fn prepare(db: &DatabaseConnection, days: u32, who: &str, now: DateTim
         return Err(BacktestError::BadWindow);
     }
     let draft_row = ruleset::Entity::find().filter(ruleset::Column::Status.eq(RulesetStatus::Draft.as_str())).one(db).await?.ok_or(BacktestError::NoDraft)?;
-    let version = versions::list(db).await?.into_iter().find(|v| v.version == draft_row.version).ok_or(BacktestError::NoDraft)?;
+    let all_versions = versions::list(db).await?;
+    let version = all_versions.iter().find(|v| v.version == draft_row.version).cloned().ok_or(BacktestError::NoDraft)?;
     let compiled = versions::compile(&version.draft).map_err(BacktestError::Invalid)?;
+    let enabled: Vec<(String, String)> = version.draft.rules.iter().filter(|r| r.enabled).map(|r| (r.name.clone(), r.expression.clone())).collect();
+    let reuse = Reuse::plan(&enabled, &all_versions);
     // One at a time: a run takes a core for its length.
     let alive = now - Duration::seconds(HEARTBEAT_STALE_SECS);
     let running = backtest::Entity::find()
@@ -104,18 +134,18 @@ pub async fn prepare(db: &DatabaseConnection, days: u32, who: &str, now: DateTim
     }
     .insert(db)
     .await?;
-    Ok(Prepared { run, ruleset: Arc::new(compiled) })
+    Ok(Prepared { run, ruleset: Arc::new(compiled), reuse: Arc::new(reuse) })
 }
 
 /// Starts a backtest of the saved draft over the last `days` days; the run goes on in the
 /// background on this instance.
-pub async fn start(db: &DatabaseConnection, lists: Arc<dyn ListLookup>, days: u32, who: &str, now: DateTime<Utc>) -> Result<BacktestReport, BacktestError> {
-    let Prepared { run: model, ruleset } = prepare(db, days, who, now).await?;
-    let report = to_report(model.clone(), now);
+pub async fn start(db: &DatabaseConnection, days: u32, who: &str, now: DateTime<Utc>) -> Result<BacktestReport, BacktestError> {
+    let prepared = prepare(db, days, who, now).await?;
+    let report = to_report(prepared.run.clone(), now);
     let db = db.clone();
     tokio::spawn(async move {
-        let id = model.id;
-        if let Err(e) = run(&db, model, ruleset, lists).await {
+        let id = prepared.run.id;
+        if let Err(e) = run(&db, prepared).await {
             tracing::error!(backtest = id, kind = crate::server::db::error_kind(&e), "a backtest failed");
             let _ = backtest::Entity::update_many()
                 .col_expr(backtest::Column::Status, Expr::value("failed"))
@@ -134,51 +164,82 @@ struct Row {
     id: i64,
     transaction_id: i64,
     merchant_id: i32,
+    ruleset_version: i32,
     outcome: String,
     results: String,
     created_at: DateTime<Utc>,
     transaction_status: String,
     case_id: Option<i64>,
     disposition: Option<String>,
+    /// PayPal disputes of the payment: any reason, and unauthorised use.
+    disputes: i64,
+    fraud_disputes: i64,
 }
 
 /// Reads the window chunk by chunk, evaluates, tallies, reports progress; stops on cancel.
-pub async fn run(db: &DatabaseConnection, run: backtest::Model, ruleset: Arc<Ruleset>, lists: Arc<dyn ListLookup>) -> Result<(), sea_orm::DbErr> {
-    let sql = "SELECT d.id, d.transaction_id, t.merchant_id, d.outcome, d.results, d.created_at, t.status AS transaction_status, \
-               c.id AS case_id, c.disposition \
+pub async fn run(db: &DatabaseConnection, prepared: Prepared) -> Result<(), sea_orm::DbErr> {
+    let Prepared { run, ruleset, reuse } = prepared;
+    let sql = "SELECT d.id, d.transaction_id, t.merchant_id, d.ruleset_version, d.outcome, d.results, d.created_at, t.status AS transaction_status, \
+               c.id AS case_id, c.disposition, \
+               (SELECT COUNT(*) FROM disputes x WHERE x.transaction_id = d.transaction_id) AS disputes, \
+               (SELECT COUNT(*) FROM disputes x WHERE x.transaction_id = d.transaction_id AND x.reason = 'UNAUTHORISED') AS fraud_disputes \
                FROM decisions d JOIN transactions t ON t.id = d.transaction_id LEFT JOIN cases c ON c.transaction_id = d.transaction_id \
                WHERE d.created_at < ? AND (d.created_at > ? OR (d.created_at = ? AND d.id > ?)) \
                ORDER BY d.created_at, d.id LIMIT ?";
-    let mut tally = Tally::new(&ruleset);
+    // Every list as it was: each decision asks `in_list` as of its own time.
+    let lists: Arc<dyn ListLookup> = Arc::new(super::list_store::load_history(db).await?);
+    let mut tally = Some(Tally::new(&ruleset));
+    // The chunk being evaluated (off the async workers: CPU work) while the next one is read.
+    let mut evaluating: Option<(tokio::task::JoinHandle<Tally>, i64)> = None;
     // Keyset over (created_at, id): the first chunk starts just before the window.
     let mut cursor = (run.window_from - Duration::microseconds(1), i64::MAX);
     let mut processed = 0i64;
     loop {
         let values = vec![run.window_to.into(), cursor.0.into(), cursor.0.into(), cursor.1.into(), CHUNK.into()];
         let rows = Row::find_by_statement(crate::server::db::statement(db.get_database_backend(), sql, values)).all(db).await?;
+        if let Some((handle, read)) = evaluating.take() {
+            tally = Some(handle.await.map_err(|e| sea_orm::DbErr::Custom(format!("backtest chunk: {e}")))?);
+            processed += read;
+            let status = backtest::Entity::find_by_id(run.id).one(db).await?.map(|m| m.status).unwrap_or_default();
+            if status == "cancelling" {
+                finish(db, run.id, "cancelled", processed, None).await?;
+                return Ok(());
+            }
+            progress(db, run.id, processed).await?;
+        }
         let Some(last_row) = rows.last() else { break };
         cursor = (last_row.created_at, last_row.id);
         let read = rows.len() as i64;
-        let (ruleset_for_chunk, lists_for_chunk) = (ruleset.clone(), lists.clone());
-        // Evaluation is CPU work: off the async workers.
-        tally = tokio::task::spawn_blocking(move || {
+        let mut chunk_tally = tally.take().expect("the tally is back from the previous chunk");
+        let (ruleset, lists, reuse) = (ruleset.clone(), lists.clone(), reuse.clone());
+        let handle = tokio::task::spawn_blocking(move || {
             for row in &rows {
-                tally.add(row, &ruleset_for_chunk, lists_for_chunk.clone());
+                chunk_tally.add(row, &ruleset, &reuse, lists.clone());
             }
-            tally
-        })
-        .await
-        .map_err(|e| sea_orm::DbErr::Custom(format!("backtest chunk: {e}")))?;
-        processed += read;
-        let status = backtest::Entity::find_by_id(run.id).one(db).await?.map(|m| m.status).unwrap_or_default();
-        if status == "cancelling" {
-            finish(db, run.id, "cancelled", processed, None).await?;
-            return Ok(());
-        }
-        progress(db, run.id, processed).await?;
+            chunk_tally
+        });
+        evaluating = Some((handle, read));
     }
+    let tally = tally.expect("every chunk was tallied");
     let result = serde_json::to_string(&tally.result()).expect("results serialise");
     finish(db, run.id, "done", processed, Some(result)).await
+}
+
+/// A stored decision record as a replay reads it: each rule's result (by name, to check the
+/// position) and the facts.
+#[derive(serde::Deserialize)]
+struct StoredRecord<'a> {
+    #[serde(default, borrow)]
+    rules: Vec<StoredResult<'a>>,
+    #[serde(default)]
+    facts: Facts,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredResult<'a> {
+    #[serde(borrow)]
+    rule: std::borrow::Cow<'a, str>,
+    outcome: RuleOutcome,
 }
 
 async fn progress(db: &DatabaseConnection, id: i64, processed: i64) -> Result<(), sea_orm::DbErr> {
@@ -259,7 +320,11 @@ enum Label {
     Unknown,
 }
 
-fn label(disposition: Option<&str>) -> Label {
+/// A dispute for unauthorised use is fraud whatever a reviewer said; else the reviewer's label.
+fn label(disposition: Option<&str>, fraud_disputes: i64) -> Label {
+    if fraud_disputes > 0 {
+        return Label::Fraud;
+    }
     match disposition {
         Some("refunded_as_fraud" | "confirmed_fraud") => Label::Fraud,
         Some("approved") => Label::NotFraud,
@@ -283,6 +348,9 @@ struct Tally {
     fraud: u64,
     before: QualityTally,
     after: QualityTally,
+    /// Rule results evaluated, and taken from the stored decisions.
+    evaluated: u64,
+    reused: u64,
 }
 
 fn outcome_index(outcome: &str) -> usize {
@@ -294,14 +362,50 @@ impl Tally {
         let rules = ruleset
             .rules
             .iter()
-            .map(|r| RuleBacktest { rule: r.name.to_string(), matches: 0, amount_usd: 0.0, errors: 0, fraud: 0, not_fraud: 0, refunded: 0, blocked: 0 })
+            .map(|r| RuleBacktest {
+                rule: r.name.to_string(),
+                matches: 0,
+                amount_usd: 0.0,
+                errors: 0,
+                fraud: 0,
+                not_fraud: 0,
+                refunded: 0,
+                disputed: 0,
+                blocked: 0,
+            })
             .collect();
-        Tally { decisions: 0, cells: BTreeMap::new(), rules, days: BTreeMap::new(), fraud: 0, before: QualityTally::default(), after: QualityTally::default() }
+        Tally {
+            decisions: 0,
+            cells: BTreeMap::new(),
+            rules,
+            days: BTreeMap::new(),
+            fraud: 0,
+            before: QualityTally::default(),
+            after: QualityTally::default(),
+            evaluated: 0,
+            reused: 0,
+        }
     }
 
-    fn add(&mut self, row: &Row, ruleset: &Ruleset, lists: Arc<dyn ListLookup>) {
-        let facts = super::decision::read_facts(&row.results, row.merchant_id);
-        let evaluation = ruleset.evaluate(&facts, lists);
+    fn add(&mut self, row: &Row, ruleset: &Ruleset, reuse: &Reuse, lists: Arc<dyn ListLookup>) {
+        // An unreadable record reads as empty facts and no stored results: every rule runs.
+        let record = serde_json::from_str::<StoredRecord>(&row.results).unwrap_or(StoredRecord { rules: Vec::new(), facts: Facts::default() });
+        let mut facts = record.facts;
+        facts.merchant_id = row.merchant_id;
+        let positions = reuse.by_version.get(&row.ruleset_version);
+        let known: Vec<Option<RuleOutcome>> = ruleset
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                let at = positions.and_then(|p| p[i])?;
+                record.rules.get(at).filter(|stored| *stored.rule == *rule.name).map(|stored| stored.outcome.clone())
+            })
+            .collect();
+        let reused = known.iter().filter(|k| k.is_some()).count() as u64;
+        self.reused += reused;
+        self.evaluated += ruleset.rules.len() as u64 - reused;
+        let evaluation = ruleset.replay(&facts, lists, row.created_at, known);
         let (before, after) = (outcome_index(&row.outcome), outcome_index(evaluation.action.as_str()));
         let amount = facts.transaction.amount_usd;
         self.decisions += 1;
@@ -317,8 +421,9 @@ impl Tally {
         if cell.examples.len() < EXAMPLES_PER_CELL {
             cell.examples.push(MatrixExample { transaction_id: row.transaction_id, case_id: row.case_id });
         }
-        let label = label(row.disposition.as_deref());
+        let label = label(row.disposition.as_deref(), row.fraud_disputes);
         let refunded = row.transaction_status == "refunded";
+        let disputed = row.disputes > 0;
         for (tally, result) in self.rules.iter_mut().zip(&evaluation.results) {
             match result.outcome {
                 RuleOutcome::Matched => {
@@ -327,6 +432,7 @@ impl Tally {
                     tally.fraud += u64::from(label == Label::Fraud);
                     tally.not_fraud += u64::from(label == Label::NotFraud);
                     tally.refunded += u64::from(refunded);
+                    tally.disputed += u64::from(disputed);
                     tally.blocked += u64::from(after == 2);
                 }
                 RuleOutcome::Error(_) => tally.errors += 1,
@@ -364,6 +470,8 @@ impl Tally {
             reviews_per_day: self.days.into_iter().map(|(day, (before, after))| DayReviews { day, before, after }).collect(),
             before: quality(self.before),
             after: quality(self.after),
+            evaluated: self.evaluated,
+            reused: self.reused,
         }
     }
 }

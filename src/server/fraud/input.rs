@@ -46,7 +46,8 @@ pub const MAX_BATCH: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionInput {
-    /// The platform's id for the transaction; unique per merchant.
+    /// The platform's id for the transaction; unique per merchant (PayPal's transaction id for a
+    /// PayPal payment: disputes are tied to it).
     #[schema(schema_with = external_id_schema)]
     pub external_id: String,
     #[schema(schema_with = merchant_id_schema)]
@@ -358,7 +359,7 @@ fn integer_schema(description: &str, nullable: bool, format: KnownFormat, min: i
 }
 
 fn external_id_schema() -> Object {
-    let description = "The platform's id for the transaction: 1–64 of `A-Z a-z 0-9 _ - : .`; unique per merchant.";
+    let description = "The platform's id for the transaction: 1–64 of `A-Z a-z 0-9 _ - : .`; unique per merchant. For a PayPal payment, send PayPal's transaction id: a PayPal dispute of the payment is then tied to it (backtests count an unauthorised-use dispute as fraud).";
     text_schema(description, false, Some(1), Some(EXTERNAL_ID_MAX_CHARS), EXTERNAL_ID_PATTERN, "ch_3PqX9a")
 }
 

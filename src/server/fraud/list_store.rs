@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 use super::list_import::{self, ImportError, ImportLine};
-use super::lists::{ListEntry, ListError, ListKind, Lists};
+use super::lists::{ListEntry, ListError, ListHistory, ListKind, Lists, Span};
 use crate::app::dto::{
     FraudListSummary, ImportLineError, ImportMode, ListEntryCursor, ListEntryDto, ListEntryPage, ListImportSummary, MAX_REPORTED_IMPORT_ERRORS,
 };
@@ -223,6 +223,25 @@ pub async fn load(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Lists
         let _ = lists.add(&row.list_name, &row.value, entry, now);
     }
     Ok(lists)
+}
+
+/// Every list as it was at any moment since entries began to be removed softly (m000014): for a
+/// backtest's exact replay. Entries deleted outright before then are not in it.
+pub async fn load_history(db: &impl ConnectionTrait) -> Result<ListHistory, sea_orm::DbErr> {
+    let mut history = ListHistory::default();
+    for model in fraud_list::Entity::find().all(db).await? {
+        if let Some(kind) = ListKind::parse(&model.kind) {
+            history.create(&model.name, kind);
+        }
+    }
+    for row in fraud_list_entry::Entity::find().all(db).await? {
+        let until = match (row.removed_at, row.expires_at) {
+            (Some(removed), Some(expires)) => Some(std::cmp::Ord::min(removed, expires)),
+            (removed, expires) => removed.or(expires),
+        };
+        history.add(&row.list_name, &row.value, row.merchant_id, Span { from: row.created_at, until });
+    }
+    Ok(history)
 }
 
 pub async fn summaries(db: &impl ConnectionTrait) -> Result<Vec<FraudListSummary>, sea_orm::DbErr> {

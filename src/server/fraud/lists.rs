@@ -219,23 +219,77 @@ impl Lists {
     ///
     /// `merchant_id` is the transaction's merchant: its own entries match too.
     pub fn find(&self, name: &str, value: &str, merchant_id: Option<i32>, now: DateTime<Utc>) -> Option<&ListEntry> {
+        self.find_where(name, value, merchant_id, |entry| entry.expires_at.is_none_or(|at| at > now))
+    }
+
+    /// [`Lists::find`] among the entries `live` accepts: the most specific one (everyone's exact
+    /// entry, then the merchant's own; the narrowest IP range).
+    fn find_where(&self, name: &str, value: &str, merchant_id: Option<i32>, live: impl Fn(&ListEntry) -> bool) -> Option<&ListEntry> {
         let list = self.lists.get(name)?;
-        let live = |entry: &&ListEntry| entry.expires_at.is_none_or(|at| at > now);
         let value = value.trim();
         if list.kind != ListKind::Ip {
             let folded = list.kind.case_folded(value);
-            let everyone = list.exact.get(folded.as_ref()).filter(live);
+            let everyone = list.exact.get(folded.as_ref()).filter(|entry| live(entry));
             if everyone.is_some() || list.scoped.is_empty() {
                 return everyone;
             }
-            return merchant_id.and_then(|m| list.scoped.get(&m)).and_then(|entries| entries.get(folded.as_ref())).filter(live);
+            return merchant_id.and_then(|m| list.scoped.get(&m)).and_then(|entries| entries.get(folded.as_ref())).filter(|entry| live(entry));
         }
         let ip = IpAddr::from_str(value).ok()?;
         // Most specific first: the address itself, then the narrowest range around it.
         list.ranges.iter().rev().find_map(|(length, nets)| {
             let network = IpNet::new(ip, *length).ok()?.trunc();
-            nets.get(&network).filter(live)
+            nets.get(&network).filter(|entry| live(entry))
         })
+    }
+}
+
+/// When one entry was in a list: from its creation until it was removed or expired.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    pub from: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Every list as it was at any moment, rebuilt from every entry ever added (removals are soft,
+/// and an update is a removal and an addition): a backtest asks `in_list` as of each decision's
+/// time, so a list entry added since does not match an old payment, and one removed since still
+/// does.
+#[derive(Debug, Default)]
+pub struct ListHistory {
+    /// Every value ever listed, one entry per (list, value, scope); its spans say when.
+    lists: Lists,
+    spans: HashMap<(String, String, Option<i32>), Vec<Span>>,
+}
+
+impl ListHistory {
+    pub fn create(&mut self, name: &str, kind: ListKind) {
+        let _ = self.lists.create(name, kind);
+    }
+
+    /// Records that a stored (already normalised) value was in `list` over `span`.
+    pub fn add(&mut self, list: &str, value: &str, merchant_id: Option<i32>, span: Span) {
+        let Some(kind) = self.lists.lists.get(list).map(|l| l.kind) else { return };
+        let entry =
+            ListEntry { value: value.to_string(), reason: "history".into(), expires_at: None, added_by: String::new(), source: String::new(), merchant_id };
+        if kind == ListKind::Ip && merchant_id.is_some() {
+            return;
+        }
+        // Far in the past: the entry's own expiry is in its span.
+        if self.lists.add(list, value, entry, DateTime::<Utc>::MIN_UTC).is_ok() {
+            self.spans.entry((list.to_string(), value.to_string(), merchant_id)).or_default().push(span);
+        }
+    }
+
+    fn listed_at(&self, list: &str, entry: &ListEntry, at: DateTime<Utc>) -> bool {
+        let key = (list.to_string(), entry.value.clone(), entry.merchant_id);
+        self.spans.get(&key).is_some_and(|spans| spans.iter().any(|span| span.from <= at && span.until.is_none_or(|until| at < until)))
+    }
+}
+
+impl ListLookup for ListHistory {
+    fn contains(&self, list: &str, value: &str, merchant_id: i32, at: DateTime<Utc>) -> bool {
+        self.lists.find_where(list, value, Some(merchant_id), |entry| self.listed_at(list, entry, at)).is_some()
     }
 }
 

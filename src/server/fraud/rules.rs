@@ -527,7 +527,7 @@ pub trait ListLookup: Send + Sync {
     fn contains(&self, list: &str, value: &str, merchant_id: i32, now: DateTime<Utc>) -> bool;
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleOutcome {
     Matched,
@@ -570,24 +570,50 @@ impl Ruleset {
     }
 
     pub fn evaluate(&self, facts: &Facts, lists: Arc<dyn ListLookup>) -> Evaluation {
-        let mut context = Context::with_env(self.env.clone());
-        // Names are answered straight from the facts: no maps are built per transaction.
-        context.set_variable_resolver(facts);
         // One clock reading for the whole decision: every list is seen as of the same moment.
-        let now = Utc::now();
-        let merchant_id = facts.merchant_id;
-        let bound = context.add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value, merchant_id, now));
-        let results = match bound {
-            Ok(()) => self.rules.iter().map(|rule| run(rule, &context)).collect(),
+        let results = match self.context(facts, lists, Utc::now()) {
+            Ok(context) => self.rules.iter().map(|rule| run(rule, &context)).collect(),
             Err(e) => self
                 .rules
                 .iter()
-                .map(|rule| RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome: RuleOutcome::Error(e.to_string()), explanation: None })
+                .map(|rule| RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome: RuleOutcome::Error(e.clone()), explanation: None })
                 .collect(),
         };
         let mut evaluation = decide(&self.rules, results, self.review_score, self.block_score);
         explain(&self.rules, &mut evaluation.results, facts);
         evaluation
+    }
+
+    /// A stored decision decided again under these rules as of `at`, when it was made (`lists`
+    /// answer as they were then). `known[i]` is rule i's stored result where its expression has
+    /// not changed since: only the other rules run. No explanations: a replay is counted, not read.
+    pub fn replay(&self, facts: &Facts, lists: Arc<dyn ListLookup>, at: DateTime<Utc>, known: Vec<Option<RuleOutcome>>) -> Evaluation {
+        let mut context = None;
+        let results = self
+            .rules
+            .iter()
+            .zip(known)
+            .map(|(rule, known)| {
+                let outcome = known.unwrap_or_else(|| match context.get_or_insert_with(|| self.context(facts, lists.clone(), at)) {
+                    Ok(context) => run(rule, context).outcome,
+                    Err(e) => RuleOutcome::Error(e.clone()),
+                });
+                RuleResult { rule: rule.name.clone(), mode: rule.mode, outcome, explanation: None }
+            })
+            .collect();
+        decide(&self.rules, results, self.review_score, self.block_score)
+    }
+
+    /// The rules' view of one transaction: names answered straight from the facts (no maps are
+    /// built per transaction) and `in_list` asked as of `at`.
+    fn context<'f>(&self, facts: &'f Facts, lists: Arc<dyn ListLookup>, at: DateTime<Utc>) -> Result<Context<'f, 'f>, String> {
+        let mut context = Context::with_env(self.env.clone());
+        context.set_variable_resolver(facts);
+        let merchant_id = facts.merchant_id;
+        context
+            .add_function("in_list", move |list: Arc<String>, value: Arc<String>| lists.contains(&list, &value, merchant_id, at))
+            .map_err(|e| e.to_string())?;
+        Ok(context)
     }
 }
 

@@ -669,6 +669,9 @@ pub mod webhooks {
         pub currency: String,
         #[serde(default)]
         pub reason: Option<String>,
+        /// The contested payment's id at PayPal; a made-up one when absent.
+        #[serde(default)]
+        pub seller_transaction_id: Option<String>,
     }
 
     /// Opens a dispute: records its event and delivers it. Answers with the event and what the
@@ -691,7 +694,7 @@ pub mod webhooks {
                 "dispute_id": dispute_id,
                 "create_time": time,
                 "update_time": time,
-                "disputed_transactions": [{ "seller_transaction_id": format!("SIMTX{n:08}"), "seller": { "merchant_id": request.merchant_id } }],
+                "disputed_transactions": [{ "seller_transaction_id": request.seller_transaction_id.unwrap_or_else(|| format!("SIMTX{n:08}")), "seller": { "merchant_id": request.merchant_id } }],
                 "reason": request.reason.unwrap_or_else(|| "MERCHANDISE_OR_SERVICE_NOT_RECEIVED".to_string()),
                 "status": "WAITING_FOR_SELLER_RESPONSE",
                 "dispute_amount": { "currency_code": request.currency, "value": request.amount },

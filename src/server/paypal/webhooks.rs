@@ -27,7 +27,7 @@ use serde_json::Value;
 use super::client::{CallBudget, CallPolicy, EventsPage, PaypalClient, PaypalError};
 use super::wire;
 use crate::server::db;
-use crate::server::db::entities::{dispute, paypal_account, webhook_event};
+use crate::server::db::entities::{dispute, paypal_account, transaction, webhook_event};
 use crate::server::AppState;
 
 /// Largest delivery body read (PayPal's dispute events are a few kB).
@@ -265,13 +265,22 @@ async fn store_dispute(db: &impl ConnectionTrait, resource: &Value, now: DateTim
     let opened_at = time("create_time").unwrap_or(now);
     let updated_at = time("update_time").unwrap_or(opened_at);
     let amount = resource.get("dispute_amount").and_then(|m| serde_json::from_value::<wire::Money>(m.clone()).ok()).and_then(|m| super::snapshot::money(&m));
-    let seller = resource
-        .get("disputed_transactions")
-        .and_then(Value::as_array)
-        .and_then(|txs| txs.iter().find_map(|t| t.get("seller").and_then(|s| text(s, "merchant_id"))));
+    let disputed = resource.get("disputed_transactions").and_then(Value::as_array);
+    let seller = disputed.and_then(|txs| txs.iter().find_map(|t| t.get("seller").and_then(|s| text(s, "merchant_id"))));
     let merchant_id = match seller {
         Some(paypal_id) => paypal_account::Entity::find().filter(paypal_account::Column::PaypalMerchantId.eq(paypal_id)).one(db).await?.map(|a| a.merchant_id),
         None => None,
+    };
+    // The contested payment: the platform sends PayPal's transaction id as the ingest's external_id.
+    let seller_transaction = disputed.and_then(|txs| txs.iter().find_map(|t| text(t, "seller_transaction_id"))).filter(|id| id.len() <= 255);
+    let transaction_id = match (merchant_id, seller_transaction) {
+        (Some(merchant_id), Some(external_id)) => transaction::Entity::find()
+            .filter(transaction::Column::MerchantId.eq(merchant_id))
+            .filter(transaction::Column::ExternalId.eq(external_id))
+            .one(db)
+            .await?
+            .map(|t| t.id),
+        _ => None,
     };
     let reason = text(resource, "reason").unwrap_or_else(|| "OTHER".into()).chars().take(64).collect::<String>();
     let status = text(resource, "status").unwrap_or_else(|| "OTHER".into()).chars().take(64).collect::<String>();
@@ -290,6 +299,9 @@ async fn store_dispute(db: &impl ConnectionTrait, resource: &Value, now: DateTim
             if merchant_id.is_some() {
                 active.merchant_id = Set(merchant_id);
             }
+            if transaction_id.is_some() {
+                active.transaction_id = Set(transaction_id);
+            }
             active.update(db).await?;
         }
         None => {
@@ -303,6 +315,7 @@ async fn store_dispute(db: &impl ConnectionTrait, resource: &Value, now: DateTim
                 currency: Set(currency),
                 opened_at: Set(opened_at),
                 updated_at: Set(updated_at),
+                transaction_id: Set(transaction_id),
                 ..Default::default()
             }
             .insert(db)

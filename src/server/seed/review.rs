@@ -159,5 +159,9 @@ async fn spread_over_three_days(db: &impl ConnectionTrait, case_ids: &[i64], rng
         db.execute_raw(db::statement(backend, "UPDATE transactions SET created_at = ? WHERE id = ?", vec![opened.into(), transaction_id.into()])).await?;
         db.execute_raw(db::statement(backend, "UPDATE decisions SET created_at = ? WHERE id = ?", vec![opened.into(), decision_id.into()])).await?;
     }
+    // The list entries these payments were decided with were in force when they were made (a
+    // backtest replays each decision with the lists of its moment).
+    let before = until - Duration::days(3);
+    db.execute_raw(db::statement(backend, "UPDATE fraud_list_entries SET created_at = ? WHERE created_at > ?", vec![before.into(), before.into()])).await?;
     Ok(())
 }

@@ -14,6 +14,8 @@ pub struct Model {
     pub currency: String,
     pub opened_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The contested payment, when its `seller_transaction_id` is a transaction's `external_id`.
+    pub transaction_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
