@@ -227,6 +227,7 @@ async fn write_decisions(state: &AppState, ruleset: &Ruleset, lists: Arc<vetted:
                 results: Set(decision_facts::decision_record(&evaluation.results, &facts)),
                 latency_micros: Set(0),
                 created_at: Set(at),
+                outcomes: Set(Some(decision_facts::outcome_codes(&evaluation.results))),
                 ..Default::default()
             });
         }

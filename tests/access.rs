@@ -61,6 +61,18 @@ fn allowed(path: &str) -> Option<(&'static [Who], Option<serde_json::Value>, u16
         "/rpc/admin/set_user_disabled" => Some((admin, Some(json!({ "user_id": 999999, "disabled": true })), 404)),
         "/rpc/admin/reset_user_password" => Some((admin, Some(json!({ "user_id": 999999, "password": "long enough password" })), 404)),
         "/rpc/admin/revoke_api_key" => Some((admin, Some(json!({ "id": 999 })), 422)),
+        // Webhooks: a private address is refused; endpoint 999999 does not exist.
+        "/rpc/admin/webhooks" => Some((admin, Some(json!({})), 200)),
+        "/rpc/admin/create_webhook" => {
+            Some((admin, Some(json!({ "input": { "url": "https://10.0.0.1/hook", "description": "", "events": ["case_resolved"] } })), 422))
+        }
+        "/rpc/admin/update_webhook" => {
+            Some((admin, Some(json!({ "id": 999999, "input": { "url": "https://10.0.0.1/hook", "description": "", "events": ["case_resolved"] } })), 422))
+        }
+        "/rpc/admin/set_webhook_disabled" => Some((admin, Some(json!({ "id": 999999, "disabled": true })), 404)),
+        "/rpc/admin/rotate_webhook_secret" | "/rpc/admin/test_webhook" => Some((admin, Some(json!({ "id": 999999 })), 404)),
+        "/rpc/admin/webhook_attempts" => Some((admin, Some(json!({ "id": 999999, "before": null })), 404)),
+        "/rpc/admin/redeliver_webhook" => Some((admin, Some(json!({ "id": 999999, "event_id": 1 })), 404)),
         // The review workbench: reviewers and admins. The seeded app has no case 999999.
         "/rpc/review/queue" => Some((review, Some(json!({ "filter": {}, "cursor": null })), 200)),
         "/rpc/review/counts" | "/rpc/review/next_case" => Some((review, Some(json!({ "filter": {} })), 200)),
@@ -158,6 +170,10 @@ async fn every_page_is_guarded(backend: Backend) {
         ("/admin/users", Who::Merchant, 403, None),
         ("/admin/users", Who::Reviewer, 403, None),
         ("/admin/users", Who::Admin, 200, None),
+        ("/admin/webhooks", Who::Anonymous, 303, Some("/login?next=/admin/webhooks")),
+        ("/admin/webhooks", Who::Merchant, 403, None),
+        ("/admin/webhooks", Who::Reviewer, 403, None),
+        ("/admin/webhooks", Who::Admin, 200, None),
         ("/admin/keys", Who::Anonymous, 303, Some("/login?next=/admin/keys")),
         ("/admin/keys", Who::Merchant, 403, None),
         ("/admin/keys", Who::Reviewer, 403, None),

@@ -376,6 +376,14 @@ async fn a_backtest_equals_a_brute_force_replay(backend: Backend) {
     assert_eq!(result.reviews_per_day.iter().map(|d| d.after).sum::<u64>(), matrix.iter().filter(|((_, a), _)| a == "review").map(|(_, n)| n).sum::<u64>());
     // Only the three new rules were evaluated; the others' stored results were taken.
     assert_eq!((result.evaluated, result.reused), (decisions * 3, decisions * (rules as u64 - 3)));
+    // Decisions stored before the compact outcomes column are read whole, to the same result.
+    db.execute_unprepared("UPDATE decisions SET outcomes = NULL WHERE id % 2 = 0").await.unwrap();
+    let prepared = backtest::prepare(db, backtest::MAX_WINDOW_DAYS, "tests", now).await.unwrap();
+    let again = prepared.run.id;
+    backtest::run(db, prepared).await.unwrap();
+    let without_codes = backtest::get(db, again, Utc::now()).await.unwrap().result.expect("a result");
+    assert_eq!(without_codes.matrix.iter().map(|c| c.count).collect::<Vec<_>>(), result.matrix.iter().map(|c| c.count).collect::<Vec<_>>());
+    assert_eq!((without_codes.rules, without_codes.after, without_codes.evaluated), (result.rules.clone(), result.after.clone(), result.evaluated));
     // Lists as they were: the changed block-list rule matches what the engine saw then, not the
     // cards reviewers blocked since.
     assert_eq!(matches[changed_card_rule], stored_card_blocks, "the block list as it was at each decision");

@@ -19,6 +19,8 @@ mod m20261207_000014_list_removal_and_audit_filters;
 mod m20261207_000015_users_disabled_and_key_scope;
 mod m20261207_000016_rule_hit_days;
 mod m20261208_000017_disputed_transactions;
+mod m20261208_000018_outbound_webhooks;
+mod m20261208_000019_decision_outcomes;
 
 pub struct Migrator;
 
@@ -43,6 +45,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_users_disabled_and_key_scope::Migration),
             Box::new(m20261207_000016_rule_hit_days::Migration),
             Box::new(m20261208_000017_disputed_transactions::Migration),
+            Box::new(m20261208_000018_outbound_webhooks::Migration),
+            Box::new(m20261208_000019_decision_outcomes::Migration),
         ]
     }
 }

@@ -550,6 +550,7 @@ pub fn audit_object_href(object_kind: &str, object_id: &str) -> Option<String> {
         "merchant" => Some(format!("/merchants/{id}")),
         "user" => Some("/admin/users".into()),
         "api_key" => Some("/admin/keys".into()),
+        "webhook" => Some("/admin/webhooks".into()),
         _ => None,
     }
 }
@@ -1335,4 +1336,111 @@ pub struct UserSummary {
     pub last_login_seconds_ago: Option<i64>,
     /// Set while the account is disabled.
     pub disabled_at: Option<String>,
+}
+
+/// What the platform hears of, as outbound webhook events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEventKind {
+    /// A payment held for review or blocked.
+    DecisionCreated,
+    CaseResolved,
+    CaseEscalated,
+    MerchantRiskStateChanged,
+    AppealOpened,
+    AppealDecided,
+    ListEntryAdded,
+}
+
+impl WebhookEventKind {
+    pub const ALL: [WebhookEventKind; 7] = [
+        WebhookEventKind::DecisionCreated,
+        WebhookEventKind::CaseResolved,
+        WebhookEventKind::CaseEscalated,
+        WebhookEventKind::MerchantRiskStateChanged,
+        WebhookEventKind::AppealOpened,
+        WebhookEventKind::AppealDecided,
+        WebhookEventKind::ListEntryAdded,
+    ];
+
+    /// As the event's `type` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEventKind::DecisionCreated => "decision.created",
+            WebhookEventKind::CaseResolved => "case.resolved",
+            WebhookEventKind::CaseEscalated => "case.escalated",
+            WebhookEventKind::MerchantRiskStateChanged => "merchant.risk_state_changed",
+            WebhookEventKind::AppealOpened => "appeal.opened",
+            WebhookEventKind::AppealDecided => "appeal.decided",
+            WebhookEventKind::ListEntryAdded => "list.entry_added",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WebhookEventKind> {
+        WebhookEventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What an admin choosing events reads.
+    pub fn description(self) -> &'static str {
+        match self {
+            WebhookEventKind::DecisionCreated => "A payment was held for review or blocked",
+            WebhookEventKind::CaseResolved => "A reviewer resolved a case",
+            WebhookEventKind::CaseEscalated => "A reviewer escalated a case",
+            WebhookEventKind::MerchantRiskStateChanged => "A merchant was flagged, put on probation, suspended or cleared",
+            WebhookEventKind::AppealOpened => "A merchant appealed",
+            WebhookEventKind::AppealDecided => "An appeal was approved or rejected",
+            WebhookEventKind::ListEntryAdded => "A value was added to a fraud list",
+        }
+    }
+}
+
+/// A webhook endpoint as an admin registers or edits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpointInput {
+    pub url: String,
+    pub description: String,
+    pub events: Vec<WebhookEventKind>,
+}
+
+/// A webhook endpoint as listed (its secret is shown once, when made or rotated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEndpointView {
+    pub id: i32,
+    pub url: String,
+    pub description: String,
+    pub events: Vec<WebhookEventKind>,
+    pub created_by: String,
+    pub created_at: String,
+    pub disabled_at: Option<String>,
+    pub disabled_reason: Option<String>,
+    /// Deliveries have been failing since then (retried with backoff; disabled after 3 days).
+    pub failing_since: Option<String>,
+    /// Events waiting for it.
+    pub pending: u64,
+    /// Until when the secret before the last rotation still signs.
+    pub previous_secret_until: Option<String>,
+}
+
+/// A new endpoint or a rotated secret: the secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSecret {
+    pub endpoint: WebhookEndpointView,
+    pub secret: String,
+}
+
+/// One request made to an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookAttemptView {
+    pub id: i64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub event_id: i64,
+    pub event_kind: String,
+    /// A redelivery or test event an admin asked for.
+    pub manual: bool,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: u32,
+    /// The answer's first kilobyte.
+    pub response_head: String,
 }

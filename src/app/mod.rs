@@ -19,7 +19,7 @@ use components::layout::AppLayout;
 use dto::SessionUser;
 use pages::{
     audit::AuditPage, case::CasePage, dashboard::DashboardPage, keys::KeysPage, lists::ListsPage, login::LoginPage, merchant::MerchantPage,
-    not_found::NotFound, queue::QueuePage, rules::RulesPage, users::UsersPage,
+    not_found::NotFound, queue::QueuePage, rules::RulesPage, users::UsersPage, webhooks::WebhooksPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -99,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/audit") view=AuditPage />
                     <Route path=path!("/admin/users") view=UsersPage />
                     <Route path=path!("/admin/keys") view=KeysPage />
+                    <Route path=path!("/admin/webhooks") view=WebhooksPage />
                 </Routes>
             </AppLayout>
         </Router>

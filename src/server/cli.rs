@@ -239,6 +239,7 @@ async fn serve(mut config: Config, seed_if_empty: bool, paypal_sim: bool) -> Res
     jobs::paypal_sync::spawn(state.clone());
     jobs::case_leases::spawn(state.db.clone());
     jobs::rule_hits::spawn(state.db.clone());
+    jobs::outbound::spawn(state.db.clone(), state.config.webhooks_allow_http_loopback);
     crate::server::fraud::engine::spawn_refresher(state.fraud.clone());
     crate::server::paypal::webhooks::spawn_reconciliation(state.clone());
 

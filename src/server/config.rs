@@ -18,6 +18,9 @@ pub struct Config {
     pub cookie_secure: bool,
     /// `RULES_PUBLISH_NEEDS_APPROVAL`: a draft is published by an admin who did not edit it.
     pub rules_publish_needs_approval: bool,
+    /// `WEBHOOKS_ALLOW_HTTP_LOOPBACK`: outbound webhooks may go to `http://` on this machine
+    /// (development and tests); otherwise only `https://` to public addresses.
+    pub webhooks_allow_http_loopback: bool,
     pub session_idle: Duration,
     pub paypal: PaypalConfig,
     /// Bearer token for `GET /metrics`; without one, only admins and loopback peers may scrape.
@@ -208,6 +211,7 @@ impl Config {
 
         let cookie_secure = parse_bool(&get, "COOKIE_SECURE", false, &mut errors);
         let rules_publish_needs_approval = parse_bool(&get, "RULES_PUBLISH_NEEDS_APPROVAL", false, &mut errors);
+        let webhooks_allow_http_loopback = parse_bool(&get, "WEBHOOKS_ALLOW_HTTP_LOOPBACK", false, &mut errors);
 
         let session_idle_minutes = parse_u64(&get, "SESSION_IDLE_MINUTES", 12 * 60, &mut errors);
         if session_idle_minutes == 0 {
@@ -294,6 +298,7 @@ impl Config {
             bind_addr,
             cookie_secure,
             rules_publish_needs_approval,
+            webhooks_allow_http_loopback,
             session_idle: Duration::from_secs(session_idle_minutes * 60),
             paypal: PaypalConfig {
                 base_url: paypal_base_url,

@@ -157,3 +157,24 @@ pub fn reply<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     }
     result
 }
+
+impl From<crate::server::outbound::endpoints::EndpointError> for AppError {
+    fn from(err: crate::server::outbound::endpoints::EndpointError) -> AppError {
+        use crate::server::outbound::endpoints::EndpointError;
+        match err {
+            EndpointError::Database(e) => ServiceError::Database(e).into(),
+            EndpointError::Unknown(_) => AppError::NotFound(capitalised(&err.to_string())),
+            other => AppError::Invalid(capitalised(&other.to_string())),
+        }
+    }
+}
+
+impl From<crate::server::outbound::delivery::ManualError> for AppError {
+    fn from(err: crate::server::outbound::delivery::ManualError) -> AppError {
+        use crate::server::outbound::delivery::ManualError;
+        match err {
+            ManualError::Database(e) => ServiceError::Database(e).into(),
+            other => AppError::NotFound(capitalised(&other.to_string())),
+        }
+    }
+}

@@ -12,6 +12,7 @@ pub mod fraud;
 pub mod http;
 pub mod jobs;
 pub mod monitoring;
+pub mod outbound;
 pub mod paypal;
 pub mod review;
 pub mod seed;

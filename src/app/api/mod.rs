@@ -5,3 +5,4 @@ pub mod auth;
 pub mod dashboard;
 pub mod review;
 pub mod users;
+pub mod webhooks;

@@ -84,3 +84,24 @@ pub fn badge(text: String, tone: &'static str) -> impl IntoView {
     };
     view! { <span class=format!("inline-flex whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset {colours}")>{text}</span> }
 }
+
+/// Copies `text` to the clipboard (the browser's own; only in the browser).
+#[cfg(feature = "hydrate")]
+pub mod clipboard {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(catch, js_namespace = ["navigator", "clipboard"], js_name = writeText)]
+        fn write_text(text: &str) -> Result<JsValue, JsValue>;
+    }
+
+    /// True when the copy was made.
+    pub async fn copy(text: &str) -> bool {
+        use leptos::__reexports::wasm_bindgen_futures::{js_sys::Promise, JsFuture};
+        match write_text(text) {
+            Ok(promise) => JsFuture::from(Promise::from(promise)).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}

@@ -18,6 +18,7 @@ fn nav_links(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/admin/lists", "Lists"),
             ("/admin/users", "Users"),
             ("/admin/keys", "API keys"),
+            ("/admin/webhooks", "Webhooks"),
             ("/admin/audit", "Audit log"),
         ],
     }

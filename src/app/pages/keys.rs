@@ -200,27 +200,6 @@ fn CreateKeyForm(
     }
 }
 
-/// Copies `text` to the clipboard (the browser's own; only in the browser).
-#[cfg(feature = "hydrate")]
-mod clipboard {
-    use wasm_bindgen::prelude::*;
-
-    #[wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(catch, js_namespace = ["navigator", "clipboard"], js_name = writeText)]
-        fn write_text(text: &str) -> Result<JsValue, JsValue>;
-    }
-
-    /// True when the copy was made.
-    pub async fn copy(text: &str) -> bool {
-        use leptos::__reexports::wasm_bindgen_futures::{js_sys::Promise, JsFuture};
-        match write_text(text) {
-            Ok(promise) => JsFuture::from(Promise::from(promise)).await.is_ok(),
-            Err(_) => false,
-        }
-    }
-}
-
 /// The secret of the key just created, shown this once, with a copy button.
 #[component]
 fn CreatedKeyPanel(created: RwSignal<Option<CreatedApiKey>>) -> impl IntoView {
@@ -243,7 +222,7 @@ fn CreatedKeyPanel(created: RwSignal<Option<CreatedApiKey>>) -> impl IntoView {
                 {
                     let secret = secret.clone();
                     leptos::task::spawn_local(async move {
-                        copied.set(if clipboard::copy(&secret).await { "Copied.".into() } else { "Could not copy: select the key and copy it.".into() });
+                        copied.set(if crate::app::components::admin_ui::clipboard::copy(&secret).await { "Copied.".into() } else { "Could not copy: select the key and copy it.".into() });
                     });
                 }
                 #[cfg(not(feature = "hydrate"))]

@@ -9,3 +9,4 @@ pub mod not_found;
 pub mod queue;
 pub mod rules;
 pub mod users;
+pub mod webhooks;

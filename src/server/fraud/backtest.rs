@@ -68,7 +68,8 @@ pub struct Prepared {
 /// rule (same name, same expression, enabled) among that version's results, if it has one.
 #[derive(Default)]
 pub struct Reuse {
-    by_version: HashMap<i32, Vec<Option<usize>>>,
+    /// Version → (its rule count, each draft rule's position among its rules).
+    by_version: HashMap<i32, (usize, Vec<Option<usize>>)>,
 }
 
 impl Reuse {
@@ -80,7 +81,7 @@ impl Reuse {
                 // What that version's engine evaluated, in order: its enabled rules.
                 let evaluated: Vec<(&str, &str)> = version.draft.rules.iter().filter(|r| r.enabled).map(|r| (r.name.as_str(), r.expression.as_str())).collect();
                 let positions = draft.iter().map(|(name, expression)| evaluated.iter().position(|(n, e)| n == name && e == expression)).collect();
-                (version.version, positions)
+                (version.version, (evaluated.len(), positions))
             })
             .collect();
         Reuse { by_version }
@@ -166,9 +167,14 @@ struct Row {
     merchant_id: i32,
     ruleset_version: i32,
     outcome: String,
-    results: String,
+    /// Each rule's outcome, one character per rule (`decisions.outcomes`), when stored.
+    outcomes: Option<String>,
+    /// With `outcomes`: only the record's facts (`"facts":{…}}`); without: the whole record.
+    record: String,
     created_at: DateTime<Utc>,
     transaction_status: String,
+    amount_minor: i64,
+    currency: String,
     case_id: Option<i64>,
     disposition: Option<String>,
     /// PayPal disputes of the payment: any reason, and unauthorised use.
@@ -179,23 +185,30 @@ struct Row {
 /// Reads the window chunk by chunk, evaluates, tallies, reports progress; stops on cancel.
 pub async fn run(db: &DatabaseConnection, prepared: Prepared) -> Result<(), sea_orm::DbErr> {
     let Prepared { run, ruleset, reuse } = prepared;
-    let sql = "SELECT d.id, d.transaction_id, t.merchant_id, d.ruleset_version, d.outcome, d.results, d.created_at, t.status AS transaction_status, \
-               c.id AS case_id, c.disposition, \
+    // Where the compact outcomes are stored, only the facts are read of the record (its tail).
+    let record = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "CASE WHEN d.outcomes IS NULL THEN d.results ELSE substr(d.results, strpos(d.results, '\"facts\":')) END",
+        _ => "CASE WHEN d.outcomes IS NULL THEN d.results ELSE substr(d.results, instr(d.results, '\"facts\":')) END",
+    };
+    let sql = &format!("SELECT d.id, d.transaction_id, t.merchant_id, d.ruleset_version, d.outcome, d.outcomes, {record} AS record, d.created_at, t.status AS transaction_status, \
+               t.amount_minor, t.currency, c.id AS case_id, c.disposition, \
                (SELECT COUNT(*) FROM disputes x WHERE x.transaction_id = d.transaction_id) AS disputes, \
                (SELECT COUNT(*) FROM disputes x WHERE x.transaction_id = d.transaction_id AND x.reason = 'UNAUTHORISED') AS fraud_disputes \
                FROM decisions d JOIN transactions t ON t.id = d.transaction_id LEFT JOIN cases c ON c.transaction_id = d.transaction_id \
-               WHERE d.created_at < ? AND (d.created_at > ? OR (d.created_at = ? AND d.id > ?)) \
-               ORDER BY d.created_at, d.id LIMIT ?";
+               WHERE d.created_at < ? AND (d.created_at, d.id) > (?, ?) \
+               ORDER BY d.created_at, d.id LIMIT ?");
     // Every list as it was: each decision asks `in_list` as of its own time.
     let lists: Arc<dyn ListLookup> = Arc::new(super::list_store::load_history(db).await?);
     let mut tally = Some(Tally::new(&ruleset));
     // The chunk being evaluated (off the async workers: CPU work) while the next one is read.
     let mut evaluating: Option<(tokio::task::JoinHandle<Tally>, i64)> = None;
-    // Keyset over (created_at, id): the first chunk starts just before the window.
+    // Keyset over (created_at, id), as a row value: both databases then read the index from the
+    // cursor on (with `a > ? OR (a = ? AND b > ?)` SQLite sorted the rest of the window per chunk).
+    // The first chunk starts just before the window.
     let mut cursor = (run.window_from - Duration::microseconds(1), i64::MAX);
     let mut processed = 0i64;
     loop {
-        let values = vec![run.window_to.into(), cursor.0.into(), cursor.0.into(), cursor.1.into(), CHUNK.into()];
+        let values = vec![run.window_to.into(), cursor.0.into(), cursor.1.into(), CHUNK.into()];
         let rows = Row::find_by_statement(crate::server::db::statement(db.get_database_backend(), sql, values)).all(db).await?;
         if let Some((handle, read)) = evaluating.take() {
             tally = Some(handle.await.map_err(|e| sea_orm::DbErr::Custom(format!("backtest chunk: {e}")))?);
@@ -312,6 +325,12 @@ fn to_report(model: backtest::Model, now: DateTime<Utc>) -> BacktestReport {
     }
 }
 
+/// The facts from a record's tail (`"facts":{…}}`, as the run's query cuts it). `"facts":` is
+/// found only as the record's own key: inside a JSON string its quotes are escaped.
+fn facts_of_tail(tail: &str) -> Facts {
+    tail.strip_prefix("\"facts\":").and_then(|t| t.strip_suffix('}')).and_then(|json| serde_json::from_str(json).ok()).unwrap_or_default()
+}
+
 /// What a label says of a transaction.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Label {
@@ -388,26 +407,47 @@ impl Tally {
     }
 
     fn add(&mut self, row: &Row, ruleset: &Ruleset, reuse: &Reuse, lists: Arc<dyn ListLookup>) {
-        // An unreadable record reads as empty facts and no stored results: every rule runs.
-        let record = serde_json::from_str::<StoredRecord>(&row.results).unwrap_or(StoredRecord { rules: Vec::new(), facts: Facts::default() });
-        let mut facts = record.facts;
+        let (rule_count, positions) = match reuse.by_version.get(&row.ruleset_version) {
+            Some((count, positions)) => (*count, Some(positions)),
+            None => (0, None),
+        };
+        let stored = |i: usize| positions.and_then(|p| p[i]);
+        let (known, facts): (Vec<Option<RuleOutcome>>, Facts) = match row.outcomes.as_deref().filter(|codes| codes.len() == rule_count) {
+            // The compact outcomes: the record is read only for the facts, and only when a rule
+            // must run.
+            Some(codes) => {
+                let known: Vec<Option<RuleOutcome>> = (0..ruleset.rules.len())
+                    .map(|i| {
+                        stored(i).map(|at| match codes.as_bytes()[at] {
+                            b'm' => RuleOutcome::Matched,
+                            b'n' => RuleOutcome::NotMatched,
+                            _ => RuleOutcome::Error("failed when decided".into()),
+                        })
+                    })
+                    .collect();
+                let facts = if known.iter().all(Option::is_some) { Facts::default() } else { facts_of_tail(&row.record) };
+                (known, facts)
+            }
+            // A record stored before the column: read whole, results matched by name.
+            None => {
+                let record = serde_json::from_str::<StoredRecord>(&row.record).unwrap_or(StoredRecord { rules: Vec::new(), facts: Facts::default() });
+                let known = ruleset
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .map(|(i, rule)| record.rules.get(stored(i)?).filter(|r| *r.rule == *rule.name).map(|r| r.outcome.clone()))
+                    .collect();
+                (known, record.facts)
+            }
+        };
+        let mut facts = facts;
         facts.merchant_id = row.merchant_id;
-        let positions = reuse.by_version.get(&row.ruleset_version);
-        let known: Vec<Option<RuleOutcome>> = ruleset
-            .rules
-            .iter()
-            .enumerate()
-            .map(|(i, rule)| {
-                let at = positions.and_then(|p| p[i])?;
-                record.rules.get(at).filter(|stored| *stored.rule == *rule.name).map(|stored| stored.outcome.clone())
-            })
-            .collect();
         let reused = known.iter().filter(|k| k.is_some()).count() as u64;
         self.reused += reused;
         self.evaluated += ruleset.rules.len() as u64 - reused;
         let evaluation = ruleset.replay(&facts, lists, row.created_at, known);
         let (before, after) = (outcome_index(&row.outcome), outcome_index(evaluation.action.as_str()));
-        let amount = facts.transaction.amount_usd;
+        let amount = super::currency::to_usd(row.amount_minor, &row.currency);
         self.decisions += 1;
         let cell = self.cells.entry((before, after)).or_insert_with(|| MatrixCell {
             before: OUTCOMES[before].into(),

@@ -140,6 +140,7 @@ pub fn facts(input: &TransactionInput, merchant: MerchantFacts, velocity: Option
 }
 
 /// The rows a decided transaction was stored as.
+#[derive(Debug, Clone, Copy)]
 pub struct StoredIds {
     pub transaction_id: i64,
     pub decision_id: i64,
@@ -193,6 +194,19 @@ pub fn decision_record(results: &[RuleResult], facts: &Facts) -> String {
         facts: &'a Facts,
     }
     serde_json::to_string(&DecisionRecord { rules: results, facts }).expect("decision records serialise")
+}
+
+/// Each rule's outcome as one character, in ruleset order: `m` matched, `n` not matched, `e`
+/// error (`decisions.outcomes`: what a backtest reads instead of the whole record).
+pub fn outcome_codes(results: &[RuleResult]) -> String {
+    results
+        .iter()
+        .map(|r| match r.outcome {
+            RuleOutcome::Matched => 'm',
+            RuleOutcome::NotMatched => 'n',
+            RuleOutcome::Error(_) => 'e',
+        })
+        .collect()
 }
 
 /// The facts a stored decision record ([`decision_record`]) kept, to evaluate other rules on what

@@ -11,10 +11,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Pag
 use super::list_import::{self, ImportError, ImportLine};
 use super::lists::{ListEntry, ListError, ListHistory, ListKind, Lists, Span};
 use crate::app::dto::{
-    FraudListSummary, ImportLineError, ImportMode, ListEntryCursor, ListEntryDto, ListEntryPage, ListImportSummary, MAX_REPORTED_IMPORT_ERRORS,
+    FraudListSummary, ImportLineError, ImportMode, ListEntryCursor, ListEntryDto, ListEntryPage, ListImportSummary, WebhookEventKind,
+    MAX_REPORTED_IMPORT_ERRORS,
 };
 use crate::server::audit;
 use crate::server::db::entities::{fraud_list, fraud_list_entry, merchant};
+use crate::server::outbound::outbox;
 
 /// Entries on one page of the admin's list view.
 pub const PAGE_SIZE: usize = 100;
@@ -162,6 +164,11 @@ pub async fn add_entry_in(txn: &impl ConnectionTrait, list: &str, raw_value: &st
         reason: Some(entry.reason.trim()),
     };
     audit::record(txn, event, now).await?;
+    let data = serde_json::json!({
+        "list": list, "value": value, "merchant_id": entry.merchant_id, "reason": entry.reason.trim(), "source": entry.source,
+        "expires_at": entry.expires_at.map(|t| t.to_rfc3339()), "added_by": entry.added_by,
+    });
+    outbox::record(txn, WebhookEventKind::ListEntryAdded, &format!("list:{list}"), data, now).await?;
     Ok(value)
 }
 
@@ -484,6 +491,17 @@ pub async fn import(
             ..Default::default()
         });
         fraud_list_entry::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+        let events = chunk
+            .iter()
+            .map(|line| {
+                let data = serde_json::json!({
+                    "list": list, "value": line.value, "merchant_id": line.merchant_id, "reason": line.reason, "source": "import",
+                    "expires_at": line.expires_at.map(|t| t.to_rfc3339()), "added_by": actor,
+                });
+                (format!("list:{list}"), data)
+            })
+            .collect();
+        outbox::record_many(&txn, WebhookEventKind::ListEntryAdded, events, now).await?;
     }
     let how = match mode {
         ImportMode::Merge => "merged",

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::decision::{self, DecisionResponse, IngestError, Pending, Stored, StoredIds};
 use super::rules::{Action, Evaluation, Facts};
 use super::velocity::{self, Counts, Payment, Velocity, VelocityError};
-use crate::app::dto::TransactionStatus;
+use crate::app::dto::{TransactionStatus, WebhookEventKind};
 use crate::server::db::batch::{BatchConnection, Row};
 use crate::server::db::pg_writer::{PgTransaction, PgWriterConnection};
 use crate::server::db::sqlite_writer::{SqliteTransaction, SqliteWriterConnection};
@@ -503,7 +503,8 @@ const TRANSACTION_COLUMNS: &[&str] = &[
     "card_bin",
     "ip_country",
 ];
-const DECISION_COLUMNS: &[&str] = &["transaction_id", "ruleset_version", "outcome", "score", "results", "latency_micros", "created_at"];
+const OUTBOX_COLUMNS: &[&str] = &["kind", "subject", "payload", "created_at"];
+const DECISION_COLUMNS: &[&str] = &["transaction_id", "ruleset_version", "outcome", "score", "results", "latency_micros", "created_at", "outcomes"];
 const CASE_COLUMNS: &[&str] =
     &["transaction_id", "merchant_id", "decision_id", "status", "created_at", "updated_at", "score", "amount_usd_cents", "priority", "matched_rules"];
 
@@ -541,6 +542,7 @@ fn decision_row(d: &Decided, transaction_id: i64, now: chrono::DateTime<Utc>) ->
         decision::decision_record(&d.evaluation.results, &d.facts).into(),
         (d.pending.started.elapsed().as_micros() as i64).into(),
         now.into(),
+        Some(decision::outcome_codes(&d.evaluation.results)).into(),
     ]
 }
 
@@ -594,16 +596,24 @@ async fn decide_and_insert(
             StoredIds { transaction_id, decision_id, case_id: (d.evaluation.action == Action::Review).then_some(case_id) }
         })
         .collect();
+    // The responses, stored with the claims so that a retry gets the same answer, and the
+    // `decision.created` event of each review and block.
+    let responses: Vec<(DecisionResponse, String)> = decided
+        .iter()
+        .zip(&ids)
+        .map(|(d, ids)| {
+            let response = decision::response(&d.pending.input, &d.pending.loaded, &d.evaluation, *ids, now);
+            let json = serde_json::to_string(&response).expect("response serialises");
+            (response, json)
+        })
+        .collect();
     // The inserts ride along with the responses' update: one call.
-    let (inserts, mut values) = inserts_before(txn.backend(), &decided, &ids, now);
+    let (inserts, mut values) = inserts_before(txn.backend(), &decided, &ids, &responses, now);
 
-    // The responses, stored with the claims so that a retry gets the same answer.
     let mut answers = HashMap::with_capacity(decided.len());
     values.reserve(decided.len() * 3);
-    for (d, ids) in decided.iter().zip(ids) {
-        let transaction_id = ids.transaction_id;
-        let response = decision::response(&d.pending.input, &d.pending.loaded, &d.evaluation, ids, now);
-        values.extend([transaction_id.into(), serde_json::to_string(&response).expect("response serialises").into(), d.claim.id.into()]);
+    for ((d, ids), (response, json)) in decided.iter().zip(ids).zip(responses) {
+        values.extend([ids.transaction_id.into(), json.into(), d.claim.id.into()]);
         answers.insert((d.pending.input.merchant_id, d.pending.input.external_id.clone()), response);
     }
     // PostgreSQL: one statement from a list of values. SQLite: a statement per row, the same
@@ -622,11 +632,19 @@ async fn decide_and_insert(
 /// The inserts of the rows whose ids were drawn with the claims, to put before the statement
 /// that follows, and their values: data-modifying CTEs on PostgreSQL (`WITH …, … `), statements
 /// of their own on SQLite (`…; …; `), which runs them one after the other in the same call.
-fn inserts_before(backend: DbBackend, decided: &[Decided], ids: &[StoredIds], now: chrono::DateTime<Utc>) -> (String, Vec<Value>) {
-    let (mut inserts, mut values) = (Vec::with_capacity(3), Vec::new());
+fn inserts_before(
+    backend: DbBackend,
+    decided: &[Decided],
+    ids: &[StoredIds],
+    responses: &[(DecisionResponse, String)],
+    now: chrono::DateTime<Utc>,
+) -> (String, Vec<Value>) {
+    let (mut inserts, mut values) = (Vec::with_capacity(4), Vec::new());
     let mut add = |table: &str, columns: &[&str], rows: Vec<Vec<Value>>| {
         if !rows.is_empty() {
-            let insert = insert_sql(table, &with_id(columns), rows.len(), "");
+            // Rows whose ids were drawn with the claims have `id` first; the outbox's are its own.
+            let columns = if table == "outbox_events" { columns.to_vec() } else { with_id(columns) };
+            let insert = insert_sql(table, &columns, rows.len(), "");
             inserts.push(match backend {
                 DbBackend::Postgres => format!("insert_{table} AS ({insert})"),
                 _ => insert,
@@ -638,6 +656,17 @@ fn inserts_before(backend: DbBackend, decided: &[Decided], ids: &[StoredIds], no
     add("transactions", TRANSACTION_COLUMNS, decided.iter().zip(ids).map(|(d, ids)| with(ids.transaction_id, transaction_row(d, now))).collect());
     add("decisions", DECISION_COLUMNS, decided.iter().zip(ids).map(|(d, ids)| with(ids.decision_id, decision_row(d, ids.transaction_id, now))).collect());
     add("cases", CASE_COLUMNS, decided.iter().zip(ids).filter_map(|(d, ids)| ids.case_id.map(|case_id| with(case_id, case_row(d, ids, now)))).collect());
+    // The platform hears of every payment held or blocked, in the same transaction.
+    let events = decided
+        .iter()
+        .zip(ids)
+        .zip(responses)
+        .filter(|((d, _), _)| d.evaluation.action != Action::Allow)
+        .map(|((_, ids), (_, json))| {
+            vec![WebhookEventKind::DecisionCreated.as_str().into(), format!("transaction:{}", ids.transaction_id).into(), json.clone().into(), now.into()]
+        })
+        .collect();
+    add("outbox_events", OUTBOX_COLUMNS, events);
     let prefix = match backend {
         DbBackend::Postgres => format!("WITH {} ", inserts.join(", ")),
         _ => inserts.iter().map(|insert| format!("{insert}; ")).collect(),

@@ -29,9 +29,10 @@ use super::priority;
 use crate::app::dto::{
     Assignee, BulkAction, BulkOutcome, BulkSkip, CaseAction, CaseClaim, CaseDetail, CaseEventView, CaseMerchant, CaseRef, CaseState, CaseStatusFilter,
     DecideCase, Disposition, DisputeView, Money, NextCase, QueueFilter, QueuePage, QueueRow, QueueSort, RelatedTransaction, RiskState, SlaState, StatusCounts,
-    TransactionStatus,
+    TransactionStatus, WebhookEventKind,
 };
 use crate::server::db;
+use crate::server::outbound::outbox;
 
 /// Rows a queue page holds.
 pub const PAGE_SIZE: usize = 50;
@@ -914,6 +915,9 @@ async fn escalate_in(
     let set = "status = 'open', escalated = ?, priority = priority + ?, claimed_by = NULL, lease_until = NULL, updated_at = ?";
     update_held(txn, case_id, version, set, vec![true.into(), priority::ESCALATION_BOOST.into(), now.into()]).await?;
     add_event(txn, case_id, EventKind::Escalated, Some(who), note, now).await?;
+    let data =
+        serde_json::json!({ "case_id": case_id, "transaction_id": case.transaction_id, "merchant_id": case.merchant_id, "escalated_at": now.to_rfc3339() });
+    outbox::record(txn, WebhookEventKind::CaseEscalated, &format!("case:{case_id}"), data, now).await?;
     Ok(())
 }
 
@@ -950,6 +954,11 @@ async fn resolve_in(
     };
     let sql = "UPDATE transactions SET status = ? WHERE id = ?";
     txn.execute_raw(db::statement(txn.get_database_backend(), sql, vec![status.as_str().into(), case.transaction_id.into()])).await?;
+    let data = serde_json::json!({
+        "case_id": case_id, "transaction_id": case.transaction_id, "merchant_id": case.merchant_id,
+        "disposition": disposition.as_str(), "transaction_status": status.as_str(), "resolved_at": now.to_rfc3339(),
+    });
+    outbox::record(txn, WebhookEventKind::CaseResolved, &format!("case:{case_id}"), data, now).await?;
     Ok(())
 }
 

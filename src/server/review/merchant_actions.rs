@@ -174,6 +174,12 @@ pub async fn apply(txn: &impl ConnectionTrait, action: &MerchantAction, now: Dat
         reason: reason.as_deref(),
     };
     crate::server::audit::record(txn, entry, now).await?;
+    let data = serde_json::json!({
+        "merchant_id": merchant_id, "from": current.as_str(), "to": to.as_str(), "event": action.event.as_str(),
+        "actor_kind": actor.kind().as_str(), "reason": reason, "changed_at": now.to_rfc3339(),
+    });
+    crate::server::outbound::outbox::record(txn, crate::app::dto::WebhookEventKind::MerchantRiskStateChanged, &format!("merchant:{merchant_id}"), data, now)
+        .await?;
     Ok(Transition { id, merchant_id, from: current, to, event: action.event, actor, reason, at: now })
 }
 

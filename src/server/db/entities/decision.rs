@@ -13,6 +13,9 @@ pub struct Model {
     /// JSON: `{"rules": [each rule's result], "facts": {what the rules saw}}`.
     pub results: String,
     pub latency_micros: i64,
+    /// Each rule's outcome, one character per rule of the version in order: `m`, `n` or `e`
+    /// (`decision::outcome_codes`). None for decisions stored before the column existed.
+    pub outcomes: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

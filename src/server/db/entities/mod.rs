@@ -17,4 +17,5 @@ pub mod ruleset;
 pub mod session;
 pub mod transaction;
 pub mod user;
+pub mod webhook_endpoint;
 pub mod webhook_event;
