@@ -8,7 +8,7 @@ export const users = {
     email: "admin@vetted.test",
     password: "vetted-admin-demo",
     home: "/admin/rules",
-    nav: ["Review queue", "Rules", "Lists", "Users", "API keys", "Audit log"],
+    nav: ["Review queue", "Rules", "Lists", "Users", "API keys", "Webhooks", "Audit log"],
   },
 } as const;
 

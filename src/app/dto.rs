@@ -1387,8 +1387,8 @@ impl WebhookEventKind {
             WebhookEventKind::CaseResolved => "A reviewer resolved a case",
             WebhookEventKind::CaseEscalated => "A reviewer escalated a case",
             WebhookEventKind::MerchantRiskStateChanged => "A merchant was flagged, put on probation, suspended or cleared",
-            WebhookEventKind::AppealOpened => "A merchant appealed",
-            WebhookEventKind::AppealDecided => "An appeal was approved or rejected",
+            WebhookEventKind::AppealOpened => "A merchant appealed (sent once appeals are open to merchants)",
+            WebhookEventKind::AppealDecided => "An appeal was approved or rejected (sent once appeals are open to merchants)",
             WebhookEventKind::ListEntryAdded => "A value was added to a fraud list",
         }
     }

@@ -215,7 +215,13 @@ fn AttemptsTable(rows: Vec<WebhookAttemptView>, redeliver: Action<i64, Result<Se
                                 <td class=format!("{TD} whitespace-nowrap")><time datetime=a.at.clone()>{short_utc(&a.at, "")}</time></td>
                                 <td class=TD>
                                     <span class="font-mono text-xs">{if event == 0 { "test".to_string() } else { format!("evt_{event}") }}</span>
-                                    <span class="block text-xs text-slate-600">{a.event_kind.clone()}{a.manual.then_some(" · sent by hand")}</span>
+                                    <span class="block text-xs text-slate-600">
+                                        {match (event, a.manual) {
+                                            (0, _) => "sent by hand".to_string(),
+                                            (_, true) => format!("{} · sent again by hand", a.event_kind),
+                                            _ => a.event_kind.clone(),
+                                        }}
+                                    </span>
                                 </td>
                                 <td class=TD>{answer}</td>
                                 <td class=format!("{TD} whitespace-nowrap tabular-nums")>{format!("{} ms", a.latency_ms)}</td>
