@@ -10,8 +10,9 @@
 //!
 //! A run is a row in `backtests` and a task on the instance that started it: the decisions are
 //! read in time order, 2,000 at a time (never the whole history in memory), each chunk evaluated
-//! off the async workers while the next is read, and the row's progress and heartbeat are
-//! written after each chunk, where a cancel is also noticed. A run whose heartbeat stops (its instance died) reads as interrupted.
+//! off the async workers while the next is read; a cancel is noticed after each chunk, and the
+//! row's progress and heartbeat are written once a second. A run whose heartbeat stops (its
+//! instance died) reads as interrupted.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub const MAX_WINDOW_DAYS: u32 = 366;
 const CHUNK: i64 = 2_000;
 /// Example transactions kept per cell of the outcome matrix.
 const EXAMPLES_PER_CELL: usize = 5;
+/// How often a run writes its progress (and heartbeat).
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// A running backtest whose heartbeat is older than this has lost its instance.
 const HEARTBEAT_STALE_SECS: i64 = 30;
 const OUTCOMES: [&str; 3] = ["allow", "review", "block"];
@@ -207,6 +210,7 @@ pub async fn run(db: &DatabaseConnection, prepared: Prepared) -> Result<(), sea_
     // The first chunk starts just before the window.
     let mut cursor = (run.window_from - Duration::microseconds(1), i64::MAX);
     let mut processed = 0i64;
+    let mut last_progress = std::time::Instant::now();
     loop {
         let values = vec![run.window_to.into(), cursor.0.into(), cursor.1.into(), CHUNK.into()];
         let rows = Row::find_by_statement(crate::server::db::statement(db.get_database_backend(), sql, values)).all(db).await?;
@@ -218,7 +222,11 @@ pub async fn run(db: &DatabaseConnection, prepared: Prepared) -> Result<(), sea_
                 finish(db, run.id, "cancelled", processed, None).await?;
                 return Ok(());
             }
-            progress(db, run.id, processed).await?;
+            // A durable write a second, not a chunk: each commit waits for the disk.
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                progress(db, run.id, processed).await?;
+                last_progress = std::time::Instant::now();
+            }
         }
         let Some(last_row) = rows.last() else { break };
         cursor = (last_row.created_at, last_row.id);
