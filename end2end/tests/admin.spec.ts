@@ -93,11 +93,11 @@ test("an admin creates a key bound to a merchant, sees its secret once, and revo
   await merchant.fill("1");
   await page.getByTestId("create-key").click();
 
-  const panel = page.getByTestId("new-key-panel");
+  const panel = page.getByTestId("secret-panel");
   await expect(panel).toContainText("will not be shown again");
-  const secret = await page.getByTestId("new-key-secret").inputValue();
+  const secret = await page.getByTestId("secret-value").inputValue();
   expect(secret).toMatch(/^vtd_[0-9a-f]{64}$/);
-  await page.getByTestId("copy-key").click();
+  await page.getByTestId("copy-secret").click();
   await expect(panel).toContainText("Copied.");
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
   await expectAccessible(page);
@@ -114,7 +114,7 @@ test("an admin creates a key bound to a merchant, sees its secret once, and revo
   expect((await refused.json()).error.code).toBe("merchant_not_allowed");
 
   // Once dismissed (or after a reload), the secret is nowhere on the page.
-  await page.getByTestId("dismiss-key").click();
+  await page.getByTestId("dismiss-secret").click();
   await expect(panel).toBeHidden();
   await page.reload();
   await hydrated(page);

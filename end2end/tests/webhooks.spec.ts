@@ -46,7 +46,7 @@ test("an admin registers an endpoint, sees its secret once, and the platform hea
   await expect(page.getByTestId("webhooks-status")).toContainText(`Registered ${hook.url}`);
   // The secret is shown this once, and the focus goes to it.
   await expect(page.getByRole("heading", { name: `Signing secret for ${hook.url}` })).toBeFocused();
-  await expect(page.getByTestId("webhook-secret")).toHaveValue(/^whsec_[0-9a-f]{64}$/);
+  await expect(page.getByTestId("secret-value")).toHaveValue(/^whsec_[0-9a-f]{64}$/);
   const card = page.locator("li[data-endpoint-id]").filter({ hasText: hook.url });
   await expect(card).toContainText("Delivering");
   await expect(card).toContainText("list.entry_added");

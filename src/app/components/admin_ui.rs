@@ -85,6 +85,52 @@ pub fn badge(text: String, tone: &'static str) -> impl IntoView {
     view! { <span class=format!("inline-flex whitespace-nowrap rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset {colours}")>{text}</span> }
 }
 
+/// A secret shown this once (an API key, a webhook's signing secret): the heading takes the focus
+/// (announced), then a read-only field, a copy button and "Done", which hides it for good.
+/// `shown` is (heading, secret) while there is one to show.
+#[component]
+pub fn SecretOnce(shown: Signal<Option<(String, String)>>, explanation: &'static str, label: &'static str, on_done: Callback<()>) -> impl IntoView {
+    let copied = RwSignal::new(String::new());
+    let heading = NodeRef::<leptos::html::H2>::new();
+    Effect::new(move |_| {
+        if shown.with(Option::is_some) {
+            copied.set(String::new());
+            if let Some(h) = heading.get() {
+                let _ = h.focus();
+            }
+        }
+    });
+    move || {
+        shown.get().map(|(title, secret)| {
+            let for_copy = secret.clone();
+            let copy = move |_| {
+                #[cfg(feature = "hydrate")]
+                {
+                    let secret = for_copy.clone();
+                    leptos::task::spawn_local(async move {
+                        copied.set(if clipboard::copy(&secret).await { "Copied.".into() } else { "Could not copy: select it and copy it.".into() });
+                    });
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = &for_copy;
+            };
+            view! {
+                <section class="mt-2 rounded-xl border border-amber-300 bg-amber-50 p-4" aria-labelledby="secret-heading" data-testid="secret-panel">
+                    <h2 id="secret-heading" node_ref=heading tabindex="-1" class="text-base font-semibold text-amber-950 focus:outline-none">{title}</h2>
+                    <p class="mt-1 text-sm text-amber-950">{explanation}</p>
+                    <div class="mt-3 flex flex-wrap items-center gap-2">
+                        <label for="secret-value" class="sr-only">{label}</label>
+                        <input id="secret-value" type="text" readonly class="min-w-0 flex-1 rounded-md border border-amber-300 bg-white px-2 py-1.5 font-mono text-xs text-slate-900" prop:value=secret on:focus=move |ev| { let _ = event_target::<leptos::web_sys::HtmlInputElement>(&ev).select(); } data-testid="secret-value" />
+                        <button type="button" class=PRIMARY on:click=copy data-testid="copy-secret">"Copy"</button>
+                        <button type="button" class=SECONDARY on:click=move |_| on_done.run(()) data-testid="dismiss-secret">"Done"</button>
+                    </div>
+                    <p role="status" class="mt-1 min-h-5 text-xs text-amber-950">{move || copied.get()}</p>
+                </section>
+            }
+        })
+    }
+}
+
 /// Copies `text` to the clipboard (the browser's own; only in the browser).
 #[cfg(feature = "hydrate")]
 pub mod clipboard {

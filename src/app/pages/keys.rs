@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::app::api::admin::{api_keys, create_api_key, revoke_api_key};
-use crate::app::components::admin_ui::{age_cell, badge, dialog_focus, Modal, DANGER, FIELD, PRIMARY, SECONDARY, SECTION, SMALL, TD, TH};
+use crate::app::components::admin_ui::{age_cell, badge, dialog_focus, Modal, SecretOnce, DANGER, FIELD, PRIMARY, SECONDARY, SECTION, SMALL, TD, TH};
 use crate::app::components::layout::RequireRole;
 use crate::app::dto::{short_utc, ApiKeySummary, CreatedApiKey, Role};
 use crate::app::error::AppError;
@@ -200,51 +200,12 @@ fn CreateKeyForm(
     }
 }
 
-/// The secret of the key just created, shown this once, with a copy button.
+/// The key just created, shown this once.
 #[component]
 fn CreatedKeyPanel(created: RwSignal<Option<CreatedApiKey>>) -> impl IntoView {
-    let copied = RwSignal::new(String::new());
-    let heading = NodeRef::<leptos::html::H2>::new();
-    // Focus moves to what changed: the panel's heading (announced), the copy button next.
-    Effect::new(move |_| {
-        if created.with(Option::is_some) {
-            copied.set(String::new());
-            if let Some(h) = heading.get() {
-                let _ = h.focus();
-            }
-        }
-    });
-    move || {
-        created.get().map(|key| {
-            let secret = key.key.clone();
-            let copy = move |_| {
-                #[cfg(feature = "hydrate")]
-                {
-                    let secret = secret.clone();
-                    leptos::task::spawn_local(async move {
-                        copied.set(if crate::app::components::admin_ui::clipboard::copy(&secret).await { "Copied.".into() } else { "Could not copy: select the key and copy it.".into() });
-                    });
-                }
-                #[cfg(not(feature = "hydrate"))]
-                let _ = &secret;
-            };
-            view! {
-                <section class="mt-2 rounded-xl border border-amber-300 bg-amber-50 p-4" aria-labelledby="new-key-heading" data-testid="new-key-panel">
-                    <h2 id="new-key-heading" node_ref=heading tabindex="-1" class="text-base font-semibold text-amber-950 focus:outline-none">
-                        {format!("Your new key \"{}\"", key.summary.name)}
-                    </h2>
-                    <p class="mt-1 text-sm text-amber-950">"Copy it now and keep it in your service's secrets: it will not be shown again. Only its fingerprint is stored."</p>
-                    <div class="mt-3 flex flex-wrap items-center gap-2">
-                        <label for="new-key-secret" class="sr-only">"API key"</label>
-                        <input id="new-key-secret" type="text" readonly class="min-w-0 flex-1 rounded-md border border-amber-300 bg-white px-2 py-1.5 font-mono text-xs text-slate-900" prop:value=key.key.clone() on:focus=move |ev| { let _ = event_target::<leptos::web_sys::HtmlInputElement>(&ev).select(); } data-testid="new-key-secret" />
-                        <button type="button" class=PRIMARY on:click=copy data-testid="copy-key">"Copy"</button>
-                        <button type="button" class=SECONDARY on:click=move |_| created.set(None) data-testid="dismiss-key">"Done"</button>
-                    </div>
-                    <p role="status" class="mt-1 min-h-5 text-xs text-amber-950">{move || copied.get()}</p>
-                </section>
-            }
-        })
-    }
+    let shown = Signal::derive(move || created.get().map(|key| (format!("Your new key \"{}\"", key.summary.name), key.key)));
+    let explanation = "Copy it now and keep it in your service's secrets: it will not be shown again. Only its fingerprint is stored.";
+    view! { <SecretOnce shown=shown explanation=explanation label="API key" on_done=Callback::new(move |()| created.set(None)) /> }
 }
 
 #[component]

@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use crate::app::api::webhooks::{
     create_webhook, redeliver_webhook, rotate_webhook_secret, set_webhook_disabled, test_webhook, webhook_attempts, webhooks, SendResult,
 };
-use crate::app::components::admin_ui::{badge, FIELD, PRIMARY, SECONDARY, SECTION, SMALL, TD, TH};
+use crate::app::components::admin_ui::{badge, SecretOnce, FIELD, PRIMARY, SECONDARY, SECTION, SMALL, TD, TH};
 use crate::app::components::layout::RequireRole;
 use crate::app::dto::{short_utc, Role, WebhookAttemptView, WebhookEndpointInput, WebhookEndpointView, WebhookEventKind, WebhookSecret};
 use crate::app::error::AppError;
@@ -299,48 +299,10 @@ fn CreateForm(status_line: RwSignal<String>, secret: RwSignal<Option<WebhookSecr
     }
 }
 
-/// A signing secret just made, shown this once, with a copy button.
+/// A signing secret just made, shown this once.
 #[component]
 fn SecretPanel(secret: RwSignal<Option<WebhookSecret>>) -> impl IntoView {
-    let copied = RwSignal::new(String::new());
-    let heading = NodeRef::<leptos::html::H2>::new();
-    Effect::new(move |_| {
-        if secret.with(Option::is_some) {
-            copied.set(String::new());
-            if let Some(h) = heading.get() {
-                let _ = h.focus();
-            }
-        }
-    });
-    move || {
-        secret.get().map(|shown| {
-            let value = shown.secret.clone();
-            let copy = move |_| {
-                #[cfg(feature = "hydrate")]
-                {
-                    let value = value.clone();
-                    leptos::task::spawn_local(async move {
-                        copied.set(if crate::app::components::admin_ui::clipboard::copy(&value).await { "Copied.".into() } else { "Could not copy: select the secret and copy it.".into() });
-                    });
-                }
-                #[cfg(not(feature = "hydrate"))]
-                let _ = &value;
-            };
-            view! {
-                <section class="mt-2 rounded-xl border border-amber-300 bg-amber-50 p-4" aria-labelledby="secret-heading" data-testid="webhook-secret-panel">
-                    <h2 id="secret-heading" node_ref=heading tabindex="-1" class="text-base font-semibold text-amber-950 focus:outline-none">
-                        {format!("Signing secret for {}", shown.endpoint.url)}
-                    </h2>
-                    <p class="mt-1 text-sm text-amber-950">"Give it to the receiving service to verify each request's Vetted-Signature header (the README shows how). It will not be shown again."</p>
-                    <div class="mt-3 flex flex-wrap items-center gap-2">
-                        <label for="webhook-secret" class="sr-only">"Signing secret"</label>
-                        <input id="webhook-secret" type="text" readonly class="min-w-0 flex-1 rounded-md border border-amber-300 bg-white px-2 py-1.5 font-mono text-xs text-slate-900" prop:value=shown.secret.clone() data-testid="webhook-secret" />
-                        <button type="button" class=PRIMARY on:click=copy>"Copy"</button>
-                        <button type="button" class=SECONDARY on:click=move |_| secret.set(None)>"Done"</button>
-                    </div>
-                    <p role="status" class="mt-1 min-h-5 text-xs text-amber-950">{move || copied.get()}</p>
-                </section>
-            }
-        })
-    }
+    let shown = Signal::derive(move || secret.get().map(|s| (format!("Signing secret for {}", s.endpoint.url), s.secret)));
+    let explanation = "Give it to the receiving service to verify each request's Vetted-Signature header (the README shows how). It will not be shown again.";
+    view! { <SecretOnce shown=shown explanation=explanation label="Signing secret" on_done=Callback::new(move |()| secret.set(None)) /> }
 }
