@@ -57,6 +57,12 @@ struct NewEvent {
 /// how many events it took.
 pub async fn dispatch(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
+    // A plain read first: with nothing new (most ticks), no write transaction is begun — on
+    // SQLite that would take the database's one write lock ten times a second.
+    let waiting = "SELECT id FROM outbox_events WHERE dispatched_at IS NULL LIMIT 1";
+    if db.query_one_raw(db::statement(backend, waiting, vec![])).await?.is_none() {
+        return Ok(0);
+    }
     let txn = db
         .begin_with_options(sea_orm::TransactionOptions { sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate), ..Default::default() })
         .await?;
