@@ -5,9 +5,10 @@ ENV := source scripts/toolchain.sh &&
 
 .PHONY: run test deps fmt-check services build build-release test-rust test-api-fuzz test-e2e bench-dashboard bench-fraud bench-review bench-backtest bench-web fmt clippy clean-data
 
-## Build, migrate, seed demo data on first run, serve http://127.0.0.1:3000 and print the demo logins.
+## Build, migrate, seed demo data on first run, serve http://127.0.0.1:3000 and print the demo logins
+## (webhooks may go to http:// receivers on this machine, for trying them out).
 run: deps build
-	@$(ENV) "$$CARGO_TARGET_DIR/debug/vetted" serve --seed-if-empty --paypal-sim
+	@$(ENV) WEBHOOKS_ALLOW_HTTP_LOOPBACK=true "$$CARGO_TARGET_DIR/debug/vetted" serve --seed-if-empty --paypal-sim
 
 ## Everything CI runs: formatting, Rust tests on SQLite and PostgreSQL, the API fuzz run, then the browser tests.
 test: deps fmt-check services test-rust build test-api-fuzz test-e2e

@@ -14,14 +14,17 @@
 //! resolved as fraud or approved. Built once and kept: `~/.cache/vetted-bench/backtest-<n>.sqlite`
 //! and the PostgreSQL database `vetted_bench_backtest_<n>`. `BENCH_BACKTEST_DECISIONS` sets a
 //! smaller size for a quick try; `-- sqlite` or `-- postgres` runs one database.
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use common::{count, group, postgres_url, sqlite_url};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use vetted::app::dto::{RuleEffectSpec, RuleModeSpec, RuleSpec, RulesetDraft};
 use vetted::server::config::Config;
 use vetted::server::db::entities::{decision, transaction};
@@ -45,7 +48,9 @@ async fn main() {
     let decisions: u64 = std::env::var("BENCH_BACKTEST_DECISIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(DECISIONS);
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
-    for (name, url) in [("sqlite", sqlite_url(decisions)), ("postgres", postgres_url(decisions).await)] {
+    for (name, url) in
+        [("sqlite", sqlite_url(&format!("backtest-{decisions}"))), ("postgres", postgres_url(&format!("vetted_bench_backtest_{decisions}")).await)]
+    {
         if !wanted(name) {
             continue;
         }
@@ -54,7 +59,7 @@ async fn main() {
         eprintln!("{name}: {stored} decisions; measuring…");
         let mut table = format!(
             "{name}, {} stored decisions (50-rule ruleset):\n\n| draft | wall | decisions/s | rule results evaluated / reused | peak memory | target | met? |\n|---|---|---|---|---|---|---|\n",
-            group(stored as u64)
+            group(stored as i64)
         );
         for (label, changed, target_s) in
             [("none of 50 rules changed", 0, None), ("3 of 50 rules changed", 3, Some(5.0)), ("all 50 rules changed", RULES, Some(20.0))]
@@ -64,33 +69,6 @@ async fn main() {
         table.push_str(&rules_page(&state).await);
         println!("\n{table}");
     }
-}
-
-fn sqlite_url(decisions: u64) -> String {
-    let dir = std::env::var("HOME").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir()).join(".cache/vetted-bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    format!("sqlite://{}?mode=rwc", dir.join(format!("backtest-{decisions}.sqlite")).display())
-}
-
-async fn postgres_url(decisions: u64) -> String {
-    let admin = std::env::var("BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let name = format!("vetted_bench_backtest_{decisions}");
-    let db = sea_orm::Database::connect(&admin).await.expect("PostgreSQL on BENCH_POSTGRES_URL");
-    let exists = db
-        .query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, format!("SELECT 1 AS one FROM pg_database WHERE datname = '{name}'")))
-        .await
-        .unwrap()
-        .is_some();
-    if !exists {
-        db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-    }
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_string();
-    format!("{base}/{name}")
-}
-
-async fn count(state: &AppState, sql: &str) -> i64 {
-    let row = state.db.primary().query_one_raw(Statement::from_string(state.db.primary().get_database_backend(), sql)).await.unwrap().unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 /// The seeded rules, then rules an admin team adds over a year (thresholds on amount, velocity,
@@ -299,9 +277,9 @@ async fn backtest_row(state: &AppState, label: &str, changed: usize, target_s: O
     format!(
         "| {label} | {:.1} s | {} | {} / {} | {:.0} MB (run adds {:.0} MB) | {target} | {met} |\n",
         wall.as_secs_f64(),
-        group(rate as u64),
-        group(result.evaluated),
-        group(result.reused),
+        group(rate as i64),
+        group(result.evaluated as i64),
+        group(result.reused as i64),
         peak,
         (peak - baseline).max(0.0)
     )
@@ -334,20 +312,8 @@ async fn rules_page(state: &AppState) -> String {
         p(0.5),
         p99,
         if p99 <= 50.0 { "met" } else { "**not met**" },
-        group(rolled),
+        group(rolled as i64),
         roll_up.as_secs_f64(),
         rolled as f64 / roll_up.as_secs_f64().max(1e-9)
     )
-}
-
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -18,10 +18,13 @@
 //! quick try; `-- sqlite` or `-- postgres` runs one database.
 //!
 //! Prints one table per database and appends them to docs/benchmarks.md.
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use common::{count, group, postgres_url, sqlite_url};
 use sea_orm::{ConnectionTrait, Statement};
 use vetted::app::dto::{CaseStatusFilter, NextCase, QueueFilter, RiskState, Role};
 use vetted::server::auth::service::{create_user, NewUser};
@@ -54,7 +57,9 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     let mut tables = Vec::new();
-    for (name, url) in [("sqlite", sqlite_url(transactions)), ("postgres", postgres_url(transactions).await)] {
+    for (name, url) in
+        [("sqlite", sqlite_url(&format!("review-{transactions}"))), ("postgres", postgres_url(&format!("vetted_bench_review_{transactions}")).await)]
+    {
         if !wanted(name) {
             continue;
         }
@@ -69,28 +74,6 @@ async fn main() {
     if args.is_empty() {
         record(merchants, transactions, &tables.join("\n"));
     }
-}
-
-fn sqlite_url(transactions: u64) -> String {
-    let dir = std::env::var("HOME").map(std::path::PathBuf::from).unwrap_or_else(|_| std::env::temp_dir()).join(".cache/vetted-bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    format!("sqlite://{}?mode=rwc", dir.join(format!("review-{transactions}.sqlite")).display())
-}
-
-async fn postgres_url(transactions: u64) -> String {
-    let admin = std::env::var("BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    let name = format!("vetted_bench_review_{transactions}");
-    let db = sea_orm::Database::connect(&admin).await.expect("PostgreSQL on BENCH_POSTGRES_URL");
-    let exists = db
-        .query_one_raw(Statement::from_string(sea_orm::DbBackend::Postgres, format!("SELECT 1 AS one FROM pg_database WHERE datname = '{name}'")))
-        .await
-        .unwrap()
-        .is_some();
-    if !exists {
-        db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-    }
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_string();
-    format!("{base}/{name}")
 }
 
 /// The seeded database, built once: a database without the expected cases is seeded (an
@@ -113,12 +96,6 @@ async fn prepare(name: &str, url: &str, merchants: u32, transactions: u64) -> Ap
     }
     state.fraud.refresh().await.unwrap();
     state
-}
-
-async fn count(state: &AppState, sql: &str) -> i64 {
-    let db = state.db.primary();
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
 }
 
 async fn reviewers(state: &AppState) -> Vec<Reviewer> {
@@ -332,18 +309,6 @@ fn table(database: &str, cases: i64, rows: &[Row]) -> String {
             if p99 <= row.target_ms { "met" } else { "**not met**" },
             row.note
         ));
-    }
-    out
-}
-
-fn group(n: i64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
     }
     out
 }

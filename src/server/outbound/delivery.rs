@@ -269,6 +269,8 @@ pub async fn deliver_endpoint(
         Err(refused) => Err(refused.to_string()),
     };
     let mut lease_until = clock() + LEASE;
+    // Held under the lease: no other instance changes it meanwhile.
+    let mut failing_since = endpoint.failing_since;
     loop {
         let sql = "SELECT d.id AS delivery_id, d.event_id, d.attempts, e.kind, e.payload, e.created_at FROM webhook_deliveries d \
                    JOIN outbox_events e ON e.id = d.event_id WHERE d.endpoint_id = ? AND d.status = 'pending' ORDER BY d.event_id LIMIT ?";
@@ -325,7 +327,7 @@ pub async fn deliver_endpoint(
                 let attempts = pending.attempts.max(0) as u32 + 1;
                 let sql = "UPDATE webhook_deliveries SET attempts = ? WHERE id = ?";
                 txn.execute_raw(db::statement(backend, sql, vec![(attempts as i32).into(), pending.delivery_id.into()])).await?;
-                let failing_since = endpoint_failing_since(&txn, id).await?.unwrap_or(now);
+                let failing_since = failing_since.unwrap_or(now);
                 let (disabled_at, reason): (Option<DateTime<Utc>>, Option<&str>) =
                     if now - failing_since >= GIVE_UP_AFTER { (Some(now), Some("deliveries failed for 3 days")) } else { (None, None) };
                 let sql = "UPDATE webhook_endpoints SET failing_since = ?, retry_at = ?, disabled_at = COALESCE(?, disabled_at), \
@@ -342,15 +344,12 @@ pub async fn deliver_endpoint(
                 let sql = "UPDATE webhook_endpoints SET failing_since = NULL, retry_at = NULL WHERE id = ?";
                 txn.execute_raw(db::statement(backend, sql, vec![id.into()])).await?;
                 txn.commit().await?;
+                failing_since = None;
             }
         }
     }
     release(db, id, owner).await?;
     Ok(delivered_total)
-}
-
-async fn endpoint_failing_since(db: &impl ConnectionTrait, id: i32) -> Result<Option<DateTime<Utc>>, DbErr> {
-    Ok(webhook_endpoint::Entity::find_by_id(id).one(db).await?.and_then(|e| e.failing_since))
 }
 
 #[derive(Debug, thiserror::Error)]

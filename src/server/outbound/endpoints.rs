@@ -3,7 +3,7 @@
 //! log. Every change is an audit event in the same transaction.
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait, QueryOrder, Set, TransactionTrait};
 
 use super::address::{self, UrlRefused};
 use crate::app::dto::{WebhookAttemptView, WebhookEndpointInput, WebhookEndpointView, WebhookEventKind, WebhookSecret};
@@ -65,7 +65,7 @@ pub async fn register(
 ) -> Result<WebhookSecret, EndpointError> {
     let (url, description, events) = checked(input, allow_http_loopback).await?;
     let txn = db.begin().await?;
-    if webhook_endpoint::Entity::find().all(&txn).await?.len() >= MAX_ENDPOINTS {
+    if webhook_endpoint::Entity::find().count(&txn).await? >= MAX_ENDPOINTS as u64 {
         return Err(EndpointError::TooMany);
     }
     let secret = new_secret();
