@@ -314,7 +314,15 @@ async fn addresses_that_are_not_public_are_refused(backend: Backend) {
         endpoints::register(db, &input("http://127.0.0.1:9/hook", &[]), "ada@vetted.test", true, Utc::now()).await,
         Err(endpoints::EndpointError::NoEvents)
     ));
+    // The description's bound: 500 characters pass, 501 are refused.
+    let mut described = input("http://127.0.0.1:9/hook", &[WebhookEventKind::CaseResolved]);
+    described.description = "é".repeat(endpoints::MAX_DESCRIPTION_CHARS + 1);
+    assert!(matches!(endpoints::register(db, &described, "ada@vetted.test", true, Utc::now()).await, Err(endpoints::EndpointError::DescriptionTooLong)));
     assert!(endpoints::list(db).await.unwrap().is_empty(), "nothing registered");
+    described.description = "é".repeat(endpoints::MAX_DESCRIPTION_CHARS);
+    let at_bound = endpoints::register(db, &described, "ada@vetted.test", true, Utc::now()).await.unwrap().endpoint;
+    assert_eq!(at_bound.description.chars().count(), endpoints::MAX_DESCRIPTION_CHARS);
+    endpoints::set_disabled(db, at_bound.id, Some("test done"), "ada@vetted.test", Utc::now()).await.unwrap();
 
     // Checked again at delivery: an endpoint whose address is no longer public gets no request.
     let (receiver, url) = start_receiver(0).await;
