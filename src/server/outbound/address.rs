@@ -20,7 +20,7 @@ pub enum UrlRefused {
     NotHttps,
     #[error("the URL may not carry a user name or password")]
     Credentials,
-    #[error("{host} could not be resolved")]
+    #[error("could not resolve {host}")]
     Unresolved { host: String },
     #[error("{host} is {why}: webhooks go to public addresses only")]
     NotPublic { host: String, why: &'static str },
